@@ -1,0 +1,120 @@
+import type { Resource } from '../fhir/resource-types.js';
+
+/**
+ * The storage contract. A store holds data only: no access rules, no audit, no clock.
+ * Both engines (embedded LMDB + mingo, MongoDB) implement it and pass one conformance suite
+ * (src/store/conformance.ts).
+ *
+ * Queries are MongoDB query documents over CurrentRecord fields, produced by the search compiler
+ * (src/search/). The store never sees FHIR search syntax.
+ */
+
+/** One search index entry, extracted at write time (src/search/). Opaque to the store. */
+export type IndexEntry = Record<string, string | number | boolean | null>;
+
+/** A resource version as stored. The current version of each resource also carries search data. */
+export interface VersionRecord {
+  type: string;
+  id: string;
+  /** 1, 2, 3... */
+  versionId: number;
+  /** FHIR instant with milliseconds, UTC (e.g. 2026-11-22T07:00:00.000Z); ordered as text. */
+  lastUpdated: string;
+  /** A deletion is a version with no resource. */
+  deleted: boolean;
+  /** The FHIR JSON, with meta.versionId and meta.lastUpdated set; absent when deleted. */
+  resource?: Resource;
+}
+
+export interface CurrentRecord extends VersionRecord {
+  /** Search index entries, e.g. {p: 'code', s: 'http://loinc.org', c: '1234-5'}. Queried with $elemMatch. */
+  idx: IndexEntry[];
+  /** Patient compartments the resource belongs to, e.g. ['Patient/123']. */
+  comp: string[];
+  /** Sort values per search parameter code (first value for ascending, see src/search). */
+  srt?: Record<string, string | number>;
+}
+
+/** What a write expects of the current version, checked atomically with the write. */
+export type Expectation =
+  | { kind: 'any' }
+  | { kind: 'absent' } // no current record at all (create with a new id)
+  | { kind: 'version'; versionId: number }; // current versionId must equal this (0 = absent)
+
+export interface Write {
+  record: CurrentRecord;
+  expect: Expectation;
+}
+
+export type SortKey = [field: string, direction: 1 | -1];
+
+export interface StoreQuery {
+  /** Resource types searched (one for a type search; several for a system search). */
+  types: string[];
+  /** MongoDB query document over CurrentRecord fields; deleted records are never returned. */
+  filter: Record<string, unknown>;
+  /** Sort keys; the engines always append [type, 1], [id, 1] as a tie-break for a stable order. */
+  sort: SortKey[];
+  offset: number;
+  /** Maximum records returned; 0 returns none (a count-only query). */
+  limit: number;
+  /** Count all matches (accurate total). */
+  count: boolean;
+}
+
+export interface StoreSearchResult {
+  records: CurrentRecord[];
+  total?: number;
+}
+
+export interface HistoryQuery {
+  /** Absent for system history. */
+  type?: string;
+  /** Requires type; instance history. */
+  id?: string;
+  /** Only versions with lastUpdated >= since. */
+  since?: string;
+  /** Only versions with lastUpdated <= at (pins a page sequence). */
+  at?: string;
+  offset: number;
+  limit: number;
+}
+
+export interface StoreInfo {
+  engine: 'lmdb' | 'mongodb';
+  /** True when commit() of several writes is all-or-nothing. */
+  atomicCommit: boolean;
+  /** One sentence for the CapabilityStatement and the start-up log. */
+  atomicity: string;
+}
+
+export interface Store {
+  readonly info: StoreInfo;
+  /** Current record (including a deletion tombstone), or undefined. */
+  read(type: string, id: string): Promise<CurrentRecord | undefined>;
+  vread(type: string, id: string, versionId: number): Promise<VersionRecord | undefined>;
+  search(query: StoreQuery): Promise<StoreSearchResult>;
+  /** Versions, newest first (lastUpdated desc, then versionId desc). */
+  history(query: HistoryQuery): Promise<{ records: VersionRecord[]; total: number }>;
+  /**
+   * Writes each record as the new current version and appends it to history.
+   * Every expectation is checked first; if any fails, nothing is written and a StoreConflict is thrown.
+   * Acknowledged writes are durable (synced to disk / journaled with majority write concern).
+   */
+  commit(writes: Write[]): Promise<void>;
+  /** Resolves when the store can serve requests. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** An expectation of commit() did not hold: someone else wrote first. */
+export class StoreConflict extends Error {
+  constructor(
+    readonly type: string,
+    readonly id: string,
+    readonly actualVersionId: number,
+  ) {
+    super(`${type}/${id} is at version ${actualVersionId}, not the expected one`);
+    this.name = 'StoreConflict';
+  }
+}
