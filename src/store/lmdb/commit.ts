@@ -1,0 +1,55 @@
+import { StoreConflict, type CurrentRecord, type Expectation, type VersionRecord, type Write } from '../store.js';
+import type { Dbs } from './dbs.js';
+import { compKey, currentKey, systemHistoryKey, typeHistoryKey, versionKey } from './keys.js';
+
+/**
+ * One LMDB write transaction per commit. The callback runs on the main thread inside the write
+ * transaction (LMDB has a single writer), so the expectations it reads cannot change before its
+ * writes; as a child transaction, a throw rolls back whatever it wrote. The promise resolves after
+ * the enclosing batch is committed and synced.
+ */
+export function commit(dbs: Dbs, writes: Write[]): Promise<void> {
+  if (writes.length === 0) return Promise.resolve();
+  // The callback runs in a later event turn: take the records as they are now.
+  const records = writes.map((w) => structuredClone(w.record));
+  return dbs.root.childTransaction(() => {
+    writes.forEach((write, n) => check(dbs, records[n]!, write.expect));
+    for (const record of records) apply(dbs, record);
+  });
+}
+
+function check(dbs: Dbs, record: CurrentRecord, expect: Expectation): void {
+  if (expect.kind === 'any') return;
+  const actual = dbs.current.get(currentKey(record.type, record.id))?.versionId ?? 0;
+  const expected = expect.kind === 'absent' ? 0 : expect.versionId;
+  if (actual !== expected) throw new StoreConflict(record.type, record.id, actual);
+}
+
+function apply(dbs: Dbs, record: CurrentRecord): void {
+  const { type, id, versionId, lastUpdated } = record;
+  const previous = dbs.current.get(currentKey(type, id));
+  if (previous && !previous.deleted) {
+    for (const comp of previous.comp) dbs.comp.removeSync(compKey(comp, type, id));
+  }
+  dbs.current.putSync(currentKey(type, id), record);
+  if (!record.deleted) {
+    for (const comp of new Set(record.comp)) dbs.comp.putSync(compKey(comp, type, id), null);
+  }
+
+  // A rewritten versionId must not leave its old place in the history order behind.
+  const replaced = dbs.versions.get(versionKey(type, id, versionId));
+  if (replaced) {
+    dbs.typeHistory.removeSync(typeHistoryKey(type, replaced.lastUpdated, id, versionId));
+    dbs.systemHistory.removeSync(systemHistoryKey(replaced.lastUpdated, type, id, versionId));
+  }
+  dbs.versions.putSync(versionKey(type, id, versionId), versionOf(record));
+  dbs.typeHistory.putSync(typeHistoryKey(type, lastUpdated, id, versionId), null);
+  dbs.systemHistory.putSync(systemHistoryKey(lastUpdated, type, id, versionId), null);
+}
+
+function versionOf(record: CurrentRecord): VersionRecord {
+  const { type, id, versionId, lastUpdated, deleted, resource } = record;
+  return resource === undefined
+    ? { type, id, versionId, lastUpdated, deleted }
+    : { type, id, versionId, lastUpdated, deleted, resource };
+}

@@ -1,0 +1,31 @@
+import { open, type Database, type RootDatabase } from 'lmdb';
+import type { CurrentRecord, VersionRecord } from '../store.js';
+import type { Key } from './keys.js';
+
+/** The named databases of one LMDB environment (layout in keys.ts). */
+export interface Dbs {
+  root: RootDatabase;
+  current: Database<CurrentRecord, Key>;
+  versions: Database<VersionRecord, Key>;
+  typeHistory: Database<null, Key>;
+  systemHistory: Database<null, Key>;
+  comp: Database<null, Key>;
+}
+
+export function openDbs(path: string): Dbs {
+  const root = open({
+    path,
+    // overlappingSync (the default off Windows) resolves writes at commit, before the flush to
+    // disk; without it a commit resolves only once LMDB has synced it. Never noSync.
+    overlappingSync: false,
+    maxDbs: 8,
+  });
+  return {
+    root,
+    current: root.openDB<CurrentRecord, Key>('current', {}),
+    versions: root.openDB<VersionRecord, Key>('versions', {}),
+    typeHistory: root.openDB<null, Key>('history-type', {}),
+    systemHistory: root.openDB<null, Key>('history-system', {}),
+    comp: root.openDB<null, Key>('comp', {}),
+  };
+}

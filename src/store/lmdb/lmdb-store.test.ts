@@ -1,0 +1,129 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { rec, runStoreConformance } from '../conformance.js';
+import type { CurrentRecord, StoreQuery } from '../store.js';
+import { createLmdbStore, type LmdbStore } from './lmdb-store.js';
+
+const dirs: string[] = [];
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'carnet-lmdb-'));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(async () => {
+  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+runStoreConformance({
+  name: 'lmdb',
+  newStore: async () => createLmdbStore({ path: await tempDir() }),
+});
+
+describe('lmdb engine', () => {
+  const open: LmdbStore[] = [];
+  const openStore = async (path: string) => {
+    const store = await createLmdbStore({ path });
+    open.push(store);
+    return store;
+  };
+  afterEach(async () => {
+    for (const store of open.splice(0)) await store.close().catch(() => undefined);
+  });
+
+  const T = (n: number) => `2026-02-01T00:00:${String(n).padStart(2, '0')}.000Z`;
+  const obs = (id: string, patient: string, v = 1, n = 1): CurrentRecord =>
+    rec('Observation', id, v, T(n), { comp: [`Patient/${patient}`], idx: [{ p: 'code', c: id.startsWith('a') ? 'A' : 'B' }] });
+
+  it('keeps committed data across close and reopen of the same path', async () => {
+    const path = await tempDir();
+    const first = await openStore(path);
+    await first.commit([{ record: obs('o1', 'p1'), expect: { kind: 'absent' } }]);
+    await first.commit([{ record: obs('o1', 'p1', 2, 2), expect: { kind: 'version', versionId: 1 } }]);
+    await first.commit([{ record: rec('Observation', 'o1', 3, T(3), { deleted: true }), expect: { kind: 'any' } }]);
+    await first.commit([{ record: obs('o2', 'p1', 1, 4), expect: { kind: 'absent' } }]);
+    await first.close();
+
+    const again = await openStore(path);
+    expect(await again.read('Observation', 'o1')).toMatchObject({ versionId: 3, deleted: true });
+    expect((await again.vread('Observation', 'o1', 2))?.lastUpdated).toBe(T(2));
+    const found = await again.search({ types: ['Observation'], filter: { comp: 'Patient/p1' }, sort: [], offset: 0, limit: 10, count: true });
+    expect(found.records.map((r) => r.id)).toEqual(['o2']);
+    expect(found.total).toBe(1);
+    const history = await again.history({ type: 'Observation', offset: 0, limit: 10 });
+    expect(history.records.map((r) => `${r.id}/${r.versionId}`)).toEqual(['o2/1', 'o1/3', 'o1/2', 'o1/1']);
+  });
+
+  it('a compartment-pinned search reads only that patient\'s records', async () => {
+    const store = await openStore(await tempDir());
+    const records: CurrentRecord[] = [];
+    for (let n = 0; n < 300; n++) records.push(obs(`${n % 2 ? 'a' : 'b'}${n}`, `p${n % 30}`));
+    await store.commit(records.map((record) => ({ record, expect: { kind: 'absent' } })));
+    const query = (filter: Record<string, unknown>): StoreQuery =>
+      ({ types: ['Observation'], filter, sort: [], offset: 0, limit: 100, count: true });
+
+    const examined = () => store.stats.examined;
+    let before = examined();
+    const pinned = await store.search(query({ $and: [{ comp: 'Patient/p7' }, { idx: { $elemMatch: { p: 'code', c: 'A' } } }] }));
+    expect(pinned.total).toBe(10);
+    expect(examined() - before).toBe(10);
+
+    before = examined();
+    const two = await store.search(query({ comp: { $in: ['Patient/p7', 'Patient/p8'] } }));
+    expect(two.total).toBe(20);
+    expect(examined() - before).toBe(20);
+
+    before = examined();
+    const byId = await store.search(query({ id: { $in: ['a1', 'b2', 'zz'] } }));
+    expect(byId.records.map((r) => r.id)).toEqual(['a1', 'b2']);
+    expect(examined() - before).toBe(2);
+
+    before = examined();
+    const scanned = await store.search(query({ idx: { $elemMatch: { p: 'code', c: 'A' } } }));
+    expect(scanned.total).toBe(150);
+    expect(examined() - before).toBe(300);
+  });
+
+  it('the compartment index follows updates and deletions', async () => {
+    const store = await openStore(await tempDir());
+    const inComp = async (patient: string) =>
+      (await store.search({ types: ['Observation'], filter: { comp: `Patient/${patient}` }, sort: [], offset: 0, limit: 10, count: false }))
+        .records.map((r) => r.id);
+    await store.commit([{ record: obs('o1', 'p1'), expect: { kind: 'any' } }]);
+    await store.commit([{ record: obs('o1', 'p2', 2, 2), expect: { kind: 'any' } }]);
+    expect(await inComp('p1')).toEqual([]);
+    expect(await inComp('p2')).toEqual(['o1']);
+    const before = store.stats.examined;
+    await store.commit([{ record: rec('Observation', 'o1', 3, T(3), { deleted: true, comp: ['Patient/p2'] }), expect: { kind: 'any' } }]);
+    expect(await inComp('p2')).toEqual([]);
+    expect(store.stats.examined - before).toBe(0);
+  });
+
+  it('a page without sort or count stops reading at the end of the page', async () => {
+    const store = await openStore(await tempDir());
+    const records = Array.from({ length: 50 }, (_, n) => obs(`o${String(n).padStart(2, '0')}`, 'p1'));
+    await store.commit(records.map((record) => ({ record, expect: { kind: 'any' } })));
+    const before = store.stats.examined;
+    const page = await store.search({ types: ['Observation'], filter: {}, sort: [], offset: 5, limit: 3, count: false });
+    expect(page.records.map((r) => r.id)).toEqual(['o05', 'o06', 'o07']);
+    expect(store.stats.examined - before).toBe(8);
+  });
+
+  it('many concurrent commits to distinct resources all land', async () => {
+    const store = await openStore(await tempDir());
+    await Promise.all(
+      Array.from({ length: 500 }, (_, n) => store.commit([{ record: obs(`o${n}`, `p${n % 5}`), expect: { kind: 'absent' } }])),
+    );
+    expect((await store.history({ offset: 0, limit: 0 })).total).toBe(500);
+    const p3 = await store.search({ types: ['Observation'], filter: { comp: 'Patient/p3' }, sort: [], offset: 0, limit: 0, count: true });
+    expect(p3.total).toBe(100);
+  });
+
+  it('a closed store rejects calls instead of answering', async () => {
+    const store = await openStore(await tempDir());
+    await store.close();
+    await expect(store.ping()).rejects.toThrow();
+    await expect(store.commit([{ record: obs('o1', 'p1'), expect: { kind: 'any' } }])).rejects.toThrow();
+  });
+});

@@ -1,0 +1,41 @@
+import type { Store, StoreInfo } from '../store.js';
+import { commit } from './commit.js';
+import { openDbs } from './dbs.js';
+import { history } from './history.js';
+import { currentKey, versionKey } from './keys.js';
+import { search, type SearchStats } from './search.js';
+
+export interface LmdbStoreOptions {
+  /** Directory of the LMDB environment; created when missing. */
+  path: string;
+}
+
+export interface LmdbStore extends Store {
+  /** Counters for tests and diagnostics. */
+  readonly stats: Readonly<SearchStats>;
+}
+
+const info: StoreInfo = {
+  engine: 'lmdb',
+  atomicCommit: true,
+  atomicity:
+    'Embedded LMDB: each commit is one ACID transaction, all-or-nothing, acknowledged once synced to disk.',
+};
+
+export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbStore> {
+  const dbs = openDbs(options.path);
+  const stats: SearchStats = { examined: 0 };
+  return {
+    info,
+    stats,
+    read: async (type, id) => dbs.current.get(currentKey(type, id)),
+    vread: async (type, id, versionId) => dbs.versions.get(versionKey(type, id, versionId)),
+    search: async (query) => search(dbs, stats, query),
+    history: async (query) => history(dbs, query),
+    commit: async (writes) => commit(dbs, writes),
+    ping: async () => {
+      dbs.root.get('ping');
+    },
+    close: () => dbs.root.close(),
+  };
+}

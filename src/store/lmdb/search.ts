@@ -1,0 +1,48 @@
+import { Query } from 'mingo';
+import type { Criteria } from 'mingo/types';
+import type { CurrentRecord, StoreQuery, StoreSearchResult } from '../store.js';
+import type { Dbs } from './dbs.js';
+import { byCodeUnit, candidates, plan } from './plan.js';
+import { compareBy } from './sort.js';
+
+export interface SearchStats {
+  /** Current records read and tested against a filter since the store opened. */
+  examined: number;
+}
+
+/**
+ * Runs synchronously from start to end: lmdb-js keeps one read snapshot until the event loop
+ * turns, so the index ranges and the records read here all come from the same commit.
+ */
+export function search(dbs: Dbs, stats: SearchStats, query: StoreQuery): StoreSearchResult {
+  const filter = new Query<CurrentRecord>(query.filter as Criteria<CurrentRecord>, {});
+  const how = plan(query.filter);
+  const types = [...new Set(query.types)].sort(byCodeUnit);
+  function* matches(): Generator<CurrentRecord> {
+    for (const type of types) {
+      for (const record of candidates(dbs, type, how)) {
+        stats.examined++;
+        if (!record.deleted && filter.test(record)) yield record;
+      }
+    }
+  }
+  const { offset, limit } = query;
+
+  if (query.sort.length === 0 && !query.count) {
+    // Candidates already come in the tie-break order: stop at the end of the page.
+    const records: CurrentRecord[] = [];
+    if (limit <= 0) return { records };
+    let seen = 0;
+    for (const record of matches()) {
+      if (seen++ < offset) continue;
+      records.push(record);
+      if (records.length >= limit) break;
+    }
+    return { records };
+  }
+
+  const all = [...matches()];
+  if (query.sort.length > 0) all.sort(compareBy(query.sort));
+  const records = limit <= 0 ? [] : all.slice(offset, offset + limit);
+  return query.count ? { records, total: all.length } : { records };
+}
