@@ -1,0 +1,87 @@
+// npm run bench: bare Fastify (the ceiling), carnet read-by-id with a token, and carnet create,
+// in one run on the embedded engine. Prints the figures with the machine and the data size.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureLocalIssuer } from '../../src/auth/local-issuer.js';
+import { freePort, load, machine, row, startProcess } from './lib.js';
+
+const N = Number(process.env.BENCH_N ?? 10_000);
+const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+
+const patient = (i: number) => ({
+  resourceType: 'Patient',
+  identifier: [{ system: 'urn:oid:1.2.250.1.213.1.4.8', value: String(100000000000000 + i) }],
+  name: [{ family: `Famille${i}`, given: ['Hélène', 'Marie'] }],
+  gender: i % 2 ? 'female' : 'male',
+  birthDate: `19${String(50 + (i % 50)).padStart(2, '0')}-0${1 + (i % 9)}-1${i % 9}`,
+  address: [{ line: [`${i} rue de la Paix`], city: 'Paris', postalCode: '75002', country: 'FR' }],
+});
+
+async function main() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'carnet-bench-'));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const token = await (await ensureLocalIssuer(dataDir)).sign({ fhirUser: 'Practitioner/bench', scope: 'user/*.cruds' });
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' };
+  const carnet = await startProcess('src/main.ts', { PORT: String(port), CARNET_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, `${base}/health`);
+  try {
+    console.log(`carnet core benchmark: ${machine()}`);
+    console.log(`embedded engine (LMDB), ${N} Patients loaded first, ${DURATION} s per figure, ${CONNECTIONS} connections, autocannon in this process`);
+
+    const t0 = performance.now();
+    const ids: string[] = [];
+    for (let i = 0; i < N; i += 64) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(64, N - i) }, (_, k) =>
+          fetch(`${base}/fhir/Patient`, { method: 'POST', headers, body: JSON.stringify(patient(i + k)) }).then((r) => r.json() as Promise<{ id: string }>),
+        ),
+      );
+      ids.push(...batch.map((b) => b.id));
+    }
+    const loadSeconds = (performance.now() - t0) / 1000;
+    console.log(`load: ${N} creates in ${loadSeconds.toFixed(1)} s (${(N / loadSeconds).toFixed(0)}/s, 64 in flight, fetch client)`);
+
+    const sample = await (await fetch(`${base}/fhir/Patient/${ids[0]}`, { headers })).text();
+    const barePort = await freePort();
+    const bare = await startProcess('scripts/bench/bare-server.ts', { PORT: String(barePort), BENCH_BODY: sample }, `http://127.0.0.1:${barePort}/fhir/Patient/x`);
+    let bareResult;
+    try {
+      bareResult = await load({ url: `http://127.0.0.1:${barePort}/fhir/Patient/x`, connections: CONNECTIONS, duration: DURATION });
+    } finally {
+      bare.kill('SIGTERM');
+    }
+    let next = 0;
+    const readResult = await load({
+      url: base,
+      connections: CONNECTIONS,
+      duration: DURATION,
+      headers,
+      requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/fhir/Patient/${ids[next++ % ids.length]}` }) }],
+    });
+    let created = N;
+    const createResult = await load({
+      url: base,
+      connections: CONNECTIONS,
+      duration: DURATION,
+      headers: { ...headers, prefer: 'return=minimal' },
+      requests: [{ method: 'POST', path: '/fhir/Patient', setupRequest: (req) => ({ ...req, body: JSON.stringify(patient(created++)) }) }],
+    });
+
+    console.log('');
+    console.log(row('bare Fastify, same JSON from memory', bareResult));
+    console.log(row('carnet read by id (token checked)', readResult, `   = ${((100 * readResult.requestsPerSec) / bareResult.requestsPerSec).toFixed(0)}% of bare`));
+    console.log(row('carnet create (durable ack)', createResult, `   = ${createResult.requestsPerSec.toFixed(0)} resources/s`));
+    console.log(`data size at the end: ${created} Patients`);
+  } finally {
+    carnet.kill('SIGTERM');
+    await new Promise((r) => carnet.once('exit', r));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,91 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { loadJwks } from './auth/jwks.js';
+import { createAuthenticator } from './auth/authenticator.js';
+import { ensureLocalIssuer } from './auth/local-issuer.js';
+import type { Config } from './config.js';
+import { createHttpServer } from './http/server.js';
+import { buildCapabilityStatement, buildSmartConfiguration } from './interactions/capabilities.js';
+import { createExecutor } from './interactions/executor.js';
+import { handlers } from './interactions/registry.js';
+import { operations } from './operations/registry.js';
+import { packageVersion } from './paths.js';
+import { createSearchRegistry } from './search/registry.js';
+import { createLmdbStore } from './store/lmdb/lmdb-store.js';
+import { createMongoStore } from './store/mongo/mongo-store.js';
+import type { Store } from './store/store.js';
+import { createValidator } from './validation/validator.js';
+
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  /** The clock; tests inject one. */
+  now?: () => Date;
+}
+
+export interface App {
+  http: FastifyInstance;
+  store: Store;
+  /** Stops accepting, finishes in-flight requests, closes the store. */
+  close(): Promise<void>;
+}
+
+async function openStore(config: Config, logger: Logger): Promise<Store> {
+  if (config.mongodbUri) {
+    return createMongoStore({ uri: config.mongodbUri, db: config.mongodbDb });
+  }
+  mkdirSync(config.dataDir, { recursive: true });
+  logger.debug({ dataDir: config.dataDir }, 'opening the embedded store');
+  return createLmdbStore({ path: join(config.dataDir, 'store') });
+}
+
+async function openAuthenticator(config: Config, logger: Logger) {
+  if (config.authJwks) {
+    return {
+      authenticator: createAuthenticator({ jwks: await loadJwks(config.authJwks), issuer: config.authIssuer!, audience: config.authAudience! }),
+      issuer: config.authIssuer!,
+    };
+  }
+  mkdirSync(config.dataDir, { recursive: true });
+  const local = await ensureLocalIssuer(config.dataDir);
+  logger.warn('CARNET_AUTH_JWKS is not set: running with a local development token issuer (npm run token). Do not use this in production.');
+  return { authenticator: createAuthenticator({ jwks: { kind: 'local', jwks: local.jwks }, issuer: local.issuer, audience: local.audience }), issuer: local.issuer };
+}
+
+export async function createApp(deps: AppDeps): Promise<App> {
+  const { config, logger } = deps;
+  const now = deps.now ?? (() => new Date());
+  const store = await openStore(config, logger);
+  try {
+    logger.info({ engine: store.info.engine, atomicCommit: store.info.atomicCommit }, store.info.atomicity);
+    const { authenticator, issuer } = await openAuthenticator(config, logger);
+    const registry = createSearchRegistry();
+    const validator = createValidator();
+    const handlerMap = handlers(operations);
+    const executor = createExecutor({
+      store, registry, validator, now, baseUrl: config.baseUrl, defaultCount: config.defaultCount, maxCount: config.maxCount, handlers: handlerMap,
+    });
+    const capabilityStatement = buildCapabilityStatement({
+      baseUrl: config.baseUrl, version: packageVersion(), registry, interactions: new Set(handlerMap.keys()), operations, store: store.info, now: now(),
+    });
+    const smart = buildSmartConfiguration({ issuer, baseUrl: config.baseUrl });
+    const http = createHttpServer({
+      logger, bodyLimit: config.bodyLimit, maxDepth: config.maxDepth, authenticator, executor, store,
+      capabilities: () => capabilityStatement, smartConfiguration: () => smart,
+    });
+    return {
+      http,
+      store,
+      async close() {
+        await http.close();
+        await store.close();
+      },
+    };
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Configuration from the environment. An invalid value stops start-up with one line naming the
+ * variable (ConfigError), never a stack trace.
+ */
+export interface Config {
+  port: number;
+  host: string;
+  baseUrl: string;
+  dataDir: string;
+  mongodbUri?: string;
+  mongodbDb: string;
+  authJwks?: string;
+  authIssuer?: string;
+  authAudience?: string;
+  logLevel: string;
+  /** Largest accepted request body, bytes. */
+  bodyLimit: number;
+  /** Largest JSON nesting depth accepted in a body. */
+  maxDepth: number;
+  /** Default and maximum page size. */
+  defaultCount: number;
+  maxCount: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function int(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `expected a number from ${min} to ${max}, got ${n}`);
+  return n;
+}
+
+function url(env: NodeJS.ProcessEnv, name: string, protocols: string[]): string | undefined {
+  const raw = env[name];
+  if (!raw) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `not a valid URL: "${raw}"`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `expected a ${protocols.join(' or ')} URL, got "${parsed.protocol}"`);
+  }
+  return raw;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const port = int(env, 'PORT', 8080, 0, 65535);
+  const host = env.HOST || '127.0.0.1';
+  const baseUrl = (url(env, 'CARNET_BASE_URL', ['http:', 'https:']) ?? `http://${host}:${port}/fhir`).replace(/\/+$/, '');
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}`);
+  const mongodbUri = url(env, 'MONGODB_URI', ['mongodb:', 'mongodb+srv:']);
+  const authJwks = env.CARNET_AUTH_JWKS || undefined;
+  if (authJwks?.startsWith('http://')) throw new ConfigError('CARNET_AUTH_JWKS', 'a remote JWKS must use https');
+  if (authJwks && !env.CARNET_AUTH_ISSUER) throw new ConfigError('CARNET_AUTH_ISSUER', 'required when CARNET_AUTH_JWKS is set');
+  if (authJwks && !env.CARNET_AUTH_AUDIENCE) throw new ConfigError('CARNET_AUTH_AUDIENCE', 'required when CARNET_AUTH_JWKS is set');
+  const defaultCount = int(env, 'CARNET_DEFAULT_COUNT', 20, 1, 1000);
+  return {
+    port,
+    host,
+    baseUrl,
+    dataDir: env.CARNET_DATA_DIR || './data',
+    mongodbUri,
+    mongodbDb: env.MONGODB_DB || 'carnet',
+    authJwks,
+    authIssuer: env.CARNET_AUTH_ISSUER || undefined,
+    authAudience: env.CARNET_AUTH_AUDIENCE || undefined,
+    logLevel,
+    bodyLimit: int(env, 'CARNET_BODY_LIMIT', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxDepth: int(env, 'CARNET_MAX_DEPTH', 64, 8, 1000),
+    defaultCount,
+    maxCount: int(env, 'CARNET_MAX_COUNT', 1000, defaultCount, 10000),
+  };
+}

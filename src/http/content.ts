@@ -1,0 +1,66 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { fhirError } from '../errors.js';
+
+export const FHIR_JSON = 'application/fhir+json';
+const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json-patch+json'];
+
+/** Deepest nesting of a parsed JSON value, walked without recursion. */
+function depthOf(value: unknown, limit: number): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d > max) max = d;
+    if (max > limit) return max;
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+
+/** JSON bodies are parsed here: a clear 400 for malformed JSON, a depth limit. (An own "__proto__" key from JSON.parse is inert and fails validation as an unknown element.) */
+export function registerParsers(app: FastifyInstance, maxDepth: number): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') return done(null, undefined);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      return done(fhirError('bad-json', `The body is not valid JSON: ${(e as Error).message}`), undefined);
+    }
+    if (depthOf(value, maxDepth) > maxDepth) {
+      return done(fhirError('bad-request', `The body nests deeper than ${maxDepth} levels`), undefined);
+    }
+    done(null, value);
+  });
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    const out: Record<string, string[]> = {};
+    for (const [k, v] of new URLSearchParams(body as string)) (out[k] ??= []).push(v);
+    done(null, out);
+  });
+}
+
+/** The media type of a request body, without parameters. */
+export function mediaType(req: FastifyRequest): string | undefined {
+  const raw = req.headers['content-type'];
+  return raw ? raw.split(';')[0].trim().toLowerCase() : undefined;
+}
+
+const FORMAT_JSON = new Set(['json', 'application/json', 'application/fhir+json', 'application/json+fhir']);
+
+/** carnet answers JSON only: a client asking for XML (or anything else) gets 406, not a JSON body it cannot read. */
+export function checkAcceptable(req: FastifyRequest): void {
+  const query = req.query as Record<string, string | string[] | undefined>;
+  const format = query?._format;
+  const formats = format === undefined ? [] : Array.isArray(format) ? format : [format];
+  for (const f of formats) {
+    if (!FORMAT_JSON.has(f.toLowerCase())) throw fhirError('not-acceptable', `_format=${f} is not supported; this server speaks JSON only (_format=json)`);
+  }
+  const accept = req.headers.accept;
+  if (!accept || formats.length > 0) return;
+  const ranges = accept.split(',').map((r) => r.split(';')[0].trim().toLowerCase());
+  const ok = ranges.some((r) => r === '*/*' || r === 'application/*' || r.includes('json') || r === 'text/html' || r === 'text/*' || r === 'application/octet-stream');
+  if (!ok) throw fhirError('not-acceptable', `Cannot produce ${accept}; this server answers application/fhir+json`);
+}

@@ -1,0 +1,86 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { fhirError } from '../errors.js';
+import type { Interaction } from '../access/permissions.js';
+import type { FhirRequest } from '../interactions/types.js';
+import type { Executor } from '../interactions/executor.js';
+import { mediaType } from './content.js';
+import { principalOf } from './auth-hook.js';
+import { sendResult } from './reply.js';
+
+type Params = { type?: string; id?: string; vid?: string; op?: string };
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function prefer(req: FastifyRequest): Pick<FhirRequest, 'preferReturn' | 'preferHandling'> {
+  const out: Pick<FhirRequest, 'preferReturn' | 'preferHandling'> = {};
+  for (const part of (header(req, 'prefer') ?? '').split(/[;,]/)) {
+    const [k, v] = part.trim().split('=').map((s) => s?.trim().replace(/^"|"$/g, ''));
+    if (k === 'return' && (v === 'minimal' || v === 'representation' || v === 'OperationOutcome')) out.preferReturn = v;
+    if (k === 'handling' && (v === 'strict' || v === 'lenient')) out.preferHandling = v;
+  }
+  return out;
+}
+
+export function toFhirRequest(req: FastifyRequest, interaction: Interaction, extra: Partial<FhirRequest> = {}): FhirRequest {
+  const p = req.params as Params;
+  return {
+    interaction,
+    type: p.type,
+    id: p.id,
+    versionId: p.vid,
+    query: (req.query ?? {}) as Record<string, string | string[]>,
+    body: req.body,
+    contentType: mediaType(req),
+    ifMatch: header(req, 'if-match'),
+    ifNoneExist: header(req, 'if-none-exist'),
+    ifNoneMatch: header(req, 'if-none-match'),
+    ifModifiedSince: header(req, 'if-modified-since'),
+    ...prefer(req),
+    ...extra,
+  };
+}
+
+export function registerFhirRoutes(app: FastifyInstance, executor: Executor): void {
+  const run = (interaction: Interaction, extra?: (req: FastifyRequest) => Partial<FhirRequest>) =>
+    async (req: FastifyRequest, reply: FastifyReply) => {
+      const fhirReq = toFhirRequest(req, interaction, extra?.(req));
+      const result = await executor.execute(fhirReq, principalOf(req), req.id, req.log);
+      return sendResult(req, reply, result);
+    };
+  const instanceOp = (req: FastifyRequest) => {
+    const id = (req.params as Params).id!;
+    if (!id.startsWith('$')) return {};
+    return { interaction: 'operation' as const, operation: id.slice(1), id: undefined };
+  };
+  const instanceLevelOp = (req: FastifyRequest) => {
+    const { op } = req.params as Params;
+    if (!op?.startsWith('$')) throw fhirError('not-found', `Unknown path ${req.url.split('?')[0]}`);
+    return { interaction: 'operation' as const, operation: op.slice(1) };
+  };
+
+  app.get('/fhir/_history', run('history-system'));
+  app.get('/fhir/:type', run('search-type'));
+  app.post('/fhir/:type', run('create'));
+  app.put('/fhir/:type', run('update'));
+  app.patch('/fhir/:type', run('patch'));
+  app.delete('/fhir/:type', run('delete'));
+  app.post('/fhir/:type/_search', run('search-type', (req) => ({ query: { ...(req.query as object), ...((req.body as object) ?? {}) } as FhirRequest['query'], body: undefined })));
+  app.get('/fhir/:type/_history', run('history-type'));
+  app.get('/fhir/:type/:id', run('read', instanceOp));
+  // POST on an id is only an operation at type level (e.g. $validate).
+  app.post('/fhir/:type/:id', run('operation', (req) => {
+    const r = instanceOp(req);
+    if (!('operation' in r)) throw fhirError('method-not-allowed', 'POST on a resource id is not allowed; use PUT to update');
+    return r;
+  }));
+  app.put('/fhir/:type/:id', run('update'));
+  app.patch('/fhir/:type/:id', run('patch'));
+  app.delete('/fhir/:type/:id', run('delete'));
+  app.get('/fhir/:type/:id/_history', run('history-instance'));
+  app.get('/fhir/:type/:id/_history/:vid', run('vread'));
+  app.post('/fhir/:type/:id/:op', run('operation', instanceLevelOp));
+  app.get('/fhir/:type/:id/:op', run('operation', instanceLevelOp));
+}

@@ -1,0 +1,69 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { fhirError } from '../errors.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { Executor } from '../interactions/executor.js';
+import type { Store } from '../store/store.js';
+import { registerAuthHook } from './auth-hook.js';
+import { checkAcceptable, registerParsers } from './content.js';
+import { sendError, sendJson } from './reply.js';
+import { registerFhirRoutes } from './routes.js';
+
+export interface HttpDeps {
+  logger: Logger;
+  bodyLimit: number;
+  maxDepth: number;
+  authenticator: Authenticator;
+  executor: Executor;
+  store: Store;
+  capabilities: () => unknown;
+  smartConfiguration: () => unknown;
+}
+
+export function createHttpServer(deps: HttpDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: deps.bodyLimit,
+    genReqId: () => crypto.randomUUID(),
+    requestIdHeader: false,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+  registerParsers(app, deps.maxDepth);
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    checkAcceptable(req);
+  });
+  // Graceful shutdown: responses finished while closing tell keep-alive clients to go, so
+  // close() does not wait for their idle connections to time out.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+  registerAuthHook(app, deps.authenticator);
+  app.setErrorHandler((err, req, reply) => sendError(err, req, reply));
+  app.setNotFoundHandler((req, reply) => sendError(fhirError('not-found', `Unknown path ${req.method} ${req.url.split('?')[0]}`), req, reply));
+
+  app.get('/health', async (req, reply) => sendJson(req, reply, 200, { status: 'ok' }));
+  app.get('/ready', async (req, reply) => {
+    try {
+      await deps.store.ping();
+      return sendJson(req, reply, 200, { status: 'ready', store: deps.store.info.engine });
+    } catch (err) {
+      req.log.warn({ err }, 'store not reachable');
+      return sendError(fhirError('unavailable', 'The store is not reachable'), req, reply);
+    }
+  });
+  app.get('/fhir/metadata', async (req, reply) => sendJson(req, reply, 200, deps.capabilities()));
+  for (const path of ['/.well-known/smart-configuration', '/fhir/.well-known/smart-configuration']) {
+    app.get(path, async (req, reply) => {
+      reply.header('content-type', 'application/json');
+      return reply.send(deps.smartConfiguration());
+    });
+  }
+  registerFhirRoutes(app, deps.executor);
+  return app;
+}

@@ -1,0 +1,95 @@
+import { SERVED_TYPES } from '../fhir/resource-types.js';
+import type { OperationHandler } from '../operations/types.js';
+import type { SearchRegistry } from '../search/registry.js';
+import type { StoreInfo } from '../store/store.js';
+
+export interface CapabilityDeps {
+  baseUrl: string;
+  version: string;
+  registry: SearchRegistry;
+  /** Names of the registered interaction handlers. */
+  interactions: Set<string>;
+  operations: OperationHandler[];
+  store: StoreInfo;
+  now: Date;
+  /** Token endpoint metadata, when an external authorization server is configured. */
+  authorizationServer?: { issuer: string };
+}
+
+const TYPE_INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
+const SYSTEM_INTERACTIONS = ['transaction', 'batch', 'search-system', 'history-system'] as const;
+
+/** FHIR forbids empty arrays: an absent element instead. */
+function nonEmpty<T>(list: T[]): T[] | undefined {
+  return list.length > 0 ? list : undefined;
+}
+
+/** The CapabilityStatement, generated from what is registered: nothing is listed that does not work. */
+export function buildCapabilityStatement(deps: CapabilityDeps): Record<string, unknown> {
+  const has = (i: string) => deps.interactions.has(i) || (i === 'history-instance' || i === 'history-type' ? deps.interactions.has('history-system') : false);
+  const typeOps = deps.operations.filter((op) => op.definition.type || op.definition.instance);
+  return {
+    resourceType: 'CapabilityStatement',
+    id: 'carnet',
+    url: `${deps.baseUrl}/metadata`,
+    version: deps.version,
+    name: 'Carnet',
+    title: 'carnet FHIR server',
+    status: 'active',
+    experimental: false,
+    date: deps.now.toISOString(),
+    publisher: 'carnet',
+    description: `FHIR R4 server for personal health records. Storage: ${deps.store.engine}. ${deps.store.atomicity}`,
+    kind: 'instance',
+    software: { name: 'carnet', version: deps.version },
+    implementation: { description: 'carnet', url: deps.baseUrl },
+    fhirVersion: '4.0.1',
+    format: ['application/fhir+json', 'json'],
+    patchFormat: ['application/json-patch+json'],
+    rest: [
+      {
+        mode: 'server',
+        documentation: 'Every request except metadata and .well-known/smart-configuration needs a bearer JWT (SMART App Launch scopes, v2 and v1).',
+        security: {
+          cors: false,
+          service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }],
+          description: 'Bearer JWT verified against the configured JWKS (issuer and audience checked, expiry enforced). Scopes are enforced per resource type and interaction; patient-context scopes confine the caller to the patient of the launch context.',
+        },
+        resource: SERVED_TYPES.map((type) => ({
+          type,
+          profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
+          interaction: TYPE_INTERACTIONS.filter(has).map((code) => ({ code })),
+          versioning: 'versioned-update',
+          readHistory: true,
+          updateCreate: true,
+          conditionalCreate: true,
+          conditionalRead: 'modified-since',
+          conditionalUpdate: true,
+          conditionalDelete: 'single',
+          searchParam: has('search-type')
+            ? nonEmpty(deps.registry.list(type).map((p) => ({ name: p.name, definition: p.definition, type: p.type, ...(p.documentation ? { documentation: p.documentation } : {}) })))
+            : undefined,
+          operation: nonEmpty(typeOps
+            .filter((op) => !op.definition.resource || op.definition.resource.includes('Resource') || op.definition.resource.includes(type))
+            .map((op) => ({ name: op.name, definition: op.definition.url }))),
+        })),
+        interaction: nonEmpty(SYSTEM_INTERACTIONS.filter(has).map((code) => ({ code }))),
+        operation: nonEmpty(deps.operations.filter((op) => op.definition.system).map((op) => ({ name: op.name, definition: op.definition.url }))),
+      },
+    ],
+  };
+}
+
+/** SMART configuration (https://hl7.org/fhir/smart-app-launch/conformance.html). */
+export function buildSmartConfiguration(deps: { issuer: string; baseUrl: string }): Record<string, unknown> {
+  return {
+    issuer: deps.issuer,
+    jwks_uri: undefined,
+    grant_types_supported: ['client_credentials', 'authorization_code'],
+    token_endpoint_auth_methods_supported: ['private_key_jwt'],
+    scopes_supported: ['openid', 'fhirUser', 'launch/patient', 'patient/*.rs', 'patient/*.cruds', 'user/*.rs', 'user/*.cruds', 'system/*.rs', 'system/*.cruds'],
+    response_types_supported: ['code'],
+    capabilities: ['permission-v2', 'permission-v1', 'permission-patient', 'permission-user', 'context-standalone-patient', 'client-confidential-asymmetric'],
+    code_challenge_methods_supported: ['S256'],
+  };
+}

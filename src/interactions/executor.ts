@@ -1,0 +1,63 @@
+import { fhirError } from '../errors.js';
+import { isServedType } from '../fhir/resource-types.js';
+import type { Principal } from '../auth/authenticator.js';
+import { authorize, compartmentFilter, type AccessGrant } from '../access/permissions.js';
+import type { Store } from '../store/store.js';
+import type { SearchRegistry } from '../search/registry.js';
+import type { Validator } from '../validation/validator.js';
+import type { Context, Log, FhirRequest, FhirResult, InteractionHandler } from './types.js';
+
+export interface ExecutorDeps {
+  store: Store;
+  registry: SearchRegistry;
+  validator: Validator;
+  now: () => Date;
+  baseUrl: string;
+  defaultCount: number;
+  maxCount: number;
+  handlers: Map<string, InteractionHandler>;
+}
+
+export interface Executor {
+  execute(req: FhirRequest, principal: Principal, requestId: string, log: Log): Promise<FhirResult>;
+  /** The context an interaction runs with, for callers that chain interactions (batch, operations). */
+  context(principal: Principal, grant: AccessGrant, requestId: string, log: Log): Context;
+}
+
+/**
+ * Applies the cross-cutting rules once for every interaction: the type is served, the caller's
+ * scopes grant the interaction, and the access decision becomes query clauses in the context.
+ */
+export function createExecutor(deps: ExecutorDeps): Executor {
+  const context = (principal: Principal, grant: AccessGrant, requestId: string, log: Log): Context => ({
+    store: deps.store,
+    registry: deps.registry,
+    validator: deps.validator,
+    now: deps.now,
+    baseUrl: deps.baseUrl,
+    defaultCount: deps.defaultCount,
+    maxCount: deps.maxCount,
+    requestId,
+    log,
+    principal,
+    grant,
+    accessClauses: (type: string) => {
+      const clause = compartmentFilter(grant, type);
+      return clause ? [clause] : [];
+    },
+  });
+
+  return {
+    context,
+    async execute(req, principal, requestId, log) {
+      const handler = deps.handlers.get(req.interaction);
+      if (!handler) throw fhirError('method-not-allowed', `The ${req.interaction} interaction is not supported`);
+      if (req.type !== undefined && !isServedType(req.type)) {
+        throw fhirError('type-not-supported', `Resource type "${req.type}" is not served by this server`);
+      }
+      if (handler.traits.needsType && req.type === undefined) throw fhirError('bad-request', `${req.interaction} needs a resource type`);
+      const grant = authorize(principal, req.type ?? '*', req.interaction);
+      return handler.handle(req, context(principal, grant, requestId, log));
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import { fhirError } from '../errors.js';
+import type { VersionRecord } from '../store/store.js';
+import { bundle, countParam, decodeCursor, encodeCursor, pageUrl, single, type BundleEntry, type BundleLink } from './bundle.js';
+import { etag, httpDate, readVisible } from './records.js';
+import type { Context, FhirRequest, InteractionHandler } from './types.js';
+
+interface HistoryCursor {
+  at: string;
+  offset: number;
+}
+
+const isCursor = (v: any): v is HistoryCursor => typeof v?.at === 'string' && Number.isInteger(v?.offset) && v.offset >= 0;
+
+function parseInstant(value: string, name: string): string {
+  // FHIR instant: full date and time with a timezone.
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value) || Number.isNaN(Date.parse(value))) {
+    throw fhirError('bad-search', `${name} must be an instant like 2026-01-31T10:00:00Z, got "${value}"`, name);
+  }
+  return new Date(value).toISOString();
+}
+
+function entry(v: VersionRecord, ctx: Context): BundleEntry {
+  const url = `${v.type}/${v.id}`;
+  const method = v.deleted ? 'DELETE' : v.versionId === 1 ? 'POST' : 'PUT';
+  return {
+    fullUrl: `${ctx.baseUrl}/${url}`,
+    ...(v.resource ? { resource: v.resource } : {}),
+    request: { method, url: method === 'POST' ? v.type : url },
+    response: {
+      status: v.deleted ? '204' : v.versionId === 1 ? '201' : '200',
+      etag: etag(v.versionId),
+      lastModified: httpDate(v.lastUpdated),
+    },
+  };
+}
+
+export const history: InteractionHandler = {
+  name: 'history-system',
+  traits: { readOnly: true, needsType: false },
+  async handle(req: FhirRequest, ctx: Context) {
+    const { type, id } = req;
+    if (id !== undefined) {
+      await readVisible(ctx, type!, id).catch((e) => {
+        if (e.code !== 'gone') throw e;
+      });
+    } else if (ctx.grant.compartment !== undefined) {
+      // Old versions carry no compartment data to filter on: patient-context tokens get instance history only.
+      throw fhirError('forbidden', 'Type and system history are not available to patient-context tokens; ask for one resource\'s history');
+    }
+    const { count } = countParam(req.query, ctx.defaultCount, ctx.maxCount);
+    const page = single(req.query, '_page');
+    const cursor = page ? decodeCursor(page, isCursor) : { at: ctx.now().toISOString(), offset: 0 };
+    const sinceRaw = single(req.query, '_since');
+    const since = sinceRaw !== undefined ? parseInstant(sinceRaw, '_since') : undefined;
+    const atRaw = single(req.query, '_at');
+    const at = atRaw !== undefined && !page ? parseInstant(atRaw, '_at') : cursor.at;
+
+    const { records, total } = await ctx.store.history({ type, id, since, at, offset: cursor.offset, limit: count });
+    const path = `/${[type, id, '_history'].filter(Boolean).join('/')}`;
+    const keep = { _since: sinceRaw, _count: String(count) };
+    const link: BundleLink[] = [{ relation: 'self', url: pageUrl(ctx.baseUrl, path, { ...keep, ...(page ? { _page: page } : {}) }) }];
+    if (cursor.offset + records.length < total) {
+      link.push({ relation: 'next', url: pageUrl(ctx.baseUrl, path, { ...keep, _page: encodeCursor({ at, offset: cursor.offset + count }) }) });
+    }
+    if (cursor.offset > 0) {
+      link.push({ relation: 'previous', url: pageUrl(ctx.baseUrl, path, { ...keep, _page: encodeCursor({ at, offset: Math.max(0, cursor.offset - count) }) }) });
+    }
+    const result = bundle('history', records.map((r) => entry(r, ctx)), { total, link, now: ctx.now() });
+    return { status: 200, body: result };
+  },
+};

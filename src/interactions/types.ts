@@ -1,0 +1,72 @@
+import type { Logger } from 'pino';
+
+/** The logging calls interactions use (a pino logger or a Fastify request's child logger). */
+export type Log = Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
+import type { Resource } from '../fhir/resource-types.js';
+import type { Store } from '../store/store.js';
+import type { Principal } from '../auth/authenticator.js';
+import type { AccessGrant, Interaction } from '../access/permissions.js';
+import type { SearchRegistry } from '../search/registry.js';
+import type { Validator } from '../validation/validator.js';
+import type { OperationOutcome } from '../errors.js';
+
+/** A FHIR request as interactions see it: no HTTP framework types. */
+export interface FhirRequest {
+  interaction: Interaction;
+  type?: string;
+  id?: string;
+  versionId?: string;
+  /** `$name` of an operation. */
+  operation?: string;
+  query: Record<string, string | string[]>;
+  body?: unknown;
+  /** Content type of the body, without parameters. */
+  contentType?: string;
+  ifMatch?: string;
+  ifNoneExist?: string;
+  ifNoneMatch?: string;
+  ifModifiedSince?: string;
+  /** Prefer: return=... */
+  preferReturn?: 'minimal' | 'representation' | 'OperationOutcome';
+  /** Prefer: handling=... */
+  preferHandling?: 'strict' | 'lenient';
+}
+
+export interface FhirResult {
+  status: number;
+  body?: Resource | OperationOutcome;
+  location?: string;
+  etag?: string;
+  lastModified?: string;
+}
+
+/** What every interaction may use. Built by the executor per request; access decided once. */
+export interface Context {
+  store: Store;
+  registry: SearchRegistry;
+  validator: Validator;
+  now: () => Date;
+  baseUrl: string;
+  requestId: string;
+  log: Log;
+  principal: Principal;
+  /** The access decision for this request's type and interaction. */
+  grant: AccessGrant;
+  /** Query clauses the access decision adds to every query of this request, for a resource type. */
+  accessClauses: (type: string) => Record<string, unknown>[];
+  defaultCount: number;
+  maxCount: number;
+}
+
+export interface Traits {
+  /** No write: may run against a snapshot. */
+  readOnly: boolean;
+  /** Needs a resource type in the URL. */
+  needsType: boolean;
+}
+
+export interface InteractionHandler {
+  name: Interaction;
+  traits: Traits;
+  handle(req: FhirRequest, ctx: Context): Promise<FhirResult>;
+}

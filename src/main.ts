@@ -1,0 +1,43 @@
+import { createApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger } from './log.js';
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`carnet: invalid configuration: ${e.message}\n`);
+      process.exit(78);
+    }
+    throw e;
+  }
+  const logger = createLogger(config.logLevel);
+  const app = await createApp({ config, logger });
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    app.close().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (err) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  await app.http.listen({ port: config.port, host: config.host });
+  logger.info({ url: config.baseUrl, store: app.store.info.engine }, 'carnet is serving FHIR R4');
+}
+
+main().catch((err) => {
+  process.stderr.write(`carnet: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,5 @@
+import type { OperationHandler } from './types.js';
+import { validate } from './validate.js';
+
+/** The $operations carnet serves. */
+export const operations: OperationHandler[] = [validate];

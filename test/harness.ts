@@ -1,0 +1,83 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MongoClient } from 'mongodb';
+import { describe } from 'vitest';
+import { createApp, type App } from '../src/app.js';
+import { ensureLocalIssuer } from '../src/auth/local-issuer.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+
+export type Engine = 'lmdb' | 'mongodb';
+
+export interface TestServer {
+  app: App;
+  engine: Engine;
+  baseUrl: string;
+  /** A token from the local issuer of this server's data directory. */
+  token(claims: { fhirUser?: string; scope: string; patient?: string; purpose_of_use?: string; expiresIn?: string }): Promise<string>;
+  /** HTTP through Fastify's inject (no socket). */
+  request(opts: { method: string; url: string; token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; headers: Record<string, any>; body: any; text: string }>;
+  close(): Promise<void>;
+}
+
+const MONGODB_URI = process.env.MONGODB_URI;
+
+/** Every engine available here: the embedded one always, MongoDB when MONGODB_URI is set. */
+export const ENGINES: Engine[] = MONGODB_URI ? ['lmdb', 'mongodb'] : ['lmdb'];
+
+/** Registers the suite once per engine; without MONGODB_URI, a skipped block says why. */
+export function describeEngines(title: string, fn: (engine: Engine) => void): void {
+  for (const engine of ENGINES) describe(`${title} [${engine}]`, () => fn(engine));
+  if (!MONGODB_URI) describe.skip(`${title} [mongodb]: skipped because MONGODB_URI is not set (CI sets it to a FerretDB server)`, () => {});
+}
+
+let dbCounter = 0;
+
+export async function startServer(engine: Engine, env: Record<string, string> = {}, now?: () => Date): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'carnet-test-'));
+  const db = `carnet_test_${process.pid}_${Date.now()}_${dbCounter++}`;
+  const config = loadConfig({
+    CARNET_DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    CARNET_BASE_URL: 'http://carnet.test/fhir',
+    ...(engine === 'mongodb' ? { MONGODB_URI: MONGODB_URI!, MONGODB_DB: db } : {}),
+    ...env,
+  });
+  const app = await createApp({ config, logger: createLogger('silent'), now });
+  const issuer = await ensureLocalIssuer(dataDir);
+  return {
+    app,
+    engine,
+    baseUrl: config.baseUrl,
+    token: (claims) => issuer.sign(claims),
+    async request({ method, url, token, body, headers }) {
+      const res = await app.http.inject({
+        method: method as any,
+        url,
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/fhir+json' } : {}),
+          ...headers,
+        },
+        payload: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      let parsed: any;
+      try {
+        parsed = res.body ? JSON.parse(res.body) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      return { status: res.statusCode, headers: res.headers, body: parsed, text: res.body };
+    },
+    async close() {
+      await app.close();
+      if (engine === 'mongodb') {
+        const client = await MongoClient.connect(MONGODB_URI!);
+        await client.db(db).dropDatabase().catch(() => undefined);
+        await client.close();
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

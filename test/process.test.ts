@@ -1,0 +1,124 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { ensureLocalIssuer } from '../src/auth/local-issuer.js';
+import { describeEngines } from './harness.js';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+interface Running {
+  child: ChildProcess;
+  port: number;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr: () => string;
+}
+
+async function startProcess(env: Record<string, string>): Promise<Running> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  child.stdout!.resume();
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  for (let i = 0; i < 300; i++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/ready`);
+      if (res.ok) return { child, port, exited, stderr: () => err };
+    } catch {
+      // not listening yet
+    }
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`server did not start: ${err}`);
+}
+
+describeEngines('the server process', (engine) => {
+  const dirs: string[] = [];
+  const envFor = (dataDir: string) => ({
+    CARNET_DATA_DIR: dataDir,
+    ...(engine === 'mongodb' ? { MONGODB_URI: process.env.MONGODB_URI!, MONGODB_DB: `carnet_proc_${process.pid}_${Date.now()}` } : {}),
+  });
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  it('keeps every acknowledged write through kill -9', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'carnet-kill-'));
+    dirs.push(dataDir);
+    const env = envFor(dataDir);
+    const token = await (await ensureLocalIssuer(dataDir)).sign({ fhirUser: 'Practitioner/p1', scope: 'user/*.cruds' });
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' };
+    const first = await startProcess(env);
+    const acknowledged: Array<{ id: string; family: string }> = [];
+    await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const family = `Kill${i}`;
+        const res = await fetch(`http://127.0.0.1:${first.port}/fhir/Patient`, { method: 'POST', headers, body: JSON.stringify({ resourceType: 'Patient', name: [{ family }] }) });
+        if (res.status === 201) acknowledged.push({ id: ((await res.json()) as { id: string }).id, family });
+      }),
+    );
+    first.child.kill('SIGKILL');
+    expect((await first.exited).signal).toBe('SIGKILL');
+    expect(acknowledged).toHaveLength(200);
+
+    const second = await startProcess(env);
+    try {
+      for (const { id, family } of acknowledged) {
+        const res = await fetch(`http://127.0.0.1:${second.port}/fhir/Patient/${id}`, { headers });
+        expect(res.status).toBe(200);
+        expect(((await res.json()) as any).name[0].family).toBe(family);
+      }
+    } finally {
+      second.child.kill('SIGKILL');
+      await second.exited;
+    }
+  });
+
+  it('on SIGTERM finishes in-flight requests, then exits 0', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'carnet-term-'));
+    dirs.push(dataDir);
+    const token = await (await ensureLocalIssuer(dataDir)).sign({ fhirUser: 'Practitioner/p1', scope: 'user/*.cruds' });
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' };
+    const run = await startProcess(envFor(dataDir));
+    const inFlight = Array.from({ length: 20 }, (_, i) =>
+      fetch(`http://127.0.0.1:${run.port}/fhir/Patient`, { method: 'POST', headers, body: JSON.stringify({ resourceType: 'Patient', name: [{ family: `Term${i}` }] }) }).then((r) => r.status),
+    );
+    // Let the requests reach the server before the signal.
+    await new Promise((r) => setTimeout(r, 20));
+    run.child.kill('SIGTERM');
+    const statuses = await Promise.allSettled(inFlight);
+    const exit = await run.exited;
+    expect(exit.code).toBe(0);
+    // Each request either completed or was refused before it started; none failed half-way with a 5xx.
+    for (const st of statuses) if (st.status === 'fulfilled') expect([201, 503]).toContain(st.value);
+    expect(statuses.some((st) => st.status === 'fulfilled' && st.value === 201)).toBe(true);
+  });
+});
+
+it('stops at start-up with one line naming an invalid variable', async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: { ...process.env, PORT: 'eighty' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  expect(code).not.toBe(0);
+  expect(err.trim().split('\n')).toHaveLength(1);
+  expect(err).toContain('PORT');
+});
