@@ -1,10 +1,11 @@
 import jsonpatch from 'fast-json-patch';
-import { FhirError, fhirError } from '../errors.js';
+import { fhirError } from '../errors.js';
 import type { Resource } from '../fhir/resource-types.js';
 import { findMatches } from './conditional.js';
+import { writeHandler, type Plan } from './planned.js';
 import { readVisible } from './records.js';
-import { writeVersion } from './update.js';
-import type { Context, FhirRequest, InteractionHandler } from './types.js';
+import { planVersion } from './update.js';
+import type { Context, FhirRequest } from './types.js';
 import { validateOrThrow } from './write-checks.js';
 
 const UNPROCESSABLE = new Set(['TEST_OPERATION_FAILED', 'OPERATION_PATH_UNRESOLVABLE', 'OPERATION_PATH_CANNOT_ADD']);
@@ -24,42 +25,27 @@ export function applyJsonPatch(resource: Resource, ops: unknown, type: string): 
   }
 }
 
-async function patchOne(type: string, id: string, req: FhirRequest, ctx: Context) {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await patchVersion(type, id, req, ctx);
-    } catch (e) {
-      // Someone wrote between our read and our write: patch the newer version instead.
-      const raced = e instanceof FhirError && e.code === 'precondition-failed' && req.ifMatch === undefined;
-      if (!raced || attempt >= 2) throw e;
-    }
-  }
-}
-
-async function patchVersion(type: string, id: string, req: FhirRequest, ctx: Context) {
+async function planPatch(type: string, id: string, req: FhirRequest, ctx: Context): Promise<Plan> {
   const current = await readVisible(ctx, type, id);
   const patched = applyJsonPatch(current.resource!, req.body, type);
   if (patched.resourceType !== type || patched.id !== id) {
     throw fhirError('invalid-resource', 'A patch may not change resourceType or id', `${type}.id`);
   }
   validateOrThrow(patched, ctx);
-  // Without If-Match, the patch applies to the version read above, not to one written meanwhile.
-  const guarded: FhirRequest = req.ifMatch !== undefined ? req : { ...req, ifMatch: `W/"${current.versionId}"` };
-  return writeVersion(patched, type, id, guarded, ctx);
+  const plan = await planVersion(patched, type, id, req, ctx);
+  // The patch was computed on the version read above: commit only on top of that version.
+  for (const w of plan.writes) w.expect = { kind: 'version', versionId: current.versionId };
+  return plan;
 }
 
-export const patch: InteractionHandler = {
-  name: 'patch',
-  traits: { readOnly: false, needsType: true },
-  async handle(req, ctx) {
-    const type = req.type!;
-    if (req.contentType !== 'application/json-patch+json') {
-      throw fhirError('unsupported-media-type', 'PATCH takes a JSON Patch (Content-Type: application/json-patch+json)');
-    }
-    if (req.id !== undefined) return patchOne(type, req.id, req, ctx);
-    const matches = await findMatches(ctx, type, req.query);
-    if (matches.length > 1) throw fhirError('multiple-matches', `The criteria matched several ${type} resources`);
-    if (matches.length === 0) throw fhirError('not-found', `No ${type} matches the criteria`);
-    return patchOne(type, matches[0].id, req, ctx);
-  },
-};
+export const patch = writeHandler('patch', async (req, ctx) => {
+  const type = req.type!;
+  if (req.contentType !== 'application/json-patch+json') {
+    throw fhirError('unsupported-media-type', 'PATCH takes a JSON Patch (Content-Type: application/json-patch+json)');
+  }
+  if (req.id !== undefined) return planPatch(type, req.id, req, ctx);
+  const matches = await findMatches(ctx, type, req.query);
+  if (matches.length > 1) throw fhirError('multiple-matches', `The criteria matched several ${type} resources`);
+  if (matches.length === 0) throw fhirError('not-found', `No ${type} matches the criteria`);
+  return planPatch(type, matches[0].id, req, ctx);
+});

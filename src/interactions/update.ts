@@ -1,58 +1,45 @@
 import { fhirError } from '../errors.js';
 import type { Resource } from '../fhir/resource-types.js';
-import { StoreConflict } from '../store/store.js';
 import { findMatches } from './conditional.js';
+import { planned, writeHandler, type Plan } from './planned.js';
 import { buildRecord, isVisible, parseIfMatch } from './records.js';
-import type { Context, FhirRequest, FhirResult, InteractionHandler } from './types.js';
+import type { Context, FhirRequest } from './types.js';
 import { checkBody, checkWritable, newId, validateOrThrow, writeResult } from './write-checks.js';
 
-/** Writes a new version of type/id (or its first, create-on-update), honouring If-Match. */
-export async function writeVersion(resource: Resource, type: string, id: string, req: FhirRequest, ctx: Context): Promise<FhirResult> {
+/** Plans a new version of type/id (or its first: create-on-update), honouring If-Match. */
+export async function planVersion(resource: Resource, type: string, id: string, req: FhirRequest, ctx: Context): Promise<Plan> {
   const expected = req.ifMatch !== undefined ? parseIfMatch(req.ifMatch) : undefined;
-  for (let attempt = 0; ; attempt++) {
-    const current = await ctx.store.read(type, id);
-    if (current && !current.deleted && !isVisible(current, ctx)) throw fhirError('not-found', `${type}/${id} is not known`);
-    const currentVersion = current?.versionId ?? 0;
-    const live = current !== undefined && !current.deleted;
-    if (expected !== undefined && (!live || currentVersion !== expected)) {
-      throw fhirError('precondition-failed', `If-Match ${req.ifMatch} does not match the current version of ${type}/${id} (${live ? `W/"${currentVersion}"` : 'none'})`);
-    }
-    const record = buildRecord(resource, type, id, currentVersion + 1, ctx);
-    checkWritable(record, ctx);
-    try {
-      await ctx.store.commit([{ record, expect: { kind: 'version', versionId: currentVersion } }]);
-      return writeResult(record, live ? 200 : 201, req, ctx);
-    } catch (e) {
-      if (!(e instanceof StoreConflict)) throw e;
-      if (expected !== undefined) throw fhirError('precondition-failed', `${type}/${id} changed while it was being updated`);
-      if (attempt >= 2) throw fhirError('conflict', `${type}/${id} is being changed by others; try again`);
-    }
+  const current = await ctx.store.read(type, id);
+  if (current && !current.deleted && !isVisible(current, ctx)) throw fhirError('not-found', `${type}/${id} is not known`);
+  const currentVersion = current?.versionId ?? 0;
+  const live = current !== undefined && !current.deleted;
+  if (expected !== undefined && (!live || currentVersion !== expected)) {
+    throw fhirError('precondition-failed', `If-Match ${req.ifMatch} does not match the current version of ${type}/${id} (${live ? `W/"${currentVersion}"` : 'none'})`);
   }
+  const record = buildRecord(resource, type, id, currentVersion + 1, ctx);
+  checkWritable(record, ctx);
+  return planned([{ record, expect: { kind: 'version', versionId: currentVersion } }], writeResult(record, live ? 200 : 201, req, ctx));
 }
 
-export const update: InteractionHandler = {
-  name: 'update',
-  traits: { readOnly: false, needsType: true },
-  async handle(req, ctx) {
-    const type = req.type!;
-    if (req.id !== undefined) {
-      const resource = checkBody(req.body, type, req.id);
-      validateOrThrow(resource, ctx);
-      return writeVersion(resource, type, req.id, req, ctx);
-    }
-    // Conditional update: PUT [type]?criteria
-    const resource = checkBody(req.body, type);
+export const update = writeHandler('update', async (req, ctx) => {
+  const type = req.type!;
+  if (req.id !== undefined) {
+    const resource = checkBody(req.body, type, req.id);
     validateOrThrow(resource, ctx);
-    const matches = await findMatches(ctx, type, req.query);
-    if (matches.length > 1) throw fhirError('multiple-matches', `The criteria matched several ${type} resources`);
-    if (matches.length === 1) {
-      const id = matches[0].id;
-      if (resource.id !== undefined && resource.id !== id) {
-        throw fhirError('bad-request', `The body's id "${resource.id}" is not the id of the matching resource`, `${type}.id`);
-      }
-      return writeVersion({ ...resource, id }, type, id, req, ctx);
+    return planVersion(resource, type, req.id, req, ctx);
+  }
+  // Conditional update: PUT [type]?criteria
+  const resource = checkBody(req.body, type);
+  validateOrThrow(resource, ctx);
+  const matches = await findMatches(ctx, type, req.query);
+  if (matches.length > 1) throw fhirError('multiple-matches', `The criteria matched several ${type} resources`);
+  if (matches.length === 1) {
+    const id = matches[0].id;
+    if (resource.id !== undefined && resource.id !== id) {
+      throw fhirError('bad-request', `The body's id "${resource.id}" is not the id of the matching resource`, `${type}.id`);
     }
-    const id = resource.id ?? newId();
-    return writeVersion({ ...resource, id }, type, id, req, ctx);
-  },
-};
+    return planVersion({ ...resource, id }, type, id, req, ctx);
+  }
+  const id = resource.id ?? newId();
+  return planVersion({ ...resource, id }, type, id, req, ctx);
+});
