@@ -64,8 +64,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
     const { authenticator, issuer } = await openAuthenticator(config, logger);
     const registry = createSearchRegistry();
     const validator = createValidator();
-    const handlerMap = handlers(operations);
-    const executor = createExecutor({
+    // eslint-disable-next-line prefer-const -- the Bundle handlers reach the executor that holds them
+    let executor: ReturnType<typeof createExecutor>;
+    const handlerMap = handlers(operations, () => executor, { maxBundleEntries: config.maxBundleEntries });
+    executor = createExecutor({
       store, registry, validator, now, baseUrl: config.baseUrl, defaultCount: config.defaultCount, maxCount: config.maxCount, handlers: handlerMap,
     });
     const capabilityStatement = buildCapabilityStatement({

@@ -20,6 +20,8 @@ export interface Config {
   /** Default and maximum page size. */
   defaultCount: number;
   maxCount: number;
+  /** Most entries in a batch or transaction Bundle. */
+  maxBundleEntries: number;
 }
 
 export class ConfigError extends Error {
@@ -85,5 +87,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxDepth: int(env, 'CARNET_MAX_DEPTH', 64, 8, 1000),
     defaultCount,
     maxCount: int(env, 'CARNET_MAX_COUNT', 1000, defaultCount, 10000),
+    maxBundleEntries: int(env, 'CARNET_MAX_BUNDLE_ENTRIES', 1000, 1, 100000),
   };
 }

@@ -15,7 +15,9 @@ export type Interaction =
   | 'patch'
   | 'delete'
   | 'capabilities'
-  | 'operation';
+  | 'operation'
+  | 'transaction'
+  | 'batch';
 
 /** What the scopes let a caller do with one resource type. */
 export interface AccessGrant {
@@ -52,6 +54,9 @@ const REQUIRED: Record<Interaction, Permission | undefined> = {
   delete: 'd',
   capabilities: undefined,
   operation: 'r',
+  // A Bundle needs nothing itself: each of its entries is authorized as its own interaction.
+  transaction: undefined,
+  batch: undefined,
 };
 
 export function requiredPermission(interaction: Interaction): Permission | undefined {

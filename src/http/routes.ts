@@ -62,6 +62,12 @@ export function registerFhirRoutes(app: FastifyInstance, executor: Executor): vo
   };
 
   app.get('/fhir/_history', run('history-system'));
+  app.post('/fhir', async (req, reply) => {
+    const kind = (req.body as { type?: unknown } | undefined)?.type;
+    const interaction: Interaction = kind === 'batch' ? 'batch' : 'transaction';
+    const result = await executor.execute(toFhirRequest(req, interaction), principalOf(req), req.id, req.log);
+    return sendResult(req, reply, result);
+  });
   app.get('/fhir/:type', run('search-type'));
   app.post('/fhir/:type', run('create'));
   app.put('/fhir/:type', run('update'));

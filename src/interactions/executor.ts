@@ -20,8 +20,8 @@ export interface ExecutorDeps {
 
 export interface Executor {
   execute(req: FhirRequest, principal: Principal, requestId: string, log: Log): Promise<FhirResult>;
-  /** The context an interaction runs with, for callers that chain interactions (batch, operations). */
-  context(principal: Principal, grant: AccessGrant, requestId: string, log: Log): Context;
+  /** Checks and authorizes a request without running it: its handler and its context (for transactions). */
+  prepare(req: FhirRequest, principal: Principal, requestId: string, log: Log): { handler: InteractionHandler; ctx: Context };
 }
 
 /**
@@ -47,17 +47,22 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     },
   });
 
+  const prepare: Executor['prepare'] = (req, principal, requestId, log) => {
+    const handler = deps.handlers.get(req.interaction);
+    if (!handler) throw fhirError('method-not-allowed', `The ${req.interaction} interaction is not supported`);
+    if (req.type !== undefined && !isServedType(req.type)) {
+      throw fhirError('type-not-supported', `Resource type "${req.type}" is not served by this server`);
+    }
+    if (handler.traits.needsType && req.type === undefined) throw fhirError('bad-request', `${req.interaction} needs a resource type`);
+    const grant = authorize(principal, req.type ?? '*', req.interaction);
+    return { handler, ctx: context(principal, grant, requestId, log) };
+  };
+
   return {
-    context,
+    prepare,
     async execute(req, principal, requestId, log) {
-      const handler = deps.handlers.get(req.interaction);
-      if (!handler) throw fhirError('method-not-allowed', `The ${req.interaction} interaction is not supported`);
-      if (req.type !== undefined && !isServedType(req.type)) {
-        throw fhirError('type-not-supported', `Resource type "${req.type}" is not served by this server`);
-      }
-      if (handler.traits.needsType && req.type === undefined) throw fhirError('bad-request', `${req.interaction} needs a resource type`);
-      const grant = authorize(principal, req.type ?? '*', req.interaction);
-      return handler.handle(req, context(principal, grant, requestId, log));
+      const { handler, ctx } = prepare(req, principal, requestId, log);
+      return handler.handle(req, ctx);
     },
   };
 }
