@@ -1,0 +1,91 @@
+import type { Resource } from '../fhir/resource-types.js';
+import type { IndexEntry } from '../store/store.js';
+import { createSearchRegistry, type SearchParamDef, type SearchRegistry } from './registry.js';
+import type { ExtractContext } from './types/common.js';
+import { compositeRoots, extractComposite } from './types/composite.js';
+import { SIMPLE_TYPES } from './types/index.js';
+
+export interface IndexResult {
+  /** Search index entries (src/store/index-entry.md). */
+  idx: IndexEntry[];
+  /** Patient compartments, e.g. ['Patient/123']. */
+  comp: string[];
+  /**
+   * Sort values: `srt[code]` is the smallest value (ascending sorts), `srt['-' + code]` the largest
+   * (descending sorts; for dates the latest end). Absent when the resource has no value.
+   */
+  srt: Record<string, string | number>;
+}
+
+/** Searched on the record's own `id` and `lastUpdated` fields, so not in idx. */
+export const RECORD_FIELD_PARAMS: Record<string, string> = { _id: 'id', _lastUpdated: 'lastUpdated' };
+
+let defaultRegistry: SearchRegistry | undefined;
+
+/**
+ * Computes the search data stored with the current version of a resource. Pass the application's
+ * registry; without one, a registry of the official and conformance/ parameters is built once
+ * (pure data, the same for every caller).
+ */
+export function indexResource(resource: Resource, registry?: SearchRegistry, opts: ExtractContext = {}): IndexResult {
+  registry ??= defaultRegistry ??= createSearchRegistry();
+  const idx: IndexEntry[] = [];
+  const srt: Record<string, string | number> = {};
+  for (const def of registry.defs(resource.resourceType)) {
+    if (def.code in RECORD_FIELD_PARAMS) continue;
+    let entries: IndexEntry[];
+    try {
+      entries = extractParam(resource, def, registry, opts);
+    } catch {
+      // A value fhirpath cannot evaluate (malformed data) leaves this parameter unindexed, not the write failed.
+      continue;
+    }
+    const seen = new Set<string>();
+    const handler = SIMPLE_TYPES[def.type];
+    let min: string | number | undefined;
+    let max: string | number | undefined;
+    for (const e of entries) {
+      const key = JSON.stringify(e);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      idx.push({ p: def.code, ...e });
+      if (!handler) continue;
+      const lo = handler.sortValue(e, false);
+      const hi = handler.sortValue(e, true);
+      if (lo !== undefined && (min === undefined || lo < min)) min = lo;
+      if (hi !== undefined && (max === undefined || hi > max)) max = hi;
+    }
+    if (min !== undefined) srt[def.code] = min;
+    if (max !== undefined) srt[`-${def.code}`] = max;
+  }
+  return { idx, comp: compartments(resource, idx, registry), srt };
+}
+
+function extractParam(resource: Resource, def: SearchParamDef, registry: SearchRegistry, opts: ExtractContext): IndexEntry[] {
+  const { expressions } = registry;
+  if (def.type === 'composite') {
+    const bases = compositeRoots(def);
+    const roots = def.terms.map((t, i) => ({ base: bases[i], values: expressions.evaluate(resource, t.expression) }));
+    return extractComposite(def, roots, expressions, opts);
+  }
+  const handler = SIMPLE_TYPES[def.type];
+  return def.terms.flatMap((t) => {
+    const system = def.type === 'token' ? registry.impliedSystem(t.expression) : undefined;
+    return handler.extract(expressions.evaluate(resource, t.expression), {
+      ...opts,
+      ...(t.refType ? { refType: t.refType } : {}),
+      ...(system ? { system } : {}),
+    });
+  });
+}
+
+/** Patient compartments (Patient CompartmentDefinition): a Patient is in its own; others through the listed references. */
+function compartments(resource: Resource, idx: IndexEntry[], registry: SearchRegistry): string[] {
+  const comp = new Set<string>();
+  if (resource.resourceType === 'Patient' && resource.id) comp.add(`Patient/${resource.id}`);
+  const params = new Set(registry.compartmentParams(resource.resourceType));
+  for (const e of idx) {
+    if (typeof e.p === 'string' && params.has(e.p) && typeof e.r === 'string' && /^Patient\/[^/]+$/.test(e.r)) comp.add(e.r);
+  }
+  return [...comp].sort();
+}

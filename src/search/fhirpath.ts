@@ -1,0 +1,132 @@
+import fhirpath from 'fhirpath';
+import r4 from 'fhirpath/fhir-context/r4';
+
+/** A value found by a FHIRPath expression, with its FHIR type name (e.g. 'Period', 'dateTime', 'boolean'). */
+export interface TypedValue {
+  type: string;
+  value: unknown;
+  /** Opaque fhirpath node, to evaluate composite components relative to it. */
+  node?: unknown;
+}
+
+/**
+ * One term of a search parameter expression (the expression is a union `a | b | c`).
+ * `X.where(resolve() is T)` is rewritten to `X` with `refType: T`: resolve() would fetch the target,
+ * while the reference string already says its type.
+ */
+export interface Term {
+  expression: string;
+  refType?: string;
+}
+
+type Evaluator = (resource: unknown) => unknown[];
+
+/** Splits at top-level `|` (outside parentheses, brackets and string literals). */
+export function splitUnion(expression: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let quote: string | null = null;
+  let start = 0;
+  for (let i = 0; i < expression.length; i++) {
+    const ch = expression[i];
+    if (quote) {
+      if (ch === '\\') i++;
+      else if (ch === quote) quote = null;
+    } else if (ch === "'" || ch === '`') quote = ch;
+    else if (ch === '(' || ch === '[') depth++;
+    else if (ch === ')' || ch === ']') depth--;
+    else if (ch === '|' && depth === 0) {
+      out.push(expression.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  out.push(expression.slice(start).trim());
+  return out.filter((t) => t.length > 0);
+}
+
+function stripParens(term: string): string {
+  let t = term.trim();
+  while (t.startsWith('(') && t.endsWith(')') && balancedInside(t)) t = t.slice(1, -1).trim();
+  return t;
+}
+
+function balancedInside(t: string): boolean {
+  let depth = 0;
+  for (let i = 0; i < t.length - 1; i++) {
+    if (t[i] === '(') depth++;
+    else if (t[i] === ')') depth--;
+    if (depth === 0) return false;
+  }
+  return true;
+}
+
+const RESOLVE_IS = /^(.*)\.where\(\s*resolve\(\)\s+is\s+([A-Za-z]+)\s*\)$/;
+
+/** The subject of a term: the resource type it starts with, e.g. 'Observation' in `(Observation.value as Quantity)`. */
+export function termRoot(term: string): string {
+  const m = /^[A-Za-z]+/.exec(stripParens(term));
+  return m ? m[0] : '';
+}
+
+/**
+ * The terms of `expression` that apply to `type`, with resolve() rewritten.
+ * Throws with a reason when a term uses resolve() in another form.
+ */
+export function termsFor(type: string, expression: string): Term[] {
+  const terms: Term[] = [];
+  for (const raw of splitUnion(expression)) {
+    const root = termRoot(raw);
+    if (root !== type && root !== 'Resource' && root !== 'DomainResource') continue;
+    const t = stripParens(raw);
+    const m = RESOLVE_IS.exec(t);
+    if (m) {
+      if (m[1].includes('resolve(')) throw new Error(`nested resolve() in ${raw}`);
+      terms.push({ expression: m[1], refType: m[2] });
+    } else if (t.includes('resolve(')) {
+      throw new Error(`resolve() outside where(resolve() is Type) in ${raw}`);
+    } else {
+      terms.push({ expression: root === type ? raw : raw.replace(/^(\(?)\s*(Resource|DomainResource)\./, `$1${type}.`) });
+    }
+  }
+  return terms;
+}
+
+/**
+ * Compiles FHIRPath expressions once (per expression text and base) with the R4 model.
+ * Owned by a registry, not module state.
+ */
+export class ExpressionCache {
+  private readonly compiled = new Map<string, Evaluator>();
+
+  get(expression: string, base?: string): Evaluator {
+    const key = `${base ?? ''}\u0000${expression}`;
+    let fn = this.compiled.get(key);
+    if (!fn) {
+      // The Path form gives fhirpath the type of a relative expression's context (composite components).
+      const path = base ? { base, expression } : expression;
+      fn = fhirpath.compile(path, r4, { resolveInternalTypes: false }) as unknown as Evaluator;
+      this.compiled.set(key, fn);
+    }
+    return fn;
+  }
+
+  evaluate(target: unknown, expression: string, base?: string): TypedValue[] {
+    const raw = this.get(expression, base)(target);
+    const types = fhirpath.types(raw);
+    return raw.map((node, i) => ({
+      type: (types[i] ?? '').replace(/^(FHIR|System)\./, ''),
+      value: fhirpath.resolveInternalTypes(node),
+      node,
+    }));
+  }
+}
+
+/** UCUM utilities shipped with fhirpath (ucum-lhc 5.x). */
+export const ucum: {
+  convertToBaseUnits(unit: string, value: number): {
+    status: string;
+    magnitude?: number;
+    unitToExp?: Record<string, number>;
+    fromUnitIsSpecial?: boolean;
+  };
+} = fhirpath.ucumUtils;
