@@ -43,6 +43,19 @@ export function toFhirRequest(req: FastifyRequest, interaction: Interaction, ext
   };
 }
 
+/** POST _search: the form body's parameters join the query's (FHIR R4 search.html#Introduction). */
+function searchForm(req: FastifyRequest): Partial<FhirRequest> {
+  if (req.body !== undefined && mediaType(req) !== 'application/x-www-form-urlencoded') {
+    throw fhirError('unsupported-media-type', 'POST _search takes a form body (application/x-www-form-urlencoded)');
+  }
+  const query: Record<string, string | string[]> = { ...(req.query as Record<string, string | string[]>) };
+  for (const [k, v] of Object.entries((req.body as Record<string, string[]>) ?? {})) {
+    const prev = query[k];
+    query[k] = prev === undefined ? v : [...(Array.isArray(prev) ? prev : [prev]), ...v];
+  }
+  return { query, body: undefined };
+}
+
 export function registerFhirRoutes(app: FastifyInstance, executor: Executor): void {
   const run = (interaction: Interaction, extra?: (req: FastifyRequest) => Partial<FhirRequest>) =>
     async (req: FastifyRequest, reply: FastifyReply) => {
@@ -60,6 +73,12 @@ export function registerFhirRoutes(app: FastifyInstance, executor: Executor): vo
     if (!op?.startsWith('$')) throw fhirError('not-found', `Unknown path ${req.url.split('?')[0]}`);
     return { interaction: 'operation' as const, operation: op.slice(1) };
   };
+  // GET [type]/[id]/[op or compartment type]: an operation, or a compartment search (Patient/123/Observation).
+  const instanceGet = (req: FastifyRequest): Partial<FhirRequest> => {
+    const { type, id, op } = req.params as Params;
+    if (op && /^[A-Z][A-Za-z]+$/.test(op)) return { interaction: 'search-type', type: op, id: undefined, compartment: { type: type!, id: id! } };
+    return instanceLevelOp(req);
+  };
 
   app.get('/fhir/_history', run('history-system'));
   app.post('/fhir', async (req, reply) => {
@@ -73,7 +92,7 @@ export function registerFhirRoutes(app: FastifyInstance, executor: Executor): vo
   app.put('/fhir/:type', run('update'));
   app.patch('/fhir/:type', run('patch'));
   app.delete('/fhir/:type', run('delete'));
-  app.post('/fhir/:type/_search', run('search-type', (req) => ({ query: { ...(req.query as object), ...((req.body as object) ?? {}) } as FhirRequest['query'], body: undefined })));
+  app.post('/fhir/:type/_search', run('search-type', searchForm));
   app.get('/fhir/:type/_history', run('history-type'));
   app.get('/fhir/:type/:id', run('read', instanceOp));
   // POST on an id is only an operation at type level (e.g. $validate).
@@ -88,5 +107,7 @@ export function registerFhirRoutes(app: FastifyInstance, executor: Executor): vo
   app.get('/fhir/:type/:id/_history', run('history-instance'));
   app.get('/fhir/:type/:id/_history/:vid', run('vread'));
   app.post('/fhir/:type/:id/:op', run('operation', instanceLevelOp));
-  app.get('/fhir/:type/:id/:op', run('operation', instanceLevelOp));
+  app.get('/fhir/:type/:id/:op', run('operation', instanceGet));
+  app.get('/fhir', run('search-system'));
+  app.post('/fhir/_search', run('search-system', searchForm));
 }

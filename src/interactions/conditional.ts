@@ -1,6 +1,7 @@
 import { fhirError } from '../errors.js';
 import type { CurrentRecord } from '../store/store.js';
 import { compileSearch } from '../search/compile.js';
+import { resolveFilter } from '../search/execute.js';
 import { parseSearch } from '../search/parse.js';
 import type { Context } from './types.js';
 
@@ -21,6 +22,8 @@ export async function findMatches(ctx: Context, type: string, criteria: Record<s
   if (keys.length === 0) throw fhirError('bad-request', 'A conditional operation needs search criteria');
   const parsed = parseSearch(type, criteria, ctx.registry, { strict: true, baseUrl: ctx.baseUrl });
   const compiled = compileSearch(parsed, { and: ctx.accessClauses(type) });
-  const { records } = await ctx.store.search({ types: [type], filter: compiled.filter, sort: [], offset: 0, limit: 2, count: false });
+  // Chained criteria (patient.identifier=...) run their sub-queries first.
+  const filter = await resolveFilter(ctx.store, compiled.filter, compiled.subqueries, ctx.accessClauses);
+  const { records } = await ctx.store.search({ types: [type], filter, sort: [], offset: 0, limit: 2, count: false });
   return records;
 }

@@ -24,12 +24,41 @@ export interface Executor {
   prepare(req: FhirRequest, principal: Principal, requestId: string, log: Log): { handler: InteractionHandler; ctx: Context };
 }
 
+/** Matches no record: what a caller may not read of a type. */
+const NOTHING = { id: { $in: [] } };
+
+/**
+ * The access clauses per resource type for one request: the request's own grant for its type; for
+ * other types a query reaches (includes, chains, _has), the caller's read grant on that type,
+ * decided once per type and kept for the request.
+ */
+function accessFor(principal: Principal, grant: AccessGrant, requestType: string | undefined): (type: string) => Record<string, unknown>[] {
+  const decided = new Map<string, Record<string, unknown>[]>();
+  return (type) => {
+    let clauses = decided.get(type);
+    if (!clauses) {
+      let g: AccessGrant | undefined = grant;
+      if (type !== requestType) {
+        try {
+          g = authorize(principal, type, 'search-type');
+        } catch {
+          g = undefined;
+        }
+      }
+      const clause = g ? compartmentFilter(g, type) : NOTHING;
+      clauses = clause ? [clause] : [];
+      decided.set(type, clauses);
+    }
+    return clauses;
+  };
+}
+
 /**
  * Applies the cross-cutting rules once for every interaction: the type is served, the caller's
  * scopes grant the interaction, and the access decision becomes query clauses in the context.
  */
 export function createExecutor(deps: ExecutorDeps): Executor {
-  const context = (principal: Principal, grant: AccessGrant, requestId: string, log: Log): Context => ({
+  const context = (principal: Principal, grant: AccessGrant, requestType: string | undefined, requestId: string, log: Log): Context => ({
     store: deps.store,
     registry: deps.registry,
     validator: deps.validator,
@@ -41,10 +70,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     log,
     principal,
     grant,
-    accessClauses: (type: string) => {
-      const clause = compartmentFilter(grant, type);
-      return clause ? [clause] : [];
-    },
+    accessClauses: accessFor(principal, grant, requestType),
   });
 
   const prepare: Executor['prepare'] = (req, principal, requestId, log) => {
@@ -55,7 +81,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     }
     if (handler.traits.needsType && req.type === undefined) throw fhirError('bad-request', `${req.interaction} needs a resource type`);
     const grant = authorize(principal, req.type ?? '*', req.interaction);
-    return { handler, ctx: context(principal, grant, requestId, log) };
+    return { handler, ctx: context(principal, grant, req.type, requestId, log) };
   };
 
   return {

@@ -8,7 +8,7 @@ import { history } from './history.js';
 import { operationInteraction } from './operation.js';
 import { patch } from './patch.js';
 import { read } from './read.js';
-import { search } from './search.js';
+import { search, searchSystem } from './search.js';
 import type { InteractionHandler } from './types.js';
 import { update } from './update.js';
 import { vread } from './vread.js';
@@ -16,7 +16,7 @@ import { vread } from './vread.js';
 /** Every interaction carnet serves, by name. The CapabilityStatement is generated from this map. */
 export function handlers(operations: OperationHandler[], getExecutor: () => Executor, limits: { maxBundleEntries: number }): Map<string, InteractionHandler> {
   const map = new Map<string, InteractionHandler>();
-  for (const h of [read, vread, create, update, patch, del, search]) map.set(h.name, h);
+  for (const h of [read, vread, create, update, patch, del, search, searchSystem]) map.set(h.name, h);
   for (const name of ['history-system', 'history-type', 'history-instance']) map.set(name, history);
   map.set('operation', operationInteraction(operations));
   map.set('transaction', transactionInteraction(getExecutor, limits.maxBundleEntries));

@@ -16,6 +16,8 @@ export interface FhirRequest {
   type?: string;
   id?: string;
   versionId?: string;
+  /** For a compartment search (GET Patient/123/Observation): the compartment. */
+  compartment?: { type: string; id: string };
   /** `$name` of an operation. */
   operation?: string;
   query: Record<string, string | string[]>;
