@@ -2,6 +2,7 @@ import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTPaylo
 import { FhirError } from '../errors.js';
 import { checkJwksUrl, publicJwks, type JWKSource } from './jwks.js';
 import { principalFromClaims, type Principal } from './principal.js';
+import { VerifiedTokenCache } from './verified-cache.js';
 
 export type { FhirUser, FhirUserType, Principal } from './principal.js';
 export type { JWKSource } from './jwks.js';
@@ -99,16 +100,21 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     }
   }
 
+  const cache = new VerifiedTokenCache();
   return {
     async authenticate(authorizationHeader) {
       const token = bearerToken(authorizationHeader);
+      const known = cache.get(token);
+      if (known) return known;
       let claims: JWTPayload;
       try {
         claims = await verify(token);
       } catch (err) {
         throw mapError(err);
       }
-      return principalFromClaims(claims);
+      const principal = principalFromClaims(claims);
+      cache.set(token, principal, claims.exp);
+      return principal;
     },
   };
 }
