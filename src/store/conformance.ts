@@ -27,6 +27,7 @@ interface RecordOptions {
   srt?: Record<string, string | number>;
   deleted?: boolean;
   data?: Record<string, unknown>;
+  created?: string;
 }
 
 const T = (n: number): string => `2026-01-01T00:00:${String(n).padStart(2, '0')}.000Z`;
@@ -48,6 +49,8 @@ export function rec(
     comp: opts.comp ?? [],
   };
   if (opts.srt) record.srt = opts.srt;
+  // Every current record carries when its resource came to exist: engines must keep it (paging pins on it).
+  if (!record.deleted) record.created = opts.created ?? lastUpdated;
   if (!record.deleted) {
     record.resource = {
       resourceType: type,

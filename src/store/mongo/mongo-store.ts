@@ -1,0 +1,60 @@
+import { MongoClient } from 'mongodb';
+import type { Store, VersionRecord } from '../store.js';
+import { commitInOrder, commitInTransaction } from './commit.js';
+import { toRecord, VERSION_PROJECTION, versionKey, type Collections, type CurrentDoc, type VersionDoc } from './documents.js';
+import { ensureIndexes } from './indexes.js';
+import { history, search } from './query.js';
+import { readDoc, readRepaired } from './repair.js';
+import { describeServer } from './server.js';
+
+export interface MongoStoreOptions {
+  /** A MongoDB connection string, e.g. mongodb://host:27017/?replicaSet=rs0. */
+  uri: string;
+  /** Database name; the store uses its `resources` and `versions` collections. */
+  db: string;
+}
+
+/**
+ * The MongoDB engine. Every write is acknowledged by a majority and journaled. On a replica set or
+ * a sharded cluster each commit is one transaction; elsewhere (a standalone server, FerretDB)
+ * commits are applied in order, with compensation and repair, and `info` says so.
+ */
+export async function createMongoStore(options: MongoStoreOptions): Promise<Store> {
+  const client = new MongoClient(options.uri, {
+    // A record's absent fields (resource of a deletion, srt) must stay absent, not become null.
+    ignoreUndefined: true,
+    writeConcern: { w: 'majority', journal: true },
+  });
+  await client.connect();
+  try {
+    const db = client.db(options.db);
+    const server = await describeServer(db);
+    const c: Collections = {
+      client,
+      resources: db.collection<CurrentDoc>('resources'),
+      versions: db.collection<VersionDoc>('versions'),
+    };
+    await ensureIndexes(c);
+
+    return {
+      info: { engine: 'mongodb', atomicCommit: server.transactions, atomicity: server.atomicity },
+      read: async (type, id) => {
+        const doc = server.transactions ? await readDoc(c, type, id) : await readRepaired(c, type, id);
+        return doc && toRecord(doc);
+      },
+      vread: async (type, id, versionId) =>
+        (await c.versions.findOne<VersionRecord>({ _id: versionKey(type, id, versionId) }, { projection: VERSION_PROJECTION })) ??
+        undefined,
+      search: (query) => search(c, query, server.filterInProcess),
+      history: (query) => history(c, query),
+      commit: (writes) => (server.transactions ? commitInTransaction(c, writes) : commitInOrder(c, writes)),
+      ping: async () => {
+        await db.command({ ping: 1 });
+      },
+      close: () => client.close(),
+    };
+  } catch (err) {
+    await client.close();
+    throw err;
+  }
+}
