@@ -104,6 +104,35 @@ describeEngines('search over HTTP', (engine) => {
     expect(seen).toEqual(['p1', 'p2', 'p3']);
   });
 
+  it('pages neither repeat nor skip when resources are created, changed or deleted between pages', async () => {
+    const names = ['Alpha', 'Bravo', 'Charlie', 'Delta', 'Echo', 'Foxtrot', 'Golf'];
+    for (const [i, name] of names.entries()) {
+      await s.request({ method: 'PUT', url: `/fhir/Organization/org${i}`, token, body: { resourceType: 'Organization', id: `org${i}`, name, active: true } });
+    }
+    const follow = async (url: string) => (await s.request({ method: 'GET', url: url.replace(s.baseUrl, '/fhir'), token })).body;
+    const first = await follow('/fhir/Organization?active=true&_sort=name&_count=3');
+    expect(first.total).toBe(7);
+    const seen = first.entry.map((e: any) => e.resource.name);
+    // Between pages: the first one seen is deleted, an unseen one changes (not its sort key), a new one appears.
+    await s.request({ method: 'DELETE', url: '/fhir/Organization/org0', token });
+    await s.request({ method: 'PUT', url: '/fhir/Organization/org4', token, body: { resourceType: 'Organization', id: 'org4', name: 'Echo', active: true, telecom: [{ system: 'phone', value: '0102030405' }] } });
+    await s.request({ method: 'PUT', url: '/fhir/Organization/org9', token, body: { resourceType: 'Organization', id: 'org9', name: 'Bis', active: true } });
+    let page = first;
+    const pages = [first];
+    while (page.link.find((l: any) => l.relation === 'next')) {
+      page = await follow(page.link.find((l: any) => l.relation === 'next').url);
+      pages.push(page);
+      seen.push(...page.entry.map((e: any) => e.resource.name));
+    }
+    expect(seen).toEqual(names);
+    expect(pages[1].entry.find((e: any) => e.resource.id === 'org4').resource.telecom[0].value).toBe('0102030405');
+    const back = await follow(pages[2].link.find((l: any) => l.relation === 'previous').url);
+    expect(back.entry.map((e: any) => e.resource.name)).toEqual(['Delta', 'Echo', 'Foxtrot']);
+    const backAgain = await follow(back.link.find((l: any) => l.relation === 'previous').url);
+    expect(backAgain.entry.map((e: any) => e.resource.name)).toEqual(['Bravo', 'Charlie']);
+    expect(backAgain.link.find((l: any) => l.relation === 'previous')).toBeUndefined();
+  });
+
   it('unknown parameters: a warning under lenient handling, 400 under strict; malformed values 400', async () => {
     const lenient = await s.request({ method: 'GET', url: '/fhir/Patient?nickname=lulu&family=martin', token });
     expect(lenient.status).toBe(200);

@@ -18,7 +18,7 @@ export const create = writeHandler('create', async (req, ctx) => {
     }
   }
   // The server assigns the id of a create (FHIR http.html#create): a client id is ignored.
-  const record = buildRecord(resource, type, req.id ?? newId(), 1, ctx);
+  const record = buildRecord(resource, type, req.id ?? newId(), undefined, ctx);
   checkWritable(record, ctx);
   return planned([{ record, expect: { kind: 'absent' } }], writeResult(record, 201, req, ctx));
 });

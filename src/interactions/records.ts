@@ -22,8 +22,16 @@ export function httpDate(instant: string): string {
 }
 
 /** The stored record of a new version: FHIR JSON with its meta set, plus search data. */
-export function buildRecord(resource: Resource, type: string, id: string, versionId: number, ctx: Pick<Context, 'now' | 'registry' | 'baseUrl'>): CurrentRecord {
+export function buildRecord(
+  resource: Resource,
+  type: string,
+  id: string,
+  current: CurrentRecord | undefined,
+  ctx: Pick<Context, 'now' | 'registry' | 'baseUrl'>,
+): CurrentRecord {
   const lastUpdated = ctx.now().toISOString();
+  const versionId = (current?.versionId ?? 0) + 1;
+  const created = current && !current.deleted ? (current.created ?? current.lastUpdated) : lastUpdated;
   const stored: Resource = {
     ...resource,
     resourceType: type,
@@ -31,7 +39,7 @@ export function buildRecord(resource: Resource, type: string, id: string, versio
     meta: { ...(resource.meta ?? {}), versionId: String(versionId), lastUpdated },
   };
   const { idx, comp, srt } = indexResource(stored, ctx.registry, { baseUrl: ctx.baseUrl });
-  return { type, id, versionId, lastUpdated, deleted: false, resource: stored, idx, comp, srt };
+  return { type, id, versionId, lastUpdated, created, deleted: false, resource: stored, idx, comp, srt };
 }
 
 export function buildTombstone(current: CurrentRecord, now: Date): CurrentRecord {

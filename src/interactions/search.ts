@@ -1,21 +1,29 @@
 import { fhirError, type Issue } from '../errors.js';
 import { SERVED_TYPES, isServedType, type Resource } from '../fhir/resource-types.js';
 import { authorizeTypes } from '../access/permissions.js';
-import { andFilters, compileSearch, type CompiledSearch } from '../search/compile.js';
-import { executeSearch } from '../search/execute.js';
+import { andFilters, compileSearch, type CompiledSearch, type Filter } from '../search/compile.js';
+import { fullOrder, keyOf, keysetClause, type SortValue } from '../search/keyset.js';
+import { executeSearch, includes } from '../search/execute.js';
 import { parseSearch } from '../search/parse.js';
 import type { CurrentRecord } from '../store/store.js';
 import { bundle, decodeCursor, encodeCursor, pageUrl, single, type BundleEntry, type BundleLink } from './bundle.js';
 import { subset } from './subset.js';
 import type { Context, FhirRequest, FhirResult, InteractionHandler } from './types.js';
 
+/**
+ * A page of a search: the instant the first page pinned (nothing created after it appears), and
+ * the key of the record the page starts after (or ends before). See src/search/keyset.ts.
+ */
 interface SearchCursor {
-  /** Instant of the first page: later pages see nothing written after it. */
   at: string;
-  offset: number;
+  key?: SortValue[];
+  dir?: 'after' | 'before';
 }
 
-const isCursor = (v: any): v is SearchCursor => typeof v?.at === 'string' && Number.isInteger(v?.offset) && v.offset >= 0;
+const isCursor = (v: any): v is SearchCursor =>
+  typeof v?.at === 'string' &&
+  (v.key === undefined || (Array.isArray(v.key) && v.key.every((x: unknown) => x === null || typeof x === 'string' || typeof x === 'number'))) &&
+  (v.dir === undefined || v.dir === 'after' || v.dir === 'before');
 
 /** What is searched: one type, one type within a patient's compartment, or several types. */
 interface Scope {
@@ -32,7 +40,7 @@ function compileFor(type: string, query: FhirRequest['query'], scope: Scope, req
     defaultCount: ctx.defaultCount,
     maxCount: ctx.maxCount,
   });
-  const pin = { lastUpdated: { $lte: at } };
+  const pin = { created: { $lte: at } };
   return compileSearch(parsed, { and: [...scope.extra, ...ctx.accessClauses(type), pin], now: Date.parse(at) });
 }
 
@@ -81,28 +89,58 @@ function scopeOf(req: FhirRequest, ctx: Context): Scope {
 export async function runSearch(req: FhirRequest, ctx: Context): Promise<FhirResult> {
   const { _page: pageParam, _type: _ignored, ...query } = req.query;
   const page = Array.isArray(pageParam) ? pageParam[0] : pageParam;
-  const cursor: SearchCursor = page ? decodeCursor(page, isCursor) : { at: ctx.now().toISOString(), offset: 0 };
+  const cursor: SearchCursor = page ? decodeCursor(page, isCursor) : { at: ctx.now().toISOString() };
   const scope = scopeOf(req, ctx);
   const compiled = combine(scope.types.map((t) => [t, compileFor(t, query, scope, req, ctx, cursor.at)]));
-  const offset = cursor.offset + (compiled.offset ?? 0);
-  const result = await executeSearch(ctx.store, { ...compiled, query: { ...compiled.query, offset } }, { accessFor: ctx.accessClauses });
+  const order = fullOrder(compiled.sort);
+  const size = compiled.count;
+  // Includes are resolved for the page alone, after it is cut (see below).
+  const run = (filter: Filter, offset: number, limit: number, count: boolean) =>
+    executeSearch(ctx.store, { ...compiled, include: [], revinclude: [], filter, query: { ...compiled.query, filter, offset, limit, count } }, { accessFor: ctx.accessClauses });
 
-  const count = compiled.count;
-  const keep: Record<string, string | string[] | undefined> = { ...query, _count: String(count), ...(req.interaction === 'search-system' ? { _type: scope.types.join(',') } : {}) };
-  const link: BundleLink[] = [{ relation: 'self', url: pageUrl(ctx.baseUrl, scope.path, { ...keep, ...(page ? { _page: page } : {}) }) }];
-  const more = result.total !== undefined ? offset + result.records.length < result.total : result.records.length === count && count > 0;
-  if (more) link.push({ relation: 'next', url: pageUrl(ctx.baseUrl, scope.path, { ...keep, _page: encodeCursor({ at: cursor.at, offset: cursor.offset + count }) }) });
-  if (cursor.offset > 0) {
-    link.push({ relation: 'previous', url: pageUrl(ctx.baseUrl, scope.path, { ...keep, _page: encodeCursor({ at: cursor.at, offset: Math.max(0, cursor.offset - count) }) }) });
+  const wantTotal = compiled.total !== 'none';
+  let result;
+  let total: number | undefined;
+  let hasNext: boolean;
+  let hasPrevious: boolean;
+  if (!cursor.key) {
+    // First page: _offset applies here only; one more record than the page tells whether a next page exists.
+    const offset = compiled.offset ?? 0;
+    result = await run(compiled.filter, offset, size > 0 ? size + 1 : 0, wantTotal);
+    total = result.total;
+    hasNext = result.records.length > size;
+    hasPrevious = offset > 0;
+  } else if (cursor.dir === 'before') {
+    const filter = andFilters(compiled.filter, keysetClause(order, cursor.key, false));
+    const before = (await run(filter, 0, 0, true)).total ?? 0;
+    const offset = Math.max(0, before - size);
+    result = await run(filter, offset, size, false);
+    hasNext = true;
+    hasPrevious = offset > 0;
+  } else {
+    result = await run(andFilters(compiled.filter, keysetClause(order, cursor.key, true)), 0, size + 1, false);
+    hasNext = result.records.length > size;
+    hasPrevious = true;
+  }
+  const records = result.records.slice(0, size);
+  if (cursor.key && wantTotal) total = (await run(compiled.filter, 0, 0, true)).total;
+  const warnings = [...result.warnings];
+  const included = await includes(ctx.store, records, compiled.include, compiled.revinclude, ctx.accessClauses, {}, warnings);
+
+  const keep: Record<string, string | string[] | undefined> = { ...query, _count: String(size), ...(req.interaction === 'search-system' ? { _type: scope.types.join(',') } : {}) };
+  delete keep._offset;
+  const link: BundleLink[] = [{ relation: 'self', url: pageUrl(ctx.baseUrl, scope.path, { ...keep, ...(page ? { _page: page } : compiled.offset ? { _offset: String(compiled.offset) } : {}) }) }];
+  if (records.length > 0) {
+    if (hasNext) link.push({ relation: 'next', url: pageUrl(ctx.baseUrl, scope.path, { ...keep, _page: encodeCursor({ at: cursor.at, key: keyOf(records[records.length - 1], order), dir: 'after' }) }) });
+    if (hasPrevious) link.push({ relation: 'previous', url: pageUrl(ctx.baseUrl, scope.path, { ...keep, _page: encodeCursor({ at: cursor.at, key: keyOf(records[0], order), dir: 'before' }) }) });
   }
   const shape = (r: CurrentRecord) => subset(r.resource!, compiled.summary, compiled.elements);
   const entries: BundleEntry[] = [
-    ...result.records.map((r): BundleEntry => ({ fullUrl: `${ctx.baseUrl}/${r.type}/${r.id}`, resource: shape(r), search: { mode: 'match' } })),
-    ...result.included.map((r): BundleEntry => ({ fullUrl: `${ctx.baseUrl}/${r.type}/${r.id}`, resource: shape(r), search: { mode: 'include' } })),
+    ...records.map((r): BundleEntry => ({ fullUrl: `${ctx.baseUrl}/${r.type}/${r.id}`, resource: shape(r), search: { mode: 'match' } })),
+    ...included.map((r): BundleEntry => ({ fullUrl: `${ctx.baseUrl}/${r.type}/${r.id}`, resource: shape(r), search: { mode: 'include' } })),
   ];
-  if (result.warnings.length > 0) entries.push({ resource: { resourceType: 'OperationOutcome', issue: result.warnings } as Resource, search: { mode: 'outcome' } });
-  const total = compiled.total !== 'none' ? result.total : undefined;
-  return { status: 200, body: bundle('searchset', entries, { ...(total !== undefined ? { total } : {}), link, now: ctx.now() }) };
+  if (warnings.length > 0) entries.push({ resource: { resourceType: 'OperationOutcome', issue: warnings } as Resource, search: { mode: 'outcome' } });
+  return { status: 200, body: bundle('searchset', entries, { ...(wantTotal && total !== undefined ? { total } : {}), link, now: ctx.now() }) };
 }
 
 export const search: InteractionHandler = { name: 'search-type', traits: { readOnly: true, needsType: true }, handle: runSearch };

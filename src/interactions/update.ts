@@ -16,7 +16,7 @@ export async function planVersion(resource: Resource, type: string, id: string, 
   if (expected !== undefined && (!live || currentVersion !== expected)) {
     throw fhirError('precondition-failed', `If-Match ${req.ifMatch} does not match the current version of ${type}/${id} (${live ? `W/"${currentVersion}"` : 'none'})`);
   }
-  const record = buildRecord(resource, type, id, currentVersion + 1, ctx);
+  const record = buildRecord(resource, type, id, current, ctx);
   checkWritable(record, ctx);
   return planned([{ record, expect: { kind: 'version', versionId: currentVersion } }], writeResult(record, live ? 200 : 201, req, ctx));
 }

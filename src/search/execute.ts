@@ -99,7 +99,7 @@ function substitute(value: unknown, resolved: Map<number, Filter>): unknown {
 
 const key = (r: CurrentRecord) => `${r.type}/${r.id}`;
 
-async function includes(
+export async function includes(
   store: Store,
   page: CurrentRecord[],
   include: IncludeParam[],

@@ -27,6 +27,8 @@ export interface VersionRecord {
 }
 
 export interface CurrentRecord extends VersionRecord {
+  /** When the resource came to exist: its first version, or its first version after a deletion. Pins page sequences. */
+  created?: string;
   /** Search index entries, e.g. {p: 'code', s: 'http://loinc.org', c: '1234-5'}. Queried with $elemMatch. */
   idx: IndexEntry[];
   /** Patient compartments the resource belongs to, e.g. ['Patient/123']. */
