@@ -1,0 +1,116 @@
+// Patient-scoped document search on the embedded engine: BENCH_PATIENTS patients (default 100,000)
+// with 10 DocumentReferences each, loaded straight into the store through the same indexing as
+// the server; then `DocumentReference?patient=X&type=...&date=ge...` over HTTP with a token, at
+// concurrency 1 and 16, next to bare Fastify serving the same bytes, in one run.
+// BENCH_DIR keeps the data between runs (loading 1M resources takes minutes).
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureLocalIssuer } from '../../src/auth/local-issuer.js';
+import { buildRecord } from '../../src/interactions/records.js';
+import { createSearchRegistry } from '../../src/search/registry.js';
+import { createLmdbStore } from '../../src/store/lmdb/lmdb-store.js';
+import type { Write } from '../../src/store/store.js';
+import { freePort, load, machine, row, startProcess } from './lib.js';
+
+const PATIENTS = Number(process.env.BENCH_PATIENTS ?? 100_000);
+const PER_PATIENT = 10;
+const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const TYPES = ['11502-2', '18748-4', '11488-4', '57833-6', '34133-9'];
+const BASE = 'http://127.0.0.1/fhir';
+
+function doc(p: number, k: number) {
+  const day = 1 + ((p * 7 + k * 3) % 28);
+  return {
+    resourceType: 'DocumentReference',
+    masterIdentifier: { system: 'urn:ietf:rfc:3986', value: `urn:oid:1.2.250.1.999.${p}.${k}` },
+    status: 'current',
+    type: { coding: [{ system: 'http://loinc.org', code: TYPES[(p + k) % TYPES.length] }] },
+    category: [{ coding: [{ system: 'urn:oid:1.2.250.1.213.1.1.4.1', code: '10' }] }],
+    subject: { reference: `Patient/p${p}` },
+    date: `202${4 + (k % 3)}-${String(1 + (k % 12)).padStart(2, '0')}-${String(day).padStart(2, '0')}T10:00:00Z`,
+    author: [{ reference: `Practitioner/pr${p % 5000}` }],
+    content: [{ attachment: { contentType: 'application/pdf', url: `${BASE}/Binary/b${p}-${k}`, size: 102400, title: `Compte rendu ${k}` } }],
+    context: { period: { start: `2024-0${1 + (k % 9)}-01` } },
+  };
+}
+
+async function loadData(dir: string): Promise<number> {
+  const store = await createLmdbStore({ path: join(dir, 'store') });
+  const registry = createSearchRegistry();
+  let clock = Date.parse('2026-01-01T00:00:00Z');
+  const ctx = { now: () => new Date(clock++), registry, baseUrl: BASE };
+  const t0 = performance.now();
+  let writes: Write[] = [];
+  const flush = async () => {
+    await store.commit(writes);
+    writes = [];
+  };
+  for (let p = 0; p < PATIENTS; p++) {
+    writes.push({ record: buildRecord({ resourceType: 'Patient', name: [{ family: `Famille${p}` }], birthDate: '1970-01-01' }, 'Patient', `p${p}`, undefined, ctx), expect: { kind: 'absent' } });
+    for (let k = 0; k < PER_PATIENT; k++) writes.push({ record: buildRecord(doc(p, k), 'DocumentReference', `d${p}-${k}`, undefined, ctx), expect: { kind: 'absent' } });
+    if (writes.length >= 2000) await flush();
+    if (p % 10_000 === 9_999) console.log(`  loaded ${p + 1} patients, ${((p + 1) * (PER_PATIENT + 1) / ((performance.now() - t0) / 1000)).toFixed(0)} resources/s`);
+  }
+  await flush();
+  await store.close();
+  return (performance.now() - t0) / 1000;
+}
+
+async function main() {
+  const keep = process.env.BENCH_DIR;
+  const dir = keep ?? mkdtempSync(join(tmpdir(), 'carnet-bench-search-'));
+  mkdirSync(dir, { recursive: true });
+  console.log(`carnet search benchmark: ${machine()}`);
+  const resources = PATIENTS * (PER_PATIENT + 1);
+  if (!existsSync(join(dir, 'store', 'loaded'))) {
+    console.log(`loading ${PATIENTS} Patients with ${PER_PATIENT} DocumentReferences each (${resources} resources) into ${dir}`);
+    const seconds = await loadData(dir);
+    console.log(`loaded in ${seconds.toFixed(0)} s (${(resources / seconds).toFixed(0)} resources/s, indexing included, batches of 2000 per commit)`);
+    mkdirSync(join(dir, 'store', 'loaded'));
+  } else {
+    console.log(`reusing ${resources} resources in ${dir}`);
+  }
+
+  const token = await (await ensureLocalIssuer(dir)).sign({ fhirUser: 'Practitioner/bench', scope: 'user/*.rs' });
+  const headers = { authorization: `Bearer ${token}` };
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const carnet = await startProcess('src/main.ts', { PORT: String(port), CARNET_DATA_DIR: dir, LOG_LEVEL: 'warn' }, `${base}/health`);
+  try {
+    const query = (p: number) => `/fhir/DocumentReference?patient=p${p}&type=http://loinc.org|${TYPES[p % TYPES.length]}&date=ge2024-06-01`;
+    const sample = await fetch(`${base}${query(1)}`, { headers });
+    const sampleBody = await sample.text();
+    const matches = (JSON.parse(sampleBody).entry ?? []).length;
+    console.log(`query: DocumentReference?patient=X&type=...&date=ge2024-06-01 (sample answer: ${matches} matches, ${sampleBody.length} bytes)`);
+    const barePort = await freePort();
+    const bare = await startProcess('scripts/bench/bare-server.ts', { PORT: String(barePort), BENCH_BODY: sampleBody }, `http://127.0.0.1:${barePort}/fhir/Patient/x`);
+    const results: string[] = [];
+    try {
+      for (const connections of [1, 16]) {
+        const b = await load({ url: `http://127.0.0.1:${barePort}/fhir/Patient/x`, connections, duration: DURATION });
+        let n = 0;
+        const c = await load({
+          url: base, connections, duration: DURATION, headers,
+          requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: query(Math.floor(Math.abs(Math.sin(++n) * 1e9)) % PATIENTS) }) }],
+        });
+        results.push(row(`bare Fastify, concurrency ${connections}`, b));
+        results.push(row(`carnet search, concurrency ${connections}`, c, `   = ${((100 * c.requestsPerSec) / b.requestsPerSec).toFixed(0)}% of bare`));
+      }
+    } finally {
+      bare.kill('SIGTERM');
+    }
+    console.log('');
+    for (const r of results) console.log(r);
+    console.log(`data size: ${resources} resources (${PATIENTS} Patients, ${PATIENTS * PER_PATIENT} DocumentReferences)`);
+  } finally {
+    carnet.kill('SIGTERM');
+    await new Promise((r) => carnet.once('exit', r));
+    if (!keep) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
