@@ -529,6 +529,29 @@ export function runStoreConformance(opts: StoreConformanceOptions): void {
       });
     });
 
+    describe('search data updates (reindexing)', () => {
+      test('replaces idx, comp and srt of the current version only, leaving versions and history alone', async (store) => {
+        await store.commit([any(rec('Observation', 'r1', 1, T(1), { idx: [status('final')], comp: ['Patient/p1'], srt: { code: 'a' } }))]);
+        await store.commit([any(rec('Observation', 'r2', 1, T(2), { idx: [status('final')], comp: ['Patient/p1'] }))]);
+        const changed = await store.updateSearchData([
+          { type: 'Observation', id: 'r1', versionId: 1, idx: [status('amended')], comp: ['Patient/p2'], srt: { code: 'b' } },
+          // Written since it was indexed: the stale update must not apply.
+          { type: 'Observation', id: 'r2', versionId: 7, idx: [status('amended')], comp: ['Patient/p2'] },
+          { type: 'Observation', id: 'missing', versionId: 1, idx: [], comp: [] },
+        ]);
+        expect(changed).toBe(1);
+        const byStatus = (c: string) => query(['Observation'], { idx: { $elemMatch: { p: 'status', c } } });
+        expect(ids((await store.search(byStatus('amended'))).records)).toEqual(['Observation/r1']);
+        expect(ids((await store.search(byStatus('final'))).records)).toEqual(['Observation/r2']);
+        expect(ids((await store.search(query(['Observation'], { comp: 'Patient/p2' }))).records)).toEqual(['Observation/r1']);
+        expect(ids((await store.search(query(['Observation'], { comp: 'Patient/p1' }))).records)).toEqual(['Observation/r2']);
+        const r1 = await store.read('Observation', 'r1');
+        expect(r1?.versionId).toBe(1);
+        expect(r1?.srt).toEqual({ code: 'b' });
+        expect((await store.history({ type: 'Observation', id: 'r1', offset: 0, limit: 10 })).total).toBe(1);
+      });
+    });
+
     describe('history', () => {
       const history = async (store: Store, q: Partial<Parameters<Store['history']>[0]>) => {
         await commitEach(store, historyData());

@@ -82,12 +82,33 @@ export interface HistoryQuery {
   limit: number;
 }
 
+/** New search data for the current version of a resource (after a search definition changed). */
+export interface SearchDataUpdate {
+  type: string;
+  id: string;
+  /** Applied only while the current record is still at this version. */
+  versionId: number;
+  idx: IndexEntry[];
+  comp: string[];
+  srt?: Record<string, string | number>;
+}
+
 export interface StoreInfo {
   engine: 'lmdb' | 'mongodb';
   /** True when commit() of several writes is all-or-nothing. */
   atomicCommit: boolean;
   /** One sentence for the CapabilityStatement and the start-up log. */
   atomicity: string;
+}
+
+/** What the store knows of a blob (binary content), computed while it was written. */
+export interface BlobInfo {
+  /** SHA-256 of the content, lowercase hex: the blob's address. */
+  sha256: string;
+  /** SHA-1 of the content, base64: the form of FHIR Attachment.hash, which IHE MHD requires. */
+  sha1: string;
+  /** Length in bytes. */
+  size: number;
 }
 
 export interface Store {
@@ -104,6 +125,26 @@ export interface Store {
    * Acknowledged writes are durable (synced to disk / journaled with majority write concern).
    */
   commit(writes: Write[]): Promise<void>;
+  /**
+   * Stores binary content (FHIR Binary, document attachments) apart from the resources, addressed
+   * by its SHA-256: identical content is stored once. The content streams in and is hashed as it is
+   * written; the promise resolves once the blob is durable. Past opts.maxBytes it throws
+   * BlobTooLarge, stops reading the content and keeps nothing of it; if the content fails, nothing
+   * is kept either. Blobs are immutable and there is no delete for now: documents are archived for
+   * 10 years, and their deletion is a later issue.
+   */
+  putBlob(content: AsyncIterable<Uint8Array> | Uint8Array, opts: { maxBytes: number }): Promise<BlobInfo>;
+  /**
+   * The blob's content as a stream, or undefined when no blob has this SHA-256 (lowercase hex; any
+   * other string is unknown). The caller reads the stream to its end or destroys it.
+   */
+  openBlob(sha256: string): Promise<{ info: BlobInfo; stream: NodeJS.ReadableStream } | undefined>;
+  statBlob(sha256: string): Promise<BlobInfo | undefined>;
+  /**
+   * Replaces idx, comp and srt of current records (reindexing); each update applies only while the
+   * record is still at the given version. Versions and history are untouched. Returns how many changed.
+   */
+  updateSearchData(updates: SearchDataUpdate[]): Promise<number>;
   /** Resolves when the store can serve requests. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -118,5 +159,13 @@ export class StoreConflict extends Error {
   ) {
     super(`${type}/${id} is at version ${actualVersionId}, not the expected one`);
     this.name = 'StoreConflict';
+  }
+}
+
+/** putBlob() read more than opts.maxBytes of content: nothing of it was kept. */
+export class BlobTooLarge extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`binary content exceeds the limit of ${maxBytes} bytes`);
+    this.name = 'BlobTooLarge';
   }
 }

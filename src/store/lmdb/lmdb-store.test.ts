@@ -1,9 +1,13 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { open as openEnvironment } from 'lmdb';
+import { chunked, expectedInfo, readAll, runBlobConformance } from '../conformance-blobs.js';
 import { rec, runStoreConformance } from '../conformance.js';
-import type { CurrentRecord, StoreQuery } from '../store.js';
+import { BlobTooLarge, type CurrentRecord, type StoreQuery } from '../store.js';
+import { STALE_UPLOAD_MS } from './blobs.js';
 import { createLmdbStore, type LmdbStore } from './lmdb-store.js';
 
 const dirs: string[] = [];
@@ -17,6 +21,11 @@ afterAll(async () => {
 });
 
 runStoreConformance({
+  name: 'lmdb',
+  newStore: async () => createLmdbStore({ path: await tempDir() }),
+});
+
+runBlobConformance({
   name: 'lmdb',
   newStore: async () => createLmdbStore({ path: await tempDir() }),
 });
@@ -125,5 +134,89 @@ describe('lmdb engine', () => {
     await store.close();
     await expect(store.ping()).rejects.toThrow();
     await expect(store.commit([{ record: obs('o1', 'p1'), expect: { kind: 'any' } }])).rejects.toThrow();
+  });
+});
+
+describe('lmdb engine: blob files', () => {
+  const opened: LmdbStore[] = [];
+  const openStore = async (path: string) => {
+    const store = await createLmdbStore({ path });
+    opened.push(store);
+    return store;
+  };
+  afterEach(async () => {
+    for (const store of opened.splice(0)) await store.close().catch(() => undefined);
+  });
+  const fileOf = (path: string, sha256: string) => join(path, 'blobs', sha256.slice(0, 2), sha256.slice(2, 4), sha256);
+  /** Every file under blobs/, relative to it. */
+  const blobTree = async (path: string) =>
+    (await readdir(join(path, 'blobs'), { recursive: true, withFileTypes: true }))
+      .filter((entry) => entry.isFile())
+      .map((entry) => join(entry.parentPath, entry.name).slice(join(path, 'blobs').length + 1))
+      .sort();
+
+  it('a blob is the file blobs/ab/cd/<sha256>, stored once, kept across close and reopen', async () => {
+    const path = await tempDir();
+    const store = await openStore(path);
+    const content = randomBytes(2_000_000);
+    const info = await store.putBlob(chunked(content), { maxBytes: 4_000_000 });
+    await store.putBlob(content, { maxBytes: 4_000_000 });
+    await Promise.all([1, 2, 3].map(() => store.putBlob(chunked(content), { maxBytes: 4_000_000 })));
+    const { sha256 } = info;
+    expect(await blobTree(path)).toEqual([`${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}`]);
+    expect((await readFile(fileOf(path, sha256))).equals(content)).toBe(true);
+    await store.close();
+
+    const again = await openStore(path);
+    expect(await again.statBlob(sha256)).toEqual(expectedInfo(content));
+    expect((await readAll((await again.openBlob(sha256))!.stream)).equals(content)).toBe(true);
+  });
+
+  it('nothing remains of content past maxBytes or failing part-way: no blob file, no temporary file', async () => {
+    const path = await tempDir();
+    const store = await openStore(path);
+    await expect(store.putBlob(chunked(randomBytes(3_000_000)), { maxBytes: 1_000_000 })).rejects.toBeInstanceOf(BlobTooLarge);
+    async function* failing(): AsyncGenerator<Uint8Array> {
+      yield randomBytes(500_000);
+      throw new Error('aborted');
+    }
+    await expect(store.putBlob(failing(), { maxBytes: 1_000_000 })).rejects.toThrow('aborted');
+    expect(await blobTree(path)).toEqual([]);
+  });
+
+  it('a temporary file a crash left is never served, and is removed at open once stale', async () => {
+    const path = await tempDir();
+    const store = await openStore(path);
+    const half = randomBytes(1000);
+    const { sha256 } = expectedInfo(half);
+    const stale = join(path, 'blobs', 'tmp', 'crashed.part');
+    const fresh = join(path, 'blobs', 'tmp', 'running.part');
+    await writeFile(stale, half);
+    await writeFile(fresh, half);
+    const old = new Date(Date.now() - STALE_UPLOAD_MS - 60_000);
+    await utimes(stale, old, old);
+    expect(await store.statBlob(sha256)).toBeUndefined();
+    await store.close();
+
+    const again = await openStore(path);
+    expect(await blobTree(path)).toEqual(['tmp/running.part']);
+    expect(await again.openBlob(sha256)).toBeUndefined();
+  });
+
+  it('a blob file restored without its metadata gets it back from its content; a damaged one is refused', async () => {
+    const path = await tempDir();
+    const store = await openStore(path);
+    const content = randomBytes(100_000);
+    const { sha256 } = await store.putBlob(content, { maxBytes: 1_000_000 });
+    await store.close();
+    const env = openEnvironment({ path });
+    await env.openDB<unknown, string>('blobs', {}).remove(sha256);
+    await env.close();
+
+    const again = await openStore(path);
+    expect(await again.statBlob(sha256)).toEqual(expectedInfo(content));
+    await truncate(fileOf(path, sha256), 50_000);
+    await expect(again.statBlob(sha256)).rejects.toThrow('damaged');
+    await expect(again.openBlob(sha256)).rejects.toThrow('damaged');
   });
 });

@@ -1,12 +1,14 @@
 import type { Store, StoreInfo } from '../store.js';
+import { openBlobs } from './blobs.js';
 import { commit } from './commit.js';
 import { openDbs } from './dbs.js';
 import { history } from './history.js';
+import { updateSearchData } from './reindex.js';
 import { currentKey, versionKey } from './keys.js';
 import { search, type SearchStats } from './search.js';
 
 export interface LmdbStoreOptions {
-  /** Directory of the LMDB environment; created when missing. */
+  /** Directory of the LMDB environment, and of blob files under `blobs/`; created when missing. */
   path: string;
 }
 
@@ -25,6 +27,10 @@ const info: StoreInfo = {
 export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbStore> {
   const dbs = openDbs(options.path);
   const stats: SearchStats = { examined: 0 };
+  const blobs = await openBlobs(options.path, dbs.root).catch(async (err: unknown) => {
+    await dbs.root.close();
+    throw err;
+  });
   return {
     info,
     stats,
@@ -33,6 +39,10 @@ export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbSt
     search: async (query) => search(dbs, stats, query),
     history: async (query) => history(dbs, query),
     commit: async (writes) => commit(dbs, writes),
+    updateSearchData: (updates) => updateSearchData(dbs, updates),
+    putBlob: blobs.putBlob,
+    openBlob: blobs.openBlob,
+    statBlob: blobs.statBlob,
     ping: async () => {
       dbs.root.get('ping');
     },

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { MongoClient, type Db, type Document } from 'mongodb';
+import { Binary, MongoClient, ObjectId, type Db, type Document } from 'mongodb';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { chunked, expectedInfo, readAll, runBlobConformance } from '../conformance-blobs.js';
 import { rec, runStoreConformance } from '../conformance.js';
-import { StoreConflict, type CurrentRecord, type Store, type StoreQuery, type Write } from '../store.js';
+import { BlobTooLarge, StoreConflict, type CurrentRecord, type Store, type StoreQuery, type Write } from '../store.js';
+import { STALE_UPLOAD_MS, tempName } from './blobs.js';
 import { toVersionDoc, type Collections, type CurrentDoc, type VersionDoc } from './documents.js';
 import { createMongoStore } from './mongo-store.js';
 import { search, searchFilter, searchSort } from './query.js';
@@ -60,6 +62,77 @@ if (uri === undefined || uri === '') {
             tests: ['crossing commits of several writes are all-or-nothing'],
           },
         ],
+  });
+
+  runBlobConformance({ name: 'mongodb', newStore });
+
+  describe('MongoDB engine: GridFS blobs', () => {
+    let store: Store;
+    let db: Db;
+    let name: string;
+    beforeEach(async () => {
+      name = freshDb();
+      store = await createMongoStore({ uri, db: name });
+      db = admin.db(name);
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+    const count = (collection: string) => db.collection(collection).countDocuments();
+
+    it('a blob is one GridFS file named by its sha256, with metadata {sha1, size}; identical content is one file', async () => {
+      const content = randomBytes(600_000);
+      const info = await store.putBlob(chunked(content), { maxBytes: 1_000_000 });
+      await Promise.all([1, 2, 3].map(() => store.putBlob(chunked(content), { maxBytes: 1_000_000 })));
+      const files = await db.collection('blobs.files').find().toArray();
+      expect(files).toHaveLength(1);
+      expect(files[0]).toMatchObject({ filename: info.sha256, length: 600_000, metadata: { sha1: info.sha1, size: 600_000 } });
+      expect(await count('blobs.chunks')).toBe(Math.ceil(600_000 / files[0]!.chunkSize));
+      expect(await count('blobs.uploads')).toBe(0);
+    });
+
+    it('nothing remains of content past maxBytes or failing part-way', async () => {
+      await expect(store.putBlob(chunked(randomBytes(3_000_000)), { maxBytes: 1_000_000 })).rejects.toBeInstanceOf(BlobTooLarge);
+      async function* failing(): AsyncGenerator<Uint8Array> {
+        yield randomBytes(600_000);
+        throw new Error('aborted');
+      }
+      await expect(store.putBlob(failing(), { maxBytes: 1_000_000 })).rejects.toThrow('aborted');
+      expect([await count('blobs.files'), await count('blobs.chunks'), await count('blobs.uploads')]).toEqual([0, 0, 0]);
+    });
+
+    it('an upload a crash left is never a blob, and is removed at a later open once stale', async () => {
+      const stale = new Date(Date.now() - STALE_UPLOAD_MS - 60_000);
+      const content = randomBytes(1000);
+      /** An upload as a crash leaves it: its record, a chunk, and its file document once the content was complete. */
+      const crashed = async (at: Date, complete: boolean): Promise<ObjectId> => {
+        const id = new ObjectId();
+        await db.collection('blobs.uploads').insertOne({ _id: id, at, state: 'upload' });
+        await db.collection('blobs.chunks').insertOne({ files_id: id, n: 0, data: new Binary(content) });
+        if (complete) {
+          await db.collection('blobs.files').insertOne({ _id: id, length: 1000, chunkSize: 261_120, uploadDate: at, filename: tempName(id) });
+        }
+        return id;
+      };
+      await crashed(stale, true);
+      await crashed(stale, false);
+      const running = await crashed(new Date(), false);
+      // A crash after naming a blob, before removing its record.
+      const named = await store.putBlob(randomBytes(2000), { maxBytes: 10_000 });
+      const namedId = (await db.collection('blobs.files').findOne({ filename: named.sha256 }))!._id;
+      await db.collection('blobs.uploads').insertOne({ _id: namedId, at: stale, state: 'final' });
+      expect(await store.statBlob(expectedInfo(content).sha256)).toBeUndefined();
+      await store.close();
+
+      store = await createMongoStore({ uri, db: name });
+      const left = async (collection: string, field: string) =>
+        (await db.collection(collection).find().toArray()).map((doc) => String(doc[field])).sort();
+      expect(await left('blobs.uploads', '_id')).toEqual([String(running)]);
+      expect(await left('blobs.chunks', 'files_id')).toEqual([String(running), String(namedId)].sort());
+      expect(await left('blobs.files', 'filename')).toEqual([named.sha256]);
+      expect(await store.statBlob(named.sha256)).toEqual(named);
+      expect((await readAll((await store.openBlob(named.sha256))!.stream)).byteLength).toBe(2000);
+    });
   });
 
   describe('MongoDB engine', () => {

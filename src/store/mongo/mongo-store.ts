@@ -1,16 +1,18 @@
 import { MongoClient } from 'mongodb';
 import type { Store, VersionRecord } from '../store.js';
+import { openBlobs } from './blobs.js';
 import { commitInOrder, commitInTransaction } from './commit.js';
 import { toRecord, VERSION_PROJECTION, versionKey, type Collections, type CurrentDoc, type VersionDoc } from './documents.js';
 import { ensureIndexes } from './indexes.js';
 import { history, search } from './query.js';
+import { updateSearchData } from './reindex.js';
 import { readDoc, readRepaired } from './repair.js';
 import { describeServer } from './server.js';
 
 export interface MongoStoreOptions {
   /** A MongoDB connection string, e.g. mongodb://host:27017/?replicaSet=rs0. */
   uri: string;
-  /** Database name; the store uses its `resources` and `versions` collections. */
+  /** Database name; the store uses its `resources` and `versions` collections, and the GridFS bucket `blobs`. */
   db: string;
 }
 
@@ -35,6 +37,7 @@ export async function createMongoStore(options: MongoStoreOptions): Promise<Stor
       versions: db.collection<VersionDoc>('versions'),
     };
     await ensureIndexes(c);
+    const blobs = await openBlobs(db);
 
     return {
       info: { engine: 'mongodb', atomicCommit: server.transactions, atomicity: server.atomicity },
@@ -48,6 +51,10 @@ export async function createMongoStore(options: MongoStoreOptions): Promise<Stor
       search: (query) => search(c, query, server.filterInProcess),
       history: (query) => history(c, query),
       commit: (writes) => (server.transactions ? commitInTransaction(c, writes) : commitInOrder(c, writes)),
+      putBlob: blobs.putBlob,
+      openBlob: blobs.openBlob,
+      statBlob: blobs.statBlob,
+      updateSearchData: (updates) => updateSearchData(c, updates),
       ping: async () => {
         await db.command({ ping: 1 });
       },
