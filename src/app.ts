@@ -33,7 +33,7 @@ export interface App {
   close(): Promise<void>;
 }
 
-async function openStore(config: Config, logger: Logger): Promise<Store> {
+export async function openStore(config: Config, logger: Logger): Promise<Store> {
   if (config.mongodbUri) {
     return createMongoStore({ uri: config.mongodbUri, db: config.mongodbDb });
   }
@@ -68,7 +68,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     let executor: ReturnType<typeof createExecutor>;
     const handlerMap = handlers(operations, () => executor, { maxBundleEntries: config.maxBundleEntries });
     executor = createExecutor({
-      store, registry, validator, now, baseUrl: config.baseUrl, defaultCount: config.defaultCount, maxCount: config.maxCount, handlers: handlerMap,
+      store, registry, validator, now, baseUrl: config.baseUrl, defaultCount: config.defaultCount, maxCount: config.maxCount, limits: { binaryBytes: config.binaryLimit }, handlers: handlerMap,
     });
     const capabilityStatement = buildCapabilityStatement({
       baseUrl: config.baseUrl, version: packageVersion(), registry, interactions: new Set(handlerMap.keys()), operations, store: store.info, now: now(),
