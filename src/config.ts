@@ -22,6 +22,8 @@ export interface Config {
   maxCount: number;
   /** Most entries in a batch or transaction Bundle. */
   maxBundleEntries: number;
+  /** Largest Binary content, bytes. */
+  binaryLimit: number;
 }
 
 export class ConfigError extends Error {
@@ -88,5 +90,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     defaultCount,
     maxCount: int(env, 'CARNET_MAX_COUNT', 1000, defaultCount, 10000),
     maxBundleEntries: int(env, 'CARNET_MAX_BUNDLE_ENTRIES', 1000, 1, 100000),
+    binaryLimit: int(env, 'CARNET_BINARY_LIMIT', 64 * 1024 * 1024, 1, 4 * 1024 * 1024 * 1024),
   };
 }

@@ -35,6 +35,8 @@ export function registerParsers(app: FastifyInstance, maxDepth: number): void {
     }
     done(null, value);
   });
+  // Anything else is left unread: only a Binary takes raw content, streamed into the blob store.
+  app.addContentTypeParser('*', (_req, payload, done) => done(null, { raw: payload }));
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     const out: Record<string, string[]> = {};
     for (const [k, v] of new URLSearchParams(body as string)) (out[k] ??= []).push(v);
@@ -52,6 +54,8 @@ const FORMAT_JSON = new Set(['json', 'application/json', 'application/fhir+json'
 
 /** carnet answers JSON only: a client asking for XML (or anything else) gets 406, not a JSON body it cannot read. */
 export function checkAcceptable(req: FastifyRequest): void {
+  // A Binary is served in its own content type (FHIR R4 binary.html#rest): any Accept will do.
+  const binaryRead = req.method === 'GET' && /^\/fhir\/Binary\/[^/?]+(\/_history\/[^/?]+)?(\?|$)/.test(req.url);
   const query = req.query as Record<string, string | string[] | undefined>;
   const format = query?._format;
   const formats = format === undefined ? [] : Array.isArray(format) ? format : [format];
@@ -59,7 +63,7 @@ export function checkAcceptable(req: FastifyRequest): void {
     if (!FORMAT_JSON.has(f.toLowerCase())) throw fhirError('not-acceptable', `_format=${f} is not supported; this server speaks JSON only (_format=json)`);
   }
   const accept = req.headers.accept;
-  if (!accept || formats.length > 0) return;
+  if (!accept || formats.length > 0 || binaryRead) return;
   const ranges = accept.split(',').map((r) => r.split(';')[0].trim().toLowerCase());
   const ok = ranges.some((r) => r === '*/*' || r === 'application/*' || r.includes('json') || r === 'text/html' || r === 'text/*' || r === 'application/octet-stream');
   if (!ok) throw fhirError('not-acceptable', `Cannot produce ${accept}; this server answers application/fhir+json`);

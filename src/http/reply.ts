@@ -17,6 +17,16 @@ export function sendResult(req: FastifyRequest, reply: FastifyReply, result: Fhi
   if (result.location) reply.header('location', result.location);
   if (result.etag) reply.header('etag', result.etag);
   if (result.lastModified) reply.header('last-modified', result.lastModified);
+  if (result.raw) {
+    // Stored content is served as it is: never sniffed or run as a page of this origin.
+    return reply
+      .code(result.status)
+      .header('content-type', result.raw.contentType)
+      .header('content-length', String(result.raw.size))
+      .header('x-content-type-options', 'nosniff')
+      .header('content-security-policy', 'sandbox')
+      .send(result.raw.stream);
+  }
   if (result.body === undefined) return reply.code(result.status).send();
   return sendJson(req, reply, result.status, result.body);
 }
@@ -48,6 +58,8 @@ export function sendError(err: unknown, req: FastifyRequest, reply: FastifyReply
   }
   const { status, outcome } = toOutcome(error, req.id);
   if (status >= 500) req.log.error({ err }, 'request failed');
+  // The rest of a refused large body is not read: the connection cannot carry another request.
+  if (status === 413) reply.header('connection', 'close');
   if (status === 401) {
     const hadToken = Boolean(req.headers.authorization);
     reply.header('www-authenticate', hadToken ? 'Bearer realm="carnet", error="invalid_token"' : 'Bearer realm="carnet"');

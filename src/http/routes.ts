@@ -26,14 +26,22 @@ function prefer(req: FastifyRequest): Pick<FhirRequest, 'preferReturn' | 'prefer
 
 export function toFhirRequest(req: FastifyRequest, interaction: Interaction, extra: Partial<FhirRequest> = {}): FhirRequest {
   const p = req.params as Params;
+  const raw = (req.body as { raw?: NodeJS.ReadableStream } | undefined)?.raw;
+  const contentType = mediaType(req);
+  if (raw && (p.type !== 'Binary' || contentType?.startsWith('application/fhir+'))) {
+    throw fhirError('unsupported-media-type', 'Send application/fhir+json (or application/json; application/json-patch+json for PATCH); only Binary takes raw content');
+  }
   return {
     interaction,
     type: p.type,
     id: p.id,
     versionId: p.vid,
     query: (req.query ?? {}) as Record<string, string | string[]>,
-    body: req.body,
-    contentType: mediaType(req),
+    body: raw ? undefined : req.body,
+    ...(raw ? { raw } : {}),
+    accept: header(req, 'accept'),
+    securityContext: header(req, 'x-security-context'),
+    contentType: raw ? header(req, 'content-type') : contentType,
     ifMatch: header(req, 'if-match'),
     ifNoneExist: header(req, 'if-none-exist'),
     ifNoneMatch: header(req, 'if-none-match'),

@@ -1,12 +1,15 @@
 import { fhirError } from '../errors.js';
+import { checkPatientDocument } from '../mhd/patient-documents.js';
 import { criteriaFromString, findMatches } from './conditional.js';
 import { buildRecord, etag, httpDate } from './records.js';
 import { planned, writeHandler } from './planned.js';
-import { checkBody, checkWritable, newId, validateOrThrow, writeResult } from './write-checks.js';
+import { prepareForStorage, withInheritedCompartments } from './prepare.js';
+import { checkBody, checkWritable, newId, rawBinary, validateOrThrow, writeResult } from './write-checks.js';
 
 export const create = writeHandler('create', async (req, ctx) => {
   const type = req.type!;
-  const resource = checkBody(req.body, type);
+  const resource = req.raw ? rawBinary(req) : checkBody(req.body, type);
+  checkPatientDocument(resource, ctx.principal, ctx.baseUrl);
   validateOrThrow(resource, ctx);
   if (req.ifNoneExist !== undefined) {
     const matches = await findMatches(ctx, type, criteriaFromString(req.ifNoneExist));
@@ -18,7 +21,9 @@ export const create = writeHandler('create', async (req, ctx) => {
     }
   }
   // The server assigns the id of a create (FHIR http.html#create): a client id is ignored.
-  const record = buildRecord(resource, type, req.id ?? newId(), undefined, ctx);
+  const id = req.id ?? newId();
+  const stored = await prepareForStorage(resource, id, req, ctx);
+  const record = await withInheritedCompartments(buildRecord(stored, type, id, undefined, ctx), ctx);
   checkWritable(record, ctx);
   return planned([{ record, expect: { kind: 'absent' } }], writeResult(record, 201, req, ctx));
 });

@@ -15,6 +15,7 @@ export interface ExecutorDeps {
   baseUrl: string;
   defaultCount: number;
   maxCount: number;
+  limits: { binaryBytes: number };
   handlers: Map<string, InteractionHandler>;
 }
 
@@ -66,6 +67,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     baseUrl: deps.baseUrl,
     defaultCount: deps.defaultCount,
     maxCount: deps.maxCount,
+    limits: deps.limits,
     requestId,
     log,
     principal,

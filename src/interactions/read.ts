@@ -1,5 +1,17 @@
+import { binaryBytes, present } from './binary.js';
 import { etag, httpDate, readVisible } from './records.js';
-import type { InteractionHandler } from './types.js';
+import type { FhirRequest, InteractionHandler } from './types.js';
+
+/**
+ * A Binary is served as its own content unless the client asks for FHIR JSON
+ * (http://hl7.org/fhir/R4/binary.html#rest), which is also how IHE MHD ITI-68 retrieves a document.
+ */
+export function wantsRaw(req: FhirRequest): boolean {
+  const format = req.query._format;
+  if (format !== undefined) return false;
+  const accept = (req.accept ?? '').toLowerCase();
+  return !/application\/(fhir\+json|json\+fhir|json)\b/.test(accept);
+}
 
 export const read: InteractionHandler = {
   name: 'read',
@@ -17,6 +29,8 @@ export const read: InteractionHandler = {
         return { status: 304, etag: tag };
       }
     }
-    return { status: 200, body: record.resource, etag: tag, lastModified: httpDate(record.lastUpdated) };
+    const headers = { etag: tag, lastModified: httpDate(record.lastUpdated) };
+    if (record.type === 'Binary' && wantsRaw(req)) return { status: 200, raw: await binaryBytes(record.resource!, ctx), ...headers };
+    return { status: 200, body: await present(record.resource!, ctx), ...headers };
   },
 };

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 /** The logging calls interactions use (a pino logger or a Fastify request's child logger). */
 export type Log = Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
 import type { Resource } from '../fhir/resource-types.js';
-import type { Store } from '../store/store.js';
+import type { BlobInfo, Store } from '../store/store.js';
 import type { Principal } from '../auth/authenticator.js';
 import type { AccessGrant, Interaction } from '../access/permissions.js';
 import type { SearchRegistry } from '../search/registry.js';
@@ -22,6 +22,12 @@ export interface FhirRequest {
   operation?: string;
   query: Record<string, string | string[]>;
   body?: unknown;
+  /** A body that is not FHIR JSON (a Binary's raw content), unread. */
+  raw?: NodeJS.ReadableStream;
+  /** X-Security-Context of a raw Binary upload. */
+  securityContext?: string;
+  /** The Accept header (a Binary is served raw unless FHIR JSON is asked for). */
+  accept?: string;
   /** Content type of the body, without parameters. */
   contentType?: string;
   ifMatch?: string;
@@ -37,6 +43,8 @@ export interface FhirRequest {
 export interface FhirResult {
   status: number;
   body?: Resource | OperationOutcome;
+  /** Raw content instead of a FHIR body (a Binary read). */
+  raw?: { contentType: string; size: number; stream: NodeJS.ReadableStream };
   location?: string;
   etag?: string;
   lastModified?: string;
@@ -58,6 +66,16 @@ export interface Context {
   accessClauses: (type: string) => Record<string, unknown>[];
   defaultCount: number;
   maxCount: number;
+  limits: { binaryBytes: number };
+  /** Shared by the entries of one transaction: what earlier entries stored, before the commit. */
+  transaction?: TransactionScope;
+}
+
+export interface TransactionScope {
+  /** Blobs of the Binaries created by the transaction, by `Binary/<id>`. */
+  blobs: Map<string, BlobInfo>;
+  /** Compartments of the resources the transaction writes, by `Type/<id>` (for Binary.securityContext). */
+  compartments: Map<string, string[]>;
 }
 
 export interface Traits {

@@ -1,13 +1,16 @@
 import { fhirError } from '../errors.js';
+import { checkPatientDocument } from '../mhd/patient-documents.js';
 import type { Resource } from '../fhir/resource-types.js';
 import { findMatches } from './conditional.js';
 import { planned, writeHandler, type Plan } from './planned.js';
 import { buildRecord, isVisible, parseIfMatch } from './records.js';
 import type { Context, FhirRequest } from './types.js';
-import { checkBody, checkWritable, newId, validateOrThrow, writeResult } from './write-checks.js';
+import { prepareForStorage, withInheritedCompartments } from './prepare.js';
+import { checkBody, checkWritable, newId, rawBinary, validateOrThrow, writeResult } from './write-checks.js';
 
 /** Plans a new version of type/id (or its first: create-on-update), honouring If-Match. */
 export async function planVersion(resource: Resource, type: string, id: string, req: FhirRequest, ctx: Context): Promise<Plan> {
+  checkPatientDocument(resource, ctx.principal, ctx.baseUrl);
   const expected = req.ifMatch !== undefined ? parseIfMatch(req.ifMatch) : undefined;
   const current = await ctx.store.read(type, id);
   if (current && !current.deleted && !isVisible(current, ctx)) throw fhirError('not-found', `${type}/${id} is not known`);
@@ -16,7 +19,8 @@ export async function planVersion(resource: Resource, type: string, id: string, 
   if (expected !== undefined && (!live || currentVersion !== expected)) {
     throw fhirError('precondition-failed', `If-Match ${req.ifMatch} does not match the current version of ${type}/${id} (${live ? `W/"${currentVersion}"` : 'none'})`);
   }
-  const record = buildRecord(resource, type, id, current, ctx);
+  const stored = await prepareForStorage(resource, id, req, ctx);
+  const record = await withInheritedCompartments(buildRecord(stored, type, id, current, ctx), ctx);
   checkWritable(record, ctx);
   return planned([{ record, expect: { kind: 'version', versionId: currentVersion } }], writeResult(record, live ? 200 : 201, req, ctx));
 }
@@ -24,7 +28,7 @@ export async function planVersion(resource: Resource, type: string, id: string, 
 export const update = writeHandler('update', async (req, ctx) => {
   const type = req.type!;
   if (req.id !== undefined) {
-    const resource = checkBody(req.body, type, req.id);
+    const resource = req.raw ? { ...rawBinary(req), id: req.id } : checkBody(req.body, type, req.id);
     validateOrThrow(resource, ctx);
     return planVersion(resource, type, req.id, req, ctx);
   }

@@ -1,5 +1,7 @@
 import { fhirError } from '../errors.js';
 import { etag, httpDate, readVisible } from './records.js';
+import { binaryBytes, present } from './binary.js';
+import { wantsRaw } from './read.js';
 import type { InteractionHandler } from './types.js';
 
 export const vread: InteractionHandler = {
@@ -17,6 +19,8 @@ export const vread: InteractionHandler = {
     const version = Number.isNaN(n) ? undefined : await ctx.store.vread(type, id, n);
     if (!current || !version) throw fhirError('not-found', `${type}/${id}/_history/${req.versionId} is not known`);
     if (version.deleted) throw fhirError('gone', `${type}/${id} version ${n} is a deletion`);
-    return { status: 200, body: version.resource, etag: etag(version.versionId), lastModified: httpDate(version.lastUpdated) };
+    const headers = { etag: etag(version.versionId), lastModified: httpDate(version.lastUpdated) };
+    if (type === 'Binary' && wantsRaw(req)) return { status: 200, raw: await binaryBytes(version.resource!, ctx), ...headers };
+    return { status: 200, body: await present(version.resource!, ctx), ...headers };
   },
 };

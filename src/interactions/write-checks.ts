@@ -2,6 +2,7 @@ import { FhirError, fhirError, informational } from '../errors.js';
 import type { Resource } from '../fhir/resource-types.js';
 import { ID_PATTERN } from '../fhir/resource-types.js';
 import type { CurrentRecord } from '../store/store.js';
+import { withoutBlobMarker } from './binary.js';
 import { etag, httpDate, isVisible } from './records.js';
 import type { Context, FhirRequest, FhirResult } from './types.js';
 
@@ -22,6 +23,21 @@ export function checkBody(body: unknown, type: string, id?: string): Resource {
     throw fhirError('bad-request', 'id must be 1 to 64 letters, digits, "-" or "."', `${type}.id`);
   }
   return resource;
+}
+
+/**
+ * The Binary a raw (non-FHIR) body stands for: its content type from Content-Type, its
+ * securityContext from X-Security-Context (FHIR R4 binary.html#rest).
+ */
+export function rawBinary(req: FhirRequest): Resource {
+  if (req.type !== 'Binary') {
+    throw fhirError('unsupported-media-type', `Send ${req.type} as application/fhir+json; only Binary takes raw content`);
+  }
+  return {
+    resourceType: 'Binary',
+    contentType: req.contentType ?? 'application/octet-stream',
+    ...(req.securityContext ? { securityContext: { reference: req.securityContext } } : {}),
+  };
 }
 
 /** Validates against the R4 schema, invariants and declared profiles: 422 with one issue per problem. */
@@ -50,7 +66,7 @@ export function writeResult(record: CurrentRecord, status: number, req: FhirRequ
     case 'OperationOutcome':
       return { ...base, body: informational(`${record.type}/${record.id} version ${record.versionId} stored`) };
     default:
-      return { ...base, body: record.resource };
+      return { ...base, body: record.resource && withoutBlobMarker(record.resource) };
   }
 }
 

@@ -1,0 +1,47 @@
+import type { Readable } from 'node:stream';
+import type { Resource } from '../fhir/resource-types.js';
+import type { BlobInfo, CurrentRecord } from '../store/store.js';
+import { checkAttachments } from './attachments.js';
+import { storeBinaryContent } from './binary.js';
+import type { Context, FhirRequest } from './types.js';
+
+/** A raw body is read once: a re-planned request (after a conflict) reuses its blob. */
+const rawBlobs = new WeakMap<FhirRequest, { resource: Resource; blob?: BlobInfo }>();
+
+/** The compartments a Binary inherits from its securityContext (a Patient, or a resource of one). */
+async function binaryCompartments(resource: Resource, ctx: Context): Promise<string[]> {
+  const ref = (resource.securityContext as { reference?: string } | undefined)?.reference;
+  if (!ref) return [];
+  if (/^Patient\/[^/]+$/.test(ref)) return [ref];
+  const known = ctx.transaction?.compartments.get(ref);
+  if (known) return known;
+  const [type, id] = ref.split('/');
+  const target = type && id ? await ctx.store.read(type, id) : undefined;
+  return target && !target.deleted ? target.comp : [];
+}
+
+/**
+ * What a resource needs before it becomes a record: a Binary's content goes to a blob (from its
+ * base64 data, or from the raw request body), a DocumentReference's attachment sizes and hashes are
+ * checked against the bytes.
+ */
+export async function prepareForStorage(resource: Resource, id: string, req: FhirRequest, ctx: Context): Promise<Resource> {
+  if (resource.resourceType === 'Binary') {
+    let stored = rawBlobs.get(req);
+    if (!stored) {
+      stored = await storeBinaryContent(resource, ctx, req.raw as Readable | undefined);
+      if (req.raw) rawBlobs.set(req, stored);
+    }
+    if (stored.blob) ctx.transaction?.blobs.set(`Binary/${id}`, stored.blob);
+    return stored.resource;
+  }
+  await checkAttachments(resource, ctx);
+  return resource;
+}
+
+/** The record's compartments, with those a Binary inherits. */
+export async function withInheritedCompartments(record: CurrentRecord, ctx: Context): Promise<CurrentRecord> {
+  if (record.type !== 'Binary' || !record.resource) return record;
+  const inherited = await binaryCompartments(record.resource, ctx);
+  return inherited.length ? { ...record, comp: [...new Set([...record.comp, ...inherited])] } : record;
+}
