@@ -39,8 +39,12 @@ export function parseEntry(entry: InputEntry, index: number, baseUrl: string, ou
   }
 }
 
-/** A PATCH entry carries its JSON Patch in a Binary (FHIR R4 http.html#patch, in a Bundle). */
+/**
+ * A PATCH entry carries a FHIRPath Patch (a Parameters resource, as PDSm's replacement bundles do),
+ * or its JSON Patch in a Binary (FHIR R4 http.html#patch, in a Bundle).
+ */
 function patchBody(resource: Resource | undefined, where: string): Partial<FhirRequest> {
+  if (resource?.resourceType === 'Parameters') return { body: resource, contentType: 'application/fhir+json' };
   if (resource?.resourceType === 'Binary' && resource.contentType === 'application/json-patch+json' && typeof resource.data === 'string') {
     try {
       return { body: JSON.parse(Buffer.from(resource.data, 'base64').toString('utf8')), contentType: 'application/json-patch+json' };
@@ -48,7 +52,7 @@ function patchBody(resource: Resource | undefined, where: string): Partial<FhirR
       throw fhirError('bad-request', `${where}.resource: the Binary does not hold a JSON Patch`, `${where}.resource.data`);
     }
   }
-  throw fhirError('bad-request', `${where}: a PATCH entry needs a Binary resource with contentType application/json-patch+json`, `${where}.resource`);
+  throw fhirError('bad-request', `${where}: a PATCH entry needs a Parameters resource (FHIRPath Patch) or a Binary with contentType application/json-patch+json`, `${where}.resource`);
 }
 
 export function statusLine(status: number): string {

@@ -1,4 +1,5 @@
 import { SERVED_TYPES } from '../fhir/resource-types.js';
+import { MHD_INSTANTIATES, PATCH_FORMATS } from '../mhd/capabilities.js';
 import type { OperationHandler } from '../operations/types.js';
 import type { SearchRegistry } from '../search/registry.js';
 import type { StoreInfo } from '../store/store.js';
@@ -41,11 +42,12 @@ export function buildCapabilityStatement(deps: CapabilityDeps): Record<string, u
     publisher: 'carnet',
     description: `FHIR R4 server for personal health records. Storage: ${deps.store.engine}. ${deps.store.atomicity}`,
     kind: 'instance',
+    instantiates: [...MHD_INSTANTIATES],
     software: { name: 'carnet', version: deps.version },
     implementation: { description: 'carnet', url: deps.baseUrl },
     fhirVersion: '4.0.1',
     format: ['application/fhir+json', 'json'],
-    patchFormat: ['application/json-patch+json'],
+    patchFormat: [...PATCH_FORMATS],
     rest: [
       {
         mode: 'server',

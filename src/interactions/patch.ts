@@ -1,6 +1,7 @@
 import jsonpatch from 'fast-json-patch';
 import { fhirError } from '../errors.js';
 import type { Resource } from '../fhir/resource-types.js';
+import { applyFhirPathPatch, isFhirPathPatch } from '../mhd/fhirpath-patch.js';
 import { findMatches } from './conditional.js';
 import { writeHandler, type Plan } from './planned.js';
 import { readVisible } from './records.js';
@@ -27,7 +28,7 @@ export function applyJsonPatch(resource: Resource, ops: unknown, type: string): 
 
 async function planPatch(type: string, id: string, req: FhirRequest, ctx: Context): Promise<Plan> {
   const current = await readVisible(ctx, type, id);
-  const patched = applyJsonPatch(current.resource!, req.body, type);
+  const patched = req.contentType === 'application/json-patch+json' ? applyJsonPatch(current.resource!, req.body, type) : applyFhirPathPatch(current.resource!, req.body);
   if (patched.resourceType !== type || patched.id !== id) {
     throw fhirError('invalid-resource', 'A patch may not change resourceType or id', `${type}.id`);
   }
@@ -40,8 +41,9 @@ async function planPatch(type: string, id: string, req: FhirRequest, ctx: Contex
 
 export const patch = writeHandler('patch', async (req, ctx) => {
   const type = req.type!;
-  if (req.contentType !== 'application/json-patch+json') {
-    throw fhirError('unsupported-media-type', 'PATCH takes a JSON Patch (Content-Type: application/json-patch+json)');
+  const fhirPath = (req.contentType === 'application/fhir+json' || req.contentType === 'application/json') && isFhirPathPatch(req.body);
+  if (req.contentType !== 'application/json-patch+json' && !fhirPath) {
+    throw fhirError('unsupported-media-type', 'PATCH takes a JSON Patch (Content-Type: application/json-patch+json) or a FHIRPath Patch (a Parameters resource, Content-Type: application/fhir+json)');
   }
   if (req.id !== undefined) return planPatch(type, req.id, req, ctx);
   const matches = await findMatches(ctx, type, req.query);

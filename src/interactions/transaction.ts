@@ -1,17 +1,40 @@
 import { fhirError } from '../errors.js';
 import type { Write } from '../store/store.js';
 import { StoreConflict } from '../store/store.js';
+import { mhdTransaction } from '../mhd/transaction-hooks.js';
 import { bundle, type BundleEntry } from './bundle.js';
 import { inEntry, parseEntries, responseEntry, type InputEntry, type ParsedEntry } from './bundle-entries.js';
 import { criteriaFromString, findMatches } from './conditional.js';
 import type { Executor } from './executor.js';
 import type { WriteHandler } from './planned.js';
 import { rewriteReferences } from './references.js';
-import type { FhirRequest, FhirResult, InteractionHandler } from './types.js';
+import type { FhirRequest, FhirResult, InteractionHandler, TransactionScope } from './types.js';
 import { newId } from './write-checks.js';
 
 /** FHIR R4 http.html#trules: deletes, then creates, then updates and patches, then reads. */
 const ORDER: Record<string, number> = { delete: 0, create: 1, update: 2, patch: 2 };
+/** Within creates and updates, Binaries first: documents are checked against their bytes. */
+const binaryFirst = (p: ParsedEntry) => (p.req.type === 'Binary' ? 0 : 1);
+
+/**
+ * A Binary that a DocumentReference of the same transaction points to takes that document as its
+ * securityContext (unless it has one), so it is seen by whoever may see the document; the
+ * document's patient is known before it is planned.
+ */
+function linkBinariesToDocuments(parsed: ParsedEntry[], baseUrl: string, scope: TransactionScope): void {
+  const binaries = new Map(parsed.filter((p) => p.req.type === 'Binary' && p.req.id).map((p) => [`${baseUrl}/Binary/${p.req.id}`, p]));
+  for (const p of parsed) {
+    const doc = p.req.body as { resourceType?: string; subject?: { reference?: string }; content?: Array<{ attachment?: { url?: string } }> } | undefined;
+    if (doc?.resourceType !== 'DocumentReference' || !p.req.id) continue;
+    const subject = doc.subject?.reference;
+    if (subject && /^Patient\/[^/]+$/.test(subject)) scope.compartments.set(`DocumentReference/${p.req.id}`, [subject]);
+    for (const c of doc.content ?? []) {
+      const bin = c.attachment?.url ? binaries.get(c.attachment.url) : undefined;
+      const body = bin?.req.body as { securityContext?: unknown } | undefined;
+      if (body && body.securityContext === undefined) body.securityContext = { reference: `DocumentReference/${p.req.id}` };
+    }
+  }
+}
 const ATTEMPTS = 3;
 
 export function checkBundle(body: unknown, kind: 'transaction' | 'batch', maxEntries: number): InputEntry[] {
@@ -47,6 +70,9 @@ export function transactionInteraction(getExecutor: () => Executor, maxEntries: 
       const parsed = parseEntries(entries, ctx.baseUrl, req);
       const assigned = assignIds(parsed);
       const prepare = (r: FhirRequest) => executor.prepare(r, ctx.principal, ctx.requestId, ctx.log);
+      // IHE MHD / PDSm rules: ITI-65 checks, patient-authored documents, replacements.
+      const mhd = mhdTransaction(req.body, parsed, ctx, prepare);
+      await mhd.beforeRewrite();
 
       const resolved = new Map<string, string>();
       const resolve = async (reference: string, where: string): Promise<string> => {
@@ -69,28 +95,37 @@ export function transactionInteraction(getExecutor: () => Executor, maxEntries: 
           }
         }
       }
+      mhd.afterRewrite();
+      const scope: TransactionScope = { blobs: new Map(), compartments: new Map() };
+      linkBinariesToDocuments(parsed, ctx.baseUrl, scope);
 
-      const writes = parsed.filter((p) => p.req.interaction in ORDER).sort((a, b) => ORDER[a.req.interaction] - ORDER[b.req.interaction] || a.index - b.index);
+      const writes = parsed
+        .filter((p) => p.req.interaction in ORDER)
+        .sort((a, b) => ORDER[a.req.interaction] - ORDER[b.req.interaction] || binaryFirst(a) - binaryFirst(b) || a.index - b.index);
       const reads = parsed.filter((p) => !(p.req.interaction in ORDER));
       const results = new Map<number, FhirResult>();
       for (let attempt = 1; ; attempt++) {
         const all: Write[] = [];
         const targets = new Set<string>();
+        const claim = (w: Write) => {
+          const key = `${w.record.type}/${w.record.id}`;
+          if (targets.has(key)) throw fhirError('bad-request', `${key} is changed by more than one entry of this transaction`);
+          targets.add(key);
+          all.push(w);
+        };
         for (const p of writes) {
           try {
             const { handler, ctx: entryCtx } = prepare(p.req);
+            entryCtx.transaction = scope;
             const plan = await (handler as WriteHandler).plan(p.req, entryCtx);
-            for (const w of plan.writes) {
-              const key = `${w.record.type}/${w.record.id}`;
-              if (targets.has(key)) throw fhirError('bad-request', `${key} is changed by more than one entry of this transaction`);
-              targets.add(key);
-            }
-            all.push(...plan.writes);
+            plan.writes.forEach(claim);
+            for (const w of plan.writes) scope.compartments.set(`${w.record.type}/${w.record.id}`, w.record.comp);
             results.set(p.index, plan.result);
           } catch (e) {
             throw inEntry(e, p.where);
           }
         }
+        (await mhd.extraWrites(all)).forEach(claim);
         try {
           if (all.length > 0) await ctx.store.commit(all);
           break;
