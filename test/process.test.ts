@@ -52,6 +52,9 @@ async function startProcess(env: Record<string, string>): Promise<Running> {
   throw new Error(`server did not start: ${err}`);
 }
 
+// Spawned servers start in a few seconds, but the suite may share two cores with other test files.
+const PROCESS_TIMEOUT = 180_000;
+
 describeEngines('the server process', (engine) => {
   const dirs: string[] = [];
   const envFor = (dataDir: string) => ({
@@ -90,7 +93,7 @@ describeEngines('the server process', (engine) => {
       second.child.kill('SIGKILL');
       await second.exited;
     }
-  });
+  }, PROCESS_TIMEOUT);
 
   it('on SIGTERM finishes in-flight requests, then exits 0', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'carnet-term-'));
@@ -110,7 +113,7 @@ describeEngines('the server process', (engine) => {
     // Each request either completed or was refused before it started; none failed half-way with a 5xx.
     for (const st of statuses) if (st.status === 'fulfilled') expect([201, 503]).toContain(st.value);
     expect(statuses.some((st) => st.status === 'fulfilled' && st.value === 201)).toBe(true);
-  });
+  }, PROCESS_TIMEOUT);
 });
 
 it('stops at start-up with one line naming an invalid variable', async () => {
@@ -121,4 +124,4 @@ it('stops at start-up with one line naming an invalid variable', async () => {
   expect(code).not.toBe(0);
   expect(err.trim().split('\n')).toHaveLength(1);
   expect(err).toContain('PORT');
-});
+}, PROCESS_TIMEOUT);
