@@ -10,6 +10,7 @@ export interface Dbs {
   typeHistory: Database<null, Key>;
   systemHistory: Database<null, Key>;
   comp: Database<null, Key>;
+  terms: Database<null, Key>;
 }
 
 const STRUCTURES = Symbol.for('structures');
@@ -31,5 +32,6 @@ export function openDbs(path: string): Dbs {
     typeHistory: root.openDB<null, Key>('history-type', {}),
     systemHistory: root.openDB<null, Key>('history-system', {}),
     comp: root.openDB<null, Key>('comp', {}),
+    terms: root.openDB<null, Key>('terms', {}),
   };
 }

@@ -3,6 +3,7 @@ import { openBlobs } from './blobs.js';
 import { commit } from './commit.js';
 import { openDbs } from './dbs.js';
 import { history } from './history.js';
+import { ensureTerms } from './terms.js';
 import { updateSearchData } from './reindex.js';
 import { currentKey, versionKey } from './keys.js';
 import { search, type SearchStats } from './search.js';
@@ -27,6 +28,7 @@ const info: StoreInfo = {
 export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbStore> {
   const dbs = openDbs(options.path);
   const stats: SearchStats = { examined: 0 };
+  await ensureTerms(dbs);
   const blobs = await openBlobs(options.path, dbs.root).catch(async (err: unknown) => {
     await dbs.root.close();
     throw err;

@@ -1,6 +1,7 @@
 import type { SearchDataUpdate } from '../store.js';
 import type { Dbs } from './dbs.js';
 import { compKey, currentKey } from './keys.js';
+import { replaceTerms } from './terms.js';
 
 /**
  * Replaces the search data of current records in one write transaction, each only while its
@@ -20,6 +21,7 @@ export function updateSearchData(dbs: Dbs, updates: SearchDataUpdate[]): Promise
         if (u.srt !== undefined) next.srt = u.srt;
         else delete next.srt;
         dbs.current.putSync(key, next);
+        replaceTerms(dbs, record, next);
         for (const comp of new Set(u.comp)) dbs.comp.putSync(compKey(comp, u.type, u.id), null);
         changed++;
       }
