@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeEngines, startServer, type TestServer } from './harness.js';
 
@@ -29,7 +30,14 @@ interface DocSpec {
   masterIdentifier?: { system: string; value: string } | null;
   relatesTo?: string;
   custodian?: boolean;
+  /** The document's bytes (default: "bonjour"). */
+  content?: Buffer;
+  /** An attachment.hash that is not the content's (an invalid variant). */
+  wrongHash?: boolean;
 }
+
+const contentOf = (spec: DocSpec) => spec.content ?? Buffer.from('bonjour');
+const sha1 = (b: Buffer | string) => createHash('sha1').update(b).digest('base64');
 
 /** A PDSm Comprehensive DocumentReference (custodian included), or an MHD Minimal one with a stored author. */
 function documentReference(spec: DocSpec, subject: string, binaryUrl: string): Record<string, unknown> {
@@ -51,7 +59,7 @@ function documentReference(spec: DocSpec, subject: string, binaryUrl: string): R
     ...(spec.custodian === false ? {} : { custodian: { reference: 'Organization?identifier=https://finess.esante.gouv.fr|750712184' } }),
     securityLabel: [{ coding: [{ system: V3, code: 'N' }] }],
     content: [{
-      attachment: { contentType: 'text/plain', language: 'fr-FR', url: binaryUrl, size: 7, hash: 'H3Hg9KybR82TvyaeQBerqrnTvWM=', title: `Document ${spec.type}`, creation: '2026-06-12T10:00:00+02:00' },
+      attachment: { contentType: 'text/plain', language: 'fr-FR', url: binaryUrl, size: contentOf(spec).length, hash: spec.wrongHash ? sha1('autre chose') : sha1(contentOf(spec)), title: `Document ${spec.type}`, creation: '2026-06-12T10:00:00+02:00' },
       format: { system: FORMAT, code: 'urn:ihe:iti:xds:2017:mimeTypeSufficient' },
     }],
     context: {
@@ -68,13 +76,16 @@ function documentReference(spec: DocSpec, subject: string, binaryUrl: string): R
 }
 
 /** An ITI-65 Provide Document Bundle: SubmissionSet, DocumentReferences, Binaries, a Folder. */
+/** Three documents with different bytes (one of them 200 KB). */
+const CONTENTS = [Buffer.from('Compte rendu de consultation'), Buffer.alloc(200 * 1024, 'imagerie '), Buffer.from('Résultats de biologie')];
+
 function provideBundle(subject: string, specs: DocSpec[], opts: { folder?: boolean } = {}) {
   const docs = specs.map((spec) => {
     const binary = urn();
     const ref = urn();
     return [
       { fullUrl: ref, resource: documentReference(spec, subject, binary), request: { method: 'POST', url: 'DocumentReference' } },
-      { fullUrl: binary, resource: { resourceType: 'Binary', contentType: 'text/plain', data: Buffer.from('bonjour').toString('base64') }, request: { method: 'POST', url: 'Binary' } },
+      { fullUrl: binary, resource: { resourceType: 'Binary', contentType: 'text/plain', data: contentOf(spec).toString('base64') }, request: { method: 'POST', url: 'Binary' } },
     ];
   });
   const items = docs.map(([doc]) => ({ item: { reference: doc.fullUrl } }));
@@ -129,15 +140,26 @@ describeEngines('IHE MHD Document Recipient and Responder (ITI-65, ITI-66, ITI-6
     let masters: string[] = [];
     beforeAll(async () => {
       const bundle = provideBundle(subject, [
-        { type: '11488-4', category: '10', start: '2026-06-01T09:00:00+02:00', end: '2026-06-01T10:00:00+02:00' },
-        { type: '18748-4', category: '31', start: '2026-03-15T09:00:00+01:00', archived: true },
-        { type: '11502-2', category: '10', start: '2025-12-01T08:00:00+01:00', author: `Practitioner/${practitionerId}` },
+        { type: '11488-4', category: '10', start: '2026-06-01T09:00:00+02:00', end: '2026-06-01T10:00:00+02:00', content: CONTENTS[0] },
+        { type: '18748-4', category: '31', start: '2026-03-15T09:00:00+01:00', archived: true, content: CONTENTS[1] },
+        { type: '11502-2', category: '10', start: '2025-12-01T08:00:00+01:00', author: `Practitioner/${practitionerId}`, content: CONTENTS[2] },
       ], { folder: true });
       masters = bundle.entry.filter((e: any) => e.resource.resourceType === 'DocumentReference').map((e: any) => e.resource.masterIdentifier.value);
       const res = await post(bundle);
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       ids = res.body.entry.filter((e: any) => e.resource?.resourceType === 'DocumentReference').map((e: any) => e.resource.id);
       expect(ids).toHaveLength(3);
+    });
+
+    it('serves each document\'s bytes, identical to those submitted, at its attachment.url (ITI-68)', async () => {
+      for (const [i, id] of ids.entries()) {
+        const doc = await get(`DocumentReference/${id}`);
+        const res = await s.app.http.inject({ method: 'GET', url: doc.content[0].attachment.url.replace(s.baseUrl, '/fhir'), headers: { authorization: `Bearer ${token}`, accept: '*/*' } });
+        expect(res.statusCode).toBe(200);
+        expect(res.headers['content-type']).toBe('text/plain');
+        expect(res.rawPayload.equals(CONTENTS[i])).toBe(true);
+        expect(doc.content[0].attachment.hash).toBe(sha1(CONTENTS[i]));
+      }
     });
 
     it('stores the documents with their references resolved and their attachments pointing at the stored Binaries', async () => {
@@ -261,6 +283,14 @@ describeEngines('IHE MHD Document Recipient and Responder (ITI-65, ITI-66, ITI-6
       expect(where).toContain('Bundle.entry[1].resource.masterIdentifier');
       expect(where).toContain('Bundle.entry[3].resource.custodian');
       expect(new Set(where).size).toBe(where.length);
+      expect(await versions()).toBe(before);
+    });
+
+    it('an attachment hash that is not the SHA-1 of its bytes', async () => {
+      const before = await versions();
+      const res = await post(provideBundle(subject, [{ ...doc, wrongHash: true }]));
+      expect(res.status).toBe(422);
+      expect(res.body.issue[0].expression).toEqual(['Bundle.entry[1].resource.content[0].attachment.hash']);
       expect(await versions()).toBe(before);
     });
 

@@ -83,9 +83,16 @@ export function errorEntry(err: unknown, requestId: string): BundleEntry {
   return { response: { status: statusLine(status), outcome: outcome as unknown as Resource } };
 }
 
-/** Names the entry in an error raised while processing it. */
+/**
+ * Names the entry in an error raised while processing it: in the message, and in expressions
+ * (`DocumentReference.status` becomes `Bundle.entry[3].resource.status`).
+ */
 export function inEntry(err: unknown, where: string): unknown {
   if (!(err instanceof FhirError)) return err;
-  const issues = err.issues.map((i) => (i.diagnostics.startsWith('Bundle.entry') ? i : { ...i, diagnostics: `${where}: ${i.diagnostics}` }));
+  const issues = err.issues.map((i) => {
+    if (i.diagnostics.startsWith('Bundle.entry')) return i;
+    const expression = i.expression?.map((e) => (/^[A-Z][A-Za-z]+(\.|\[|$)/.test(e) ? e.replace(/^[A-Z][A-Za-z]+/, `${where}.resource`) : e));
+    return { ...i, diagnostics: `${where}: ${i.diagnostics}`, ...(expression ? { expression } : {}) };
+  });
   return new FhirError(err.code, issues[0]?.diagnostics ?? err.message, { issues });
 }
