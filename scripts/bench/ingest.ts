@@ -1,0 +1,115 @@
+// npm run bench:ingest: IHE MHD ITI-65 Provide Document Bundles (SubmissionSet + DocumentReference
+// + a 100 KB PDF Binary, the patient by conditional reference) at concurrency 8, then transactions
+// of 100 mixed resources, on the embedded engine with durable acknowledgement. Prints bundles/s and
+// resources/s with the machine and the data size.
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureLocalIssuer } from '../../src/auth/local-issuer.js';
+import { freePort, load, machine, row, startProcess } from './lib.js';
+
+const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
+const INS = 'urn:oid:1.2.250.1.213.1.4.8';
+const PATIENTS = 100;
+const PDF = Buffer.concat([Buffer.from('%PDF-1.7\n'), Buffer.alloc(100 * 1024 - 20, 'x'), Buffer.from('\n%%EOF\n')]);
+
+let counter = 0;
+
+/** One ITI-65 bundle; every PDF differs (its last bytes), as real documents do. */
+function provideBundle(): string {
+  const n = ++counter;
+  const pdf = Buffer.from(PDF);
+  pdf.writeUInt32BE(n, pdf.length - 12);
+  const [list, doc, bin] = [randomUUID(), randomUUID(), randomUUID()].map((u) => `urn:uuid:${u}`);
+  const subject = { reference: `Patient?identifier=${INS}|${1000000000000 + (n % PATIENTS)}` };
+  return JSON.stringify({
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: [
+      {
+        fullUrl: list,
+        resource: {
+          resourceType: 'List', status: 'current', mode: 'working', subject,
+          identifier: [{ system: 'urn:ietf:rfc:3986', value: `urn:oid:1.2.250.1.999.1.${n}.${process.pid}` }],
+          code: { coding: [{ system: 'https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes', code: 'submissionset' }] },
+          extension: [{ url: 'https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId', valueIdentifier: { system: 'urn:ietf:rfc:3986', value: 'urn:oid:1.2.250.1.999' } }],
+          date: '2026-06-12T11:00:00+02:00',
+          entry: [{ item: { reference: doc } }],
+        },
+        request: { method: 'POST', url: 'List' },
+      },
+      {
+        fullUrl: doc,
+        resource: {
+          resourceType: 'DocumentReference', status: 'current', subject,
+          masterIdentifier: { system: 'urn:ietf:rfc:3986', value: `urn:oid:1.2.250.1.999.2.${n}.${process.pid}` },
+          type: { coding: [{ system: 'http://loinc.org', code: '11488-4' }] },
+          category: [{ coding: [{ system: 'urn:oid:1.2.250.1.213.1.1.4.1', code: '10' }] }],
+          date: '2026-06-12T11:00:00+02:00',
+          content: [{ attachment: { contentType: 'application/pdf', url: bin, size: pdf.length, hash: createHash('sha1').update(pdf).digest('base64') } }],
+        },
+        request: { method: 'POST', url: 'DocumentReference' },
+      },
+      { fullUrl: bin, resource: { resourceType: 'Binary', contentType: 'application/pdf', data: pdf.toString('base64') }, request: { method: 'POST', url: 'Binary' } },
+    ],
+  });
+}
+
+/** 100 mixed resources in one transaction: Patients, Observations, Conditions, AllergyIntolerances. */
+function mixedTransaction(): string {
+  const entry = [];
+  for (let i = 0; i < 25; i++) {
+    const p = `urn:uuid:${randomUUID()}`;
+    entry.push({ fullUrl: p, resource: { resourceType: 'Patient', name: [{ family: `Mixte${++counter}` }], birthDate: '1980-01-01' }, request: { method: 'POST', url: 'Patient' } });
+    entry.push({ resource: { resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '29463-7' }] }, subject: { reference: p }, valueQuantity: { value: 70, unit: 'kg', system: 'http://unitsofmeasure.org', code: 'kg' } }, request: { method: 'POST', url: 'Observation' } });
+    entry.push({ resource: { resourceType: 'Condition', subject: { reference: p }, code: { text: 'asthme' }, clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }] } }, request: { method: 'POST', url: 'Condition' } });
+    entry.push({ resource: { resourceType: 'AllergyIntolerance', patient: { reference: p }, code: { text: 'pollen' }, clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical', code: 'active' }] } }, request: { method: 'POST', url: 'AllergyIntolerance' } });
+  }
+  return JSON.stringify({ resourceType: 'Bundle', type: 'transaction', entry });
+}
+
+async function main() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'carnet-bench-ingest-'));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const token = await (await ensureLocalIssuer(dataDir)).sign({ fhirUser: 'Practitioner/bench', scope: 'user/*.cruds' });
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' };
+  const carnet = await startProcess('src/main.ts', { PORT: String(port), CARNET_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, `${base}/health`);
+  try {
+    console.log(`carnet ingest benchmark: ${machine()}`);
+    for (let i = 0; i < PATIENTS; i++) {
+      await fetch(`${base}/fhir/Patient`, { method: 'POST', headers, body: JSON.stringify({ resourceType: 'Patient', identifier: [{ system: INS, value: String(1000000000000 + i) }] }) });
+    }
+    // Warm-up: the first requests compile the validators of their types.
+    for (let i = 0; i < 3; i++) await fetch(`${base}/fhir`, { method: 'POST', headers, body: provideBundle() });
+
+    const iti65 = await load({
+      url: base, connections: CONNECTIONS, duration: DURATION, headers: { ...headers, prefer: 'return=minimal' },
+      requests: [{ method: 'POST', path: '/fhir', setupRequest: (req) => ({ ...req, body: provideBundle() }) }],
+    });
+    const mixed = await load({
+      url: base, connections: CONNECTIONS, duration: DURATION, headers: { ...headers, prefer: 'return=minimal' },
+      requests: [{ method: 'POST', path: '/fhir', setupRequest: (req) => ({ ...req, body: mixedTransaction() }) }],
+    });
+    const single = performance.now();
+    const one = await fetch(`${base}/fhir`, { method: 'POST', headers: { ...headers, prefer: 'return=minimal' }, body: mixedTransaction() });
+    const oneMs = performance.now() - single;
+
+    console.log('');
+    console.log(row(`ITI-65 (3 resources + 100 KB PDF), c=${CONNECTIONS}`, iti65, `   = ${(iti65.requestsPerSec * 3).toFixed(0)} resources/s, ${((iti65.requestsPerSec * PDF.length) / 2 ** 20).toFixed(1)} MB/s of documents`));
+    console.log(row(`transaction of 100 resources, c=${CONNECTIONS}`, mixed, `   = ${(mixed.requestsPerSec * 100).toFixed(0)} resources/s`));
+    console.log(`one transaction of 100 resources alone: ${oneMs.toFixed(0)} ms (status ${one.status})`);
+    console.log(`data size at the end: ${PATIENTS} Patients + ${iti65.total} ITI-65 bundles + ${mixed.total + 1} transactions of 100`);
+  } finally {
+    carnet.kill('SIGTERM');
+    await new Promise((r) => carnet.once('exit', r));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
