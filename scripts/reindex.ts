@@ -2,22 +2,13 @@
 // parameter definitions (official R4 ones and conformance/search-parameters/). Uses the same
 // configuration as the server (CARNET_DATA_DIR or MONGODB_URI); it may run while the server does.
 import { openStore } from '../src/app.js';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { loadConfigOrExit } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { reindexAll } from '../src/search/reindex.js';
 import { createSearchRegistry } from '../src/search/registry.js';
 
 async function main() {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`reindex: invalid configuration: ${e.message}\n`);
-      process.exit(78);
-    }
-    throw e;
-  }
+  const config = loadConfigOrExit('reindex');
   const logger = createLogger(config.logLevel);
   const store = await openStore(config, logger);
   try {

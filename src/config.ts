@@ -93,3 +93,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     binaryLimit: int(env, 'CARNET_BINARY_LIMIT', 64 * 1024 * 1024, 1, 4 * 1024 * 1024 * 1024),
   };
 }
+
+/** The configuration, or the process ends with one line naming the invalid variable (exit 78, EX_CONFIG). */
+export function loadConfigOrExit(program: string, env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`${program}: invalid configuration: ${e.message}\n`);
+    process.exit(78);
+  }
+}
