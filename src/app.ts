@@ -6,12 +6,14 @@ import { loadJwks } from './auth/jwks.js';
 import { createAuthenticator } from './auth/authenticator.js';
 import { ensureLocalIssuer } from './auth/local-issuer.js';
 import type { Config } from './config.js';
+import { SERVED_TYPES } from './fhir/resource-types.js';
 import { createHttpServer } from './http/server.js';
 import { buildCapabilityStatement, buildSmartConfiguration } from './interactions/capabilities.js';
 import { createExecutor } from './interactions/executor.js';
 import { handlers } from './interactions/registry.js';
 import { operations } from './operations/registry.js';
 import { packageVersion } from './paths.js';
+import { indexResource } from './search/extract.js';
 import { createSearchRegistry } from './search/registry.js';
 import { createLmdbStore } from './store/lmdb/lmdb-store.js';
 import { createMongoStore } from './store/mongo/mongo-store.js';
@@ -29,6 +31,11 @@ export interface AppDeps {
 export interface App {
   http: FastifyInstance;
   store: Store;
+  /**
+   * Compiles the validators of the served types one at a time, yielding between them, so the first
+   * write of each type does not pay for it. Run after listening; requests are served meanwhile.
+   */
+  warmUp(): Promise<void>;
   /** Stops accepting, finishes in-flight requests, closes the store. */
   close(): Promise<void>;
 }
@@ -78,10 +85,21 @@ export async function createApp(deps: AppDeps): Promise<App> {
       logger, bodyLimit: config.bodyLimit, maxDepth: config.maxDepth, authenticator, executor, store,
       capabilities: () => capabilityStatement, smartConfiguration: () => smart,
     });
+    let closed = false;
     return {
       http,
       store,
+      async warmUp() {
+        for (const type of SERVED_TYPES) {
+          await new Promise((resolve) => setImmediate(resolve));
+          if (closed) return;
+          validator.prepare(type);
+          // The first extraction of a type loads what its search parameters need (bindings, value sets).
+          indexResource({ resourceType: type }, registry, { baseUrl: config.baseUrl });
+        }
+      },
       async close() {
+        closed = true;
         await http.close();
         await store.close();
       },

@@ -26,6 +26,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
   await app.http.listen({ port: config.port, host: config.host });
   logger.info({ url: config.baseUrl, store: app.store.info.engine }, 'carnet is serving FHIR R4');
+  const t0 = performance.now();
+  await app.warmUp();
+  logger.debug({ ms: Math.round(performance.now() - t0) }, 'validators compiled');
 }
 
 main().catch((err) => {
