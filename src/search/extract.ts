@@ -1,7 +1,7 @@
 import type { Resource } from '../fhir/resource-types.js';
 import type { IndexEntry } from '../store/store.js';
 import { createSearchRegistry, type SearchParamDef, type SearchRegistry } from './registry.js';
-import type { ExtractContext } from './types/common.js';
+import type { ExtractContext, TermContext } from './types/common.js';
 import { compositeRoots, extractComposite } from './types/composite.js';
 import { SIMPLE_TYPES } from './types/index.js';
 
@@ -40,14 +40,18 @@ export function indexResource(resource: Resource, registry?: SearchRegistry, opt
       // A value fhirpath cannot evaluate (malformed data) leaves this parameter unindexed, not the write failed.
       continue;
     }
-    const seen = new Set<string>();
+    if (entries.length === 0) continue;
+    // A single entry has no duplicate to drop.
+    const seen = entries.length > 1 ? new Set<string>() : undefined;
     const handler = SIMPLE_TYPES[def.type];
     let min: string | number | undefined;
     let max: string | number | undefined;
     for (const e of entries) {
-      const key = JSON.stringify(e);
-      if (seen.has(key)) continue;
-      seen.add(key);
+      if (seen) {
+        const key = JSON.stringify(e);
+        if (seen.has(key)) continue;
+        seen.add(key);
+      }
       idx.push({ p: def.code, ...e });
       if (!handler) continue;
       const lo = handler.sortValue(e, false);
@@ -69,23 +73,52 @@ function extractParam(resource: Resource, def: SearchParamDef, registry: SearchR
     return extractComposite(def, roots, expressions, opts);
   }
   const handler = SIMPLE_TYPES[def.type];
-  return def.terms.flatMap((t) => {
-    const system = def.type === 'token' ? registry.impliedSystem(t.expression) : undefined;
-    return handler.extract(expressions.evaluate(resource, t.expression), {
-      ...opts,
-      ...(t.refType ? { refType: t.refType } : {}),
-      ...(system ? { system } : {}),
+  const terms = termPlans(def, registry);
+  if (terms.length === 1) return handler.extract(expressions.values(resource, terms[0]!.expression), terms[0]!.context(opts));
+  return terms.flatMap((t) => handler.extract(expressions.values(resource, t.expression), t.context(opts)));
+}
+
+interface TermPlan {
+  expression: string;
+  context(opts: ExtractContext): TermContext;
+}
+
+/** Per registry and parameter: what each term adds to the extraction context (its reference type, its implied code system). */
+const plans = new WeakMap<SearchRegistry, WeakMap<SearchParamDef, TermPlan[]>>();
+
+function termPlans(def: SearchParamDef, registry: SearchRegistry): TermPlan[] {
+  let byDef = plans.get(registry);
+  if (!byDef) plans.set(registry, (byDef = new WeakMap()));
+  let terms = byDef.get(def);
+  if (!terms) {
+    terms = def.terms.map((t): TermPlan => {
+      const system = def.type === 'token' ? registry.impliedSystem(t.expression) : undefined;
+      const own: TermContext = { ...(t.refType ? { refType: t.refType } : {}), ...(system ? { system } : {}) };
+      return { expression: t.expression, context: Object.keys(own).length ? (opts) => ({ ...opts, ...own }) : (opts) => opts };
     });
-  });
+    byDef.set(def, terms);
+  }
+  return terms;
 }
 
 /** Patient compartments (Patient CompartmentDefinition): a Patient is in its own; others through the listed references. */
 function compartments(resource: Resource, idx: IndexEntry[], registry: SearchRegistry): string[] {
   const comp = new Set<string>();
   if (resource.resourceType === 'Patient' && resource.id) comp.add(`Patient/${resource.id}`);
-  const params = new Set(registry.compartmentParams(resource.resourceType));
+  const params = compartmentParams(registry, resource.resourceType);
+  if (params.size === 0) return [...comp];
   for (const e of idx) {
     if (typeof e.p === 'string' && params.has(e.p) && typeof e.r === 'string' && /^Patient\/[^/]+$/.test(e.r)) comp.add(e.r);
   }
   return [...comp].sort();
+}
+
+const compartmentSets = new WeakMap<SearchRegistry, Map<string, Set<string>>>();
+
+function compartmentParams(registry: SearchRegistry, type: string): Set<string> {
+  let byType = compartmentSets.get(registry);
+  if (!byType) compartmentSets.set(registry, (byType = new Map()));
+  let params = byType.get(type);
+  if (!params) byType.set(type, (params = new Set(registry.compartmentParams(type))));
+  return params;
 }

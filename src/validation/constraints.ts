@@ -1,5 +1,6 @@
 import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4';
+import { shortcutFor, type Shortcut } from './shortcuts.js';
 
 /** A FHIR invariant compiled once, evaluated on a JSON node of the element it constrains. */
 export interface Constraint {
@@ -9,6 +10,8 @@ export interface Constraint {
   /** Names the expression starts from; when the node has none of them the result is known in advance. */
   roots?: string[];
   passesWhenAbsent?: boolean;
+  /** Decides on the JSON that the usual shapes of the element hold (shortcuts.ts). */
+  holds?: Shortcut;
 }
 
 export interface ConstraintEnv {
@@ -68,6 +71,8 @@ export function createConstraintCompiler() {
         const evaluate = (node: unknown, env: ConstraintEnv) => fn(node, env as unknown as Record<string, unknown>) as unknown[];
         const onProbe = evaluate(probe, { resource: probe, rootResource: probe });
         constraint = { key, human, evaluate };
+        const holds = shortcutFor(expression, base);
+        if (holds) constraint.holds = holds;
         const roots = rootNames(expression);
         if (roots) {
           constraint.roots = roots;
@@ -86,6 +91,7 @@ export function createConstraintCompiler() {
   /** false means violated; true or empty (undecidable, e.g. dates of different precision) passes. */
   function violated(constraint: Constraint, node: unknown, env: ConstraintEnv): boolean {
     if (constraint.roots && !hasAny(node, constraint.roots)) return !constraint.passesWhenAbsent;
+    if (constraint.holds && typeof node === 'object' && node !== null && constraint.holds(node as Record<string, unknown>)) return false;
     try {
       const result = constraint.evaluate(node, env);
       return result.length === 1 && result[0] === false;

@@ -86,6 +86,9 @@ export const str = (v: unknown): string | undefined => (typeof v === 'string' &&
 /** Drops absent fields so that an entry only carries what it has. */
 export function entry(fields: Record<string, string | number | boolean | null | undefined>): IndexEntry {
   const out: IndexEntry = {};
-  for (const [k, v] of Object.entries(fields)) if (v !== undefined && v !== null && v !== '') out[k] = v;
+  for (const k in fields) {
+    const v = fields[k];
+    if (v !== undefined && v !== null && v !== '') out[k] = v;
+  }
   return out;
 }

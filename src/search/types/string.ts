@@ -3,8 +3,12 @@ import { badValue, entry, escapeRegex, isObject, str } from './common.js';
 
 const LIGATURES: Record<string, string> = { œ: 'oe', æ: 'ae', ß: 'ss', ø: 'o', ł: 'l', đ: 'd' };
 
+/** Printable ASCII: nothing to decompose or spell out, and the only whitespace is the space. */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 /** Lower case, accents stripped (NFD), common ligatures spelt out, whitespace collapsed: "Hélène  Œuvre" -> "helene oeuvre". */
 export function normalizeString(s: string): string {
+  if (PRINTABLE_ASCII.test(s)) return s.toLowerCase().replace(/ {2,}/g, ' ').trim();
   return s
     .normalize('NFD')
     .replace(/\p{M}/gu, '')
