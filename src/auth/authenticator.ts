@@ -16,6 +16,8 @@ export interface AuthenticatorOptions {
 }
 
 export interface Authenticator {
+  /** The principal of a token already verified and not expired, without verifying again; else undefined. */
+  verified(authorizationHeader: string | undefined): Principal | undefined;
   /** Verifies `Authorization: Bearer <jwt>`; throws FhirError 'unauthenticated' (401), or 'unavailable' (503) when remote keys cannot be fetched. */
   authenticate(authorizationHeader: string | undefined): Promise<Principal>;
 }
@@ -102,6 +104,10 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
 
   const cache = new VerifiedTokenCache();
   return {
+    verified(authorizationHeader) {
+      const m = authorizationHeader ? BEARER.exec(authorizationHeader.trim()) : null;
+      return m ? cache.get(m[1]!) : undefined;
+    },
     async authenticate(authorizationHeader) {
       const token = bearerToken(authorizationHeader);
       const known = cache.get(token);

@@ -12,10 +12,22 @@ export function isPublic(path: string): boolean {
 
 /** Every other request needs a valid bearer token, checked before the body is read. */
 export function registerAuthHook(app: FastifyInstance, authenticator: Authenticator): void {
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', (req, _reply, done) => {
     const path = req.url.split('?')[0];
-    if (isPublic(path)) return;
-    principals.set(req, await authenticator.authenticate(req.headers.authorization));
+    if (isPublic(path)) return done();
+    // A token verified before needs no promise (the common case: a client's every request).
+    const known = authenticator.verified(req.headers.authorization);
+    if (known) {
+      principals.set(req, known);
+      return done();
+    }
+    authenticator.authenticate(req.headers.authorization).then(
+      (principal) => {
+        principals.set(req, principal);
+        done();
+      },
+      (err: Error) => done(err),
+    );
   });
 }
 
