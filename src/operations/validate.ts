@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { fhirError, operationOutcome, type Issue } from '../errors.js';
 import type { Resource } from '../fhir/resource-types.js';
 import { readVisible } from '../interactions/records.js';
 import { checkBody } from '../interactions/write-checks.js';
 import type { OperationHandler } from './types.js';
+import definition from './validate.json' with { type: 'json' };
 
-const definition = JSON.parse(readFileSync(new URL('./validate.json', import.meta.url), 'utf8'));
 
 interface ParametersResource {
   resourceType: 'Parameters';

@@ -1,0 +1,45 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, expect, it } from 'vitest';
+import { ensureLocalIssuer } from '../src/auth/local-issuer.js';
+import { freePort } from '../scripts/bench/lib.js';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+// Inside the repository, as dist/ is: the built server finds conformance/ and profiles/ beside package.json.
+const OUT = join(ROOT, `dist-test-${process.pid}`);
+const dataDir = mkdtempSync(join(tmpdir(), 'carnet-start-'));
+afterAll(() => {
+  rmSync(OUT, { recursive: true, force: true });
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+it('the built server (what npm start runs) serves metadata and stores a resource', async () => {
+  await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', OUT], { cwd: ROOT });
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(OUT, 'src/main.js')], { cwd: tmpdir(), env: { ...process.env, PORT: String(port), CARNET_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  try {
+    let metadata: Response | undefined;
+    for (let i = 0; i < 150 && !metadata; i++) {
+      metadata = await fetch(`http://127.0.0.1:${port}/fhir/metadata`).catch(() => undefined);
+      if (!metadata) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(metadata?.status, err).toBe(200);
+    expect(((await metadata!.json()) as { fhirVersion: string }).fhirVersion).toBe('4.0.1');
+    const token = await (await ensureLocalIssuer(dataDir)).sign({ fhirUser: 'Practitioner/p1', scope: 'user/*.cruds' });
+    const created = await fetch(`http://127.0.0.1:${port}/fhir/Patient/$validate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' },
+      body: JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Construit' }] }),
+    });
+    expect(created.status).toBe(200);
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
+}, 180_000);
