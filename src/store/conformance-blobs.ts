@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BlobTooLarge, type BlobInfo, type Store } from './store.js';
+import { conformanceTests, type SkipList } from './conformance/suite.js';
 
 /**
  * The blob conformance suite (Store.putBlob, openBlob, statBlob): every engine registers it from
@@ -10,7 +11,7 @@ import { BlobTooLarge, type BlobInfo, type Store } from './store.js';
 export interface BlobConformanceOptions {
   name: string;
   newStore: () => Promise<Store>;
-  skip?: Array<{ reason: string; tests: string[] }>;
+  skip?: SkipList;
 }
 
 const MB = 1024 * 1024;
@@ -42,27 +43,8 @@ export async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
 }
 
 export function runBlobConformance(opts: BlobConformanceOptions): void {
-  const skipped = new Map<string, string>();
-  for (const entry of opts.skip ?? []) {
-    if (entry.reason.trim() === '') throw new Error('a skip entry must give its reason');
-    for (const test of entry.tests) skipped.set(test, entry.reason);
-  }
-  const registered = new Set<string>();
   let current: Store | undefined;
-
-  const test = (title: string, fn: (store: Store) => Promise<void>): void => {
-    if (registered.has(title)) throw new Error(`duplicate conformance test name: ${title}`);
-    registered.add(title);
-    const reason = skipped.get(title);
-    if (reason !== undefined) {
-      it.skip(`${title} [skipped: ${reason}]`, () => {});
-      return;
-    }
-    it(title, async () => {
-      if (!current) throw new Error('no store');
-      await fn(current);
-    });
-  };
+  const { test, unusedSkips } = conformanceTests(opts.skip, () => current);
 
   /** Stores the content and checks every way of reading it back. */
   async function roundTrip(store: Store, content: Uint8Array, given: AsyncIterable<Uint8Array> | Uint8Array): Promise<void> {
@@ -190,7 +172,7 @@ export function runBlobConformance(opts: BlobConformanceOptions): void {
     });
 
     it('every skip entry names a test of this suite', () => {
-      expect([...skipped.keys()].filter((t) => !registered.has(t))).toEqual([]);
+      expect(unusedSkips()).toEqual([]);
     });
   });
 }
