@@ -31,6 +31,20 @@ describeEngines('Binary content and document attachments', (engine) => {
     expect(fhir.body.meta.extension).toBeUndefined();
   });
 
+  it('lists Binaries in search and history without their content, tagged SUBSETTED', async () => {
+    const created = await raw('POST', '/fhir/Binary', Buffer.from('contenu lourd'), 'text/plain');
+    const id = created.json().id;
+    const found = await s.request({ method: 'GET', url: `/fhir/Binary?_id=${id}`, token });
+    const entry = found.body.entry[0].resource;
+    expect(entry.data).toBeUndefined();
+    expect(entry.meta.tag.map((t: any) => t.code)).toContain('SUBSETTED');
+    expect(entry.meta.extension).toBeUndefined();
+    const hist = await s.request({ method: 'GET', url: `/fhir/Binary/${id}/_history`, token });
+    expect(hist.body.entry[0].resource.data).toBeUndefined();
+    const vread = await s.request({ method: 'GET', url: `/fhir/Binary/${id}/_history/1`, token, headers: { accept: 'application/fhir+json' } });
+    expect(Buffer.from(vread.body.data, 'base64').toString()).toBe('contenu lourd');
+  });
+
   it('moves base64 data of a FHIR Binary into the blob store', async () => {
     const created = await s.request({ method: 'POST', url: '/fhir/Binary', token, body: { resourceType: 'Binary', contentType: 'text/plain', data: Buffer.from('bonjour').toString('base64') } });
     expect(created.status).toBe(201);

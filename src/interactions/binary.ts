@@ -71,6 +71,18 @@ export async function present(resource: Resource, ctx: Context): Promise<Resourc
   return resource.resourceType === 'Binary' ? presentBinary(resource, ctx) : resource;
 }
 
+const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' };
+
+/**
+ * A resource as an entry of a search or history Bundle: a Binary comes without its content (a page
+ * of documents could weigh gigabytes), tagged SUBSETTED; read it, or vread it, for the bytes.
+ */
+export function presentInBundle(resource: Resource): Resource {
+  if (resource.resourceType !== 'Binary' || !blobOf(resource)) return resource;
+  const out = withoutBlobMarker(resource);
+  return { ...out, meta: { ...(out.meta ?? {}), tag: [...(out.meta?.tag ?? []), SUBSETTED] } };
+}
+
 /** The raw content of a stored Binary, to stream with its content type. */
 export async function binaryBytes(resource: Resource, ctx: Context): Promise<{ contentType: string; size: number; stream: NodeJS.ReadableStream }> {
   const contentType = typeof resource.contentType === 'string' ? resource.contentType : 'application/octet-stream';

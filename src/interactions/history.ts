@@ -1,7 +1,7 @@
 import { fhirError } from '../errors.js';
 import type { VersionRecord } from '../store/store.js';
 import { bundle, countParam, decodeCursor, encodeCursor, pageUrl, single, type BundleEntry, type BundleLink } from './bundle.js';
-import { present } from './binary.js';
+import { presentInBundle } from './binary.js';
 import { etag, httpDate, readVisible } from './records.js';
 import type { Context, FhirRequest, InteractionHandler } from './types.js';
 
@@ -20,12 +20,12 @@ function parseInstant(value: string, name: string): string {
   return new Date(value).toISOString();
 }
 
-async function entry(v: VersionRecord, ctx: Context): Promise<BundleEntry> {
+function entry(v: VersionRecord, ctx: Context): BundleEntry {
   const url = `${v.type}/${v.id}`;
   const method = v.deleted ? 'DELETE' : v.versionId === 1 ? 'POST' : 'PUT';
   return {
     fullUrl: `${ctx.baseUrl}/${url}`,
-    ...(v.resource ? { resource: await present(v.resource, ctx) } : {}),
+    ...(v.resource ? { resource: presentInBundle(v.resource) } : {}),
     request: { method, url: method === 'POST' ? v.type : url },
     response: {
       status: v.deleted ? '204' : v.versionId === 1 ? '201' : '200',
@@ -66,7 +66,7 @@ export const history: InteractionHandler = {
     if (cursor.offset > 0) {
       link.push({ relation: 'previous', url: pageUrl(ctx.baseUrl, path, { ...keep, _page: encodeCursor({ at, offset: Math.max(0, cursor.offset - count) }) }) });
     }
-    const result = bundle('history', await Promise.all(records.map((r) => entry(r, ctx))), { total, link, now: ctx.now() });
+    const result = bundle('history', records.map((r) => entry(r, ctx)), { total, link, now: ctx.now() });
     return { status: 200, body: result };
   },
 };

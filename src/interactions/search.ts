@@ -7,7 +7,7 @@ import { executeSearch, includes } from '../search/execute.js';
 import { parseSearch } from '../search/parse.js';
 import type { CurrentRecord } from '../store/store.js';
 import { bundle, decodeCursor, encodeCursor, pageUrl, single, type BundleEntry, type BundleLink } from './bundle.js';
-import { present } from './binary.js';
+import { presentInBundle } from './binary.js';
 import { subset } from './subset.js';
 import type { Context, FhirRequest, FhirResult, InteractionHandler } from './types.js';
 
@@ -135,12 +135,12 @@ export async function runSearch(req: FhirRequest, ctx: Context): Promise<FhirRes
     if (hasNext) link.push({ relation: 'next', url: pageUrl(ctx.baseUrl, scope.path, { ...keep, _page: encodeCursor({ at: cursor.at, key: keyOf(records[records.length - 1], order), dir: 'after' }) }) });
     if (hasPrevious) link.push({ relation: 'previous', url: pageUrl(ctx.baseUrl, scope.path, { ...keep, _page: encodeCursor({ at: cursor.at, key: keyOf(records[0], order), dir: 'before' }) }) });
   }
-  const shape = async (r: CurrentRecord) => subset(await present(r.resource!, ctx), compiled.summary, compiled.elements);
-  const entry = async (r: CurrentRecord, mode: 'match' | 'include'): Promise<BundleEntry> => ({ fullUrl: `${ctx.baseUrl}/${r.type}/${r.id}`, resource: await shape(r), search: { mode } });
-  const entries: BundleEntry[] = [
-    ...(await Promise.all(records.map((r) => entry(r, 'match')))),
-    ...(await Promise.all(included.map((r) => entry(r, 'include')))),
-  ];
+  const entry = (r: CurrentRecord, mode: 'match' | 'include'): BundleEntry => ({
+    fullUrl: `${ctx.baseUrl}/${r.type}/${r.id}`,
+    resource: subset(presentInBundle(r.resource!), compiled.summary, compiled.elements),
+    search: { mode },
+  });
+  const entries: BundleEntry[] = [...records.map((r) => entry(r, 'match')), ...included.map((r) => entry(r, 'include'))];
   if (warnings.length > 0) entries.push({ resource: { resourceType: 'OperationOutcome', issue: warnings } as Resource, search: { mode: 'outcome' } });
   return { status: 200, body: bundle('searchset', entries, { ...(wantTotal && total !== undefined ? { total } : {}), link, now: ctx.now() }) };
 }
