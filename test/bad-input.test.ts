@@ -1,15 +1,14 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeEngines, startServer, type TestServer } from './harness.js';
+import { expect, it } from 'vitest';
+import { describeEngines, useServer, type TestServer } from './harness.js';
 
 describeEngines('bad input answers 4xx with an OperationOutcome and writes nothing', (engine) => {
   let s: TestServer;
   let token: string;
   const versions = async () => (await s.request({ method: 'GET', url: '/fhir/_history?_count=1', token })).body.total;
-  beforeAll(async () => {
-    s = await startServer(engine, { CARNET_BODY_LIMIT: String(64 * 1024) });
-    token = await s.token({ fhirUser: 'Practitioner/p1', scope: 'user/*.cruds' });
-  });
-  afterAll(async () => s?.close());
+  useServer(engine, (server, admin) => {
+    s = server;
+    token = admin;
+  }, { CARNET_BODY_LIMIT: String(64 * 1024) });
 
   const cases: Array<[string, () => { method: string; url: string; body?: unknown; headers?: Record<string, string> }, number, RegExp?]> = [
     ['malformed JSON', () => ({ method: 'POST', url: '/fhir/Patient', body: '{"resourceType": "Patient", ', headers: { 'content-type': 'application/fhir+json' } }), 400, /not valid JSON/],

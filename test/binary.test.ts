@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeEngines, startServer, type TestServer } from './harness.js';
+import { expect, it } from 'vitest';
+import { describeEngines, useServer, type TestServer } from './harness.js';
 
 const pdf = Buffer.concat([Buffer.from('%PDF-1.7\n'), Buffer.alloc(300 * 1024, 7), Buffer.from('\n%%EOF')]);
 
@@ -9,11 +9,10 @@ describeEngines('Binary content and document attachments', (engine) => {
   let token: string;
   const raw = (method: string, url: string, body: Buffer, contentType: string, headers: Record<string, string> = {}) =>
     s.app.http.inject({ method: method as any, url, payload: body, headers: { authorization: `Bearer ${token}`, 'content-type': contentType, ...headers } });
-  beforeAll(async () => {
-    s = await startServer(engine, { CARNET_BINARY_LIMIT: String(1024 * 1024) });
-    token = await s.token({ fhirUser: 'Practitioner/p1', scope: 'user/*.cruds' });
-  });
-  afterAll(async () => s?.close());
+  useServer(engine, (server, admin) => {
+    s = server;
+    token = admin;
+  }, { CARNET_BINARY_LIMIT: String(1024 * 1024) });
 
   it('stores raw content and serves the same bytes, or the FHIR Binary with base64 data', async () => {
     const created = await raw('POST', '/fhir/Binary', pdf, 'application/pdf');

@@ -1,14 +1,13 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeEngines, startServer, type TestServer } from './harness.js';
+import { expect, it } from 'vitest';
+import { describeEngines, useServer, type TestServer } from './harness.js';
 
 describeEngines('concurrent writes to one resource', (engine) => {
   let s: TestServer;
   let token: string;
-  beforeAll(async () => {
-    s = await startServer(engine);
-    token = await s.token({ fhirUser: 'Practitioner/p1', scope: 'user/*.cruds' });
+  useServer(engine, (server, admin) => {
+    s = server;
+    token = admin;
   });
-  afterAll(async () => s?.close());
 
   it('loses no update: every acknowledged patch is in the final version', async () => {
     const { body } = await s.request({ method: 'POST', url: '/fhir/Patient', token, body: { resourceType: 'Patient', name: [{ family: 'Concurrent' }] } });

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeEngines, startServer, type TestServer } from './harness.js';
+import { expect, it } from 'vitest';
+import { describeEngines, useServer, type TestServer } from './harness.js';
 
 const INS = 'urn:oid:1.2.250.1.213.1.4.8';
 const withIns = (nir: string, family = 'Bernard') => ({
@@ -13,11 +13,10 @@ describeEngines('conditional create, update and delete', (engine) => {
   let token: string;
   const count = async (nir: string) =>
     (await s.request({ method: 'GET', url: `/fhir/Patient?identifier=${encodeURIComponent(`${INS}|${nir}`)}&_total=accurate`, token })).body.total;
-  beforeAll(async () => {
-    s = await startServer(engine);
-    token = await s.token({ fhirUser: 'Practitioner/p1', scope: 'user/*.cruds' });
+  useServer(engine, (server, admin) => {
+    s = server;
+    token = admin;
   });
-  afterAll(async () => s?.close());
 
   it('If-None-Exist creates once, then returns the existing resource', async () => {
     const criteria = `identifier=${INS}|180047512345678`;

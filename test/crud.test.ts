@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeEngines, startServer, type TestServer } from './harness.js';
+import { expect, it } from 'vitest';
+import { describeEngines, useServer, type TestServer } from './harness.js';
 
 const patient = (family: string, extra: Record<string, unknown> = {}) => ({
   resourceType: 'Patient',
@@ -12,11 +12,10 @@ const patient = (family: string, extra: Record<string, unknown> = {}) => ({
 describeEngines('REST interactions', (engine) => {
   let s: TestServer;
   let token: string;
-  beforeAll(async () => {
-    s = await startServer(engine);
-    token = await s.token({ fhirUser: 'Practitioner/p1', scope: 'user/*.cruds' });
+  useServer(engine, (server, admin) => {
+    s = server;
+    token = admin;
   });
-  afterAll(async () => s?.close());
 
   it('creates with a server id, then reads with ETag and Last-Modified', async () => {
     const created = await s.request({ method: 'POST', url: '/fhir/Patient', token, body: patient('Martin', { id: 'client-chosen' }) });

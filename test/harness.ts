@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
-import { describe } from 'vitest';
+import { afterAll, beforeAll, describe } from 'vitest';
 import { createApp, type App } from '../src/app.js';
 import { ensureLocalIssuer } from '../src/auth/local-issuer.js';
 import { loadConfig } from '../src/config.js';
@@ -80,4 +80,17 @@ export async function startServer(engine: Engine, env: Record<string, string> = 
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A server for the enclosing describe block, started before its tests and closed after them; `use`
+ * receives it with a token of a practitioner holding every scope.
+ */
+export function useServer(engine: Engine, use: (s: TestServer, token: string) => void, env: Record<string, string> = {}, now?: () => Date): void {
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    server = await startServer(engine, env, now);
+    use(server, await server.token({ fhirUser: 'Practitioner/p1', scope: 'user/*.cruds' }));
+  });
+  afterAll(async () => server?.close());
 }

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { reindexAll } from '../src/search/reindex.js';
 import { createSearchRegistry, loadConformanceSearchParameters, type SearchParameter } from '../src/search/registry.js';
-import { describeEngines, startServer, type TestServer } from './harness.js';
+import { describeEngines, useServer, type TestServer } from './harness.js';
 
 const NICKNAME: SearchParameter = {
   resourceType: 'SearchParameter',
@@ -18,11 +18,10 @@ const NICKNAME: SearchParameter = {
 describeEngines('reindexing after a search parameter is added', (engine) => {
   let s: TestServer;
   let token: string;
-  beforeAll(async () => {
-    s = await startServer(engine);
-    token = await s.token({ fhirUser: 'Practitioner/p1', scope: 'user/*.cruds' });
+  useServer(engine, (server, admin) => {
+    s = server;
+    token = admin;
   });
-  afterAll(async () => s?.close());
 
   it('indexes existing resources for the new parameter without writing new versions', async () => {
     for (const given of ['Lulu', 'Bibi']) {

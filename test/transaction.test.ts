@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeEngines, startServer, type TestServer } from './harness.js';
+import { expect, it } from 'vitest';
+import { describeEngines, useServer, type TestServer } from './harness.js';
 
 const INS = 'urn:oid:1.2.250.1.213.1.4.8';
 
@@ -8,11 +8,10 @@ describeEngines('batch and transaction Bundles', (engine) => {
   let token: string;
   const versions = async () => (await s.request({ method: 'GET', url: '/fhir/_history?_count=1', token })).body.total;
   const post = (body: unknown, headers?: Record<string, string>) => s.request({ method: 'POST', url: '/fhir', token, body, headers });
-  beforeAll(async () => {
-    s = await startServer(engine, { CARNET_MAX_BUNDLE_ENTRIES: '20' });
-    token = await s.token({ fhirUser: 'Practitioner/p1', scope: 'user/*.cruds' });
-  });
-  afterAll(async () => s?.close());
+  useServer(engine, (server, admin) => {
+    s = server;
+    token = admin;
+  }, { CARNET_MAX_BUNDLE_ENTRIES: '20' });
 
   it('commits a transaction and rewrites urn:uuid references, attachment URLs and contained references', async () => {
     const res = await post({

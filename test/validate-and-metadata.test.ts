@@ -1,16 +1,15 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { createValidator } from '../src/validation/validator.js';
 import { SERVED_TYPES } from '../src/fhir/resource-types.js';
-import { describeEngines, startServer, type TestServer } from './harness.js';
+import { describeEngines, useServer, type TestServer } from './harness.js';
 
 describeEngines('$validate and the CapabilityStatement', (engine) => {
   let s: TestServer;
   let token: string;
-  beforeAll(async () => {
-    s = await startServer(engine);
-    token = await s.token({ fhirUser: 'Practitioner/p1', scope: 'user/*.cruds' });
+  useServer(engine, (server, admin) => {
+    s = server;
+    token = admin;
   });
-  afterAll(async () => s?.close());
 
   it('validates at type level without storing anything', async () => {
     const good = await s.request({ method: 'POST', url: '/fhir/Patient/$validate', token, body: { resourceType: 'Patient', name: [{ family: 'Valide' }] } });

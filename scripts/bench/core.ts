@@ -1,10 +1,6 @@
 // npm run bench: bare Fastify (the ceiling), carnet read-by-id with a token, and carnet create,
 // in one run on the embedded engine. Prints the figures with the machine and the data size.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ensureLocalIssuer } from '../../src/auth/local-issuer.js';
-import { freePort, load, machine, row, startProcess } from './lib.js';
+import { freePort, load, machine, row, run, startProcess, withCarnet } from './lib.js';
 
 const N = Number(process.env.BENCH_N ?? 10_000);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
@@ -20,13 +16,7 @@ const patient = (i: number) => ({
 });
 
 async function main() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'carnet-bench-'));
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const token = await (await ensureLocalIssuer(dataDir)).sign({ fhirUser: 'Practitioner/bench', scope: 'user/*.cruds' });
-  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' };
-  const carnet = await startProcess('src/main.ts', { PORT: String(port), CARNET_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, `${base}/health`);
-  try {
+  await withCarnet('core', async ({ base, headers }) => {
     console.log(`carnet core benchmark: ${machine()}`);
     console.log(`embedded engine (LMDB), ${N} Patients loaded first, ${DURATION} s per figure, ${CONNECTIONS} connections, autocannon in this process`);
 
@@ -74,14 +64,7 @@ async function main() {
     console.log(row('carnet read by id (token checked)', readResult, `   = ${((100 * readResult.requestsPerSec) / bareResult.requestsPerSec).toFixed(0)}% of bare`));
     console.log(row('carnet create (durable ack)', createResult, `   = ${createResult.requestsPerSec.toFixed(0)} resources/s`));
     console.log(`data size at the end: ${created} Patients`);
-  } finally {
-    carnet.kill('SIGTERM');
-    await new Promise((r) => carnet.once('exit', r));
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+run(main);

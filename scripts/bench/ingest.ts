@@ -3,11 +3,7 @@
 // of 100 mixed resources, on the embedded engine with durable acknowledgement. Prints bundles/s and
 // resources/s with the machine and the data size.
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ensureLocalIssuer } from '../../src/auth/local-issuer.js';
-import { freePort, load, machine, row, startProcess } from './lib.js';
+import { load, machine, row, run, withCarnet } from './lib.js';
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
@@ -71,13 +67,7 @@ function mixedTransaction(): string {
 }
 
 async function main() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'carnet-bench-ingest-'));
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const token = await (await ensureLocalIssuer(dataDir)).sign({ fhirUser: 'Practitioner/bench', scope: 'user/*.cruds' });
-  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' };
-  const carnet = await startProcess('src/main.ts', { PORT: String(port), CARNET_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, `${base}/health`);
-  try {
+  await withCarnet('ingest', async ({ base, headers }) => {
     console.log(`carnet ingest benchmark: ${machine()}`);
     for (let i = 0; i < PATIENTS; i++) {
       await fetch(`${base}/fhir/Patient`, { method: 'POST', headers, body: JSON.stringify({ resourceType: 'Patient', identifier: [{ system: INS, value: String(1000000000000 + i) }] }) });
@@ -102,14 +92,7 @@ async function main() {
     console.log(row(`transaction of 100 resources, c=${CONNECTIONS}`, mixed, `   = ${(mixed.requestsPerSec * 100).toFixed(0)} resources/s`));
     console.log(`one transaction of 100 resources alone: ${oneMs.toFixed(0)} ms (status ${one.status})`);
     console.log(`data size at the end: ${PATIENTS} Patients + ${iti65.total} ITI-65 bundles + ${mixed.total + 1} transactions of 100`);
-  } finally {
-    carnet.kill('SIGTERM');
-    await new Promise((r) => carnet.once('exit', r));
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  });
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+run(main);

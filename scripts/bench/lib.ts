@@ -1,7 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpus, totalmem, type as osType, release } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { cpus, release, tmpdir, totalmem, type as osType } from 'node:os';
 import { createServer } from 'node:net';
 import autocannon from 'autocannon';
+import { ensureLocalIssuer } from '../../src/auth/local-issuer.js';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -59,4 +62,34 @@ export async function load(opts: autocannon.Options): Promise<LoadResult> {
 
 export function row(name: string, r: LoadResult, extra = ''): string {
   return `${name.padEnd(34)} ${r.requestsPerSec.toFixed(0).padStart(8)} req/s   p50 ${String(r.p50).padStart(4)} ms   p99 ${String(r.p99).padStart(4)} ms   errors ${r.errors}  non-2xx ${r.non2xx}${extra}`;
+}
+
+export interface Carnet {
+  base: string;
+  /** A practitioner's token with every scope, and the FHIR JSON content type. */
+  headers: Record<string, string>;
+}
+
+/** Runs `fn` against a carnet server started in its own process on a fresh data directory, then stops it. */
+export async function withCarnet(name: string, fn: (carnet: Carnet) => Promise<void>): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), `carnet-bench-${name}-`));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const token = await (await ensureLocalIssuer(dataDir)).sign({ fhirUser: 'Practitioner/bench', scope: 'user/*.cruds' });
+  const child = await startProcess('src/main.ts', { PORT: String(port), CARNET_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, `${base}/health`);
+  try {
+    await fn({ base, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' } });
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Runs a benchmark's main, exiting non-zero on failure. */
+export function run(main: () => Promise<void>): void {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
 }
