@@ -2,7 +2,7 @@ import type { Issue } from '../errors.js';
 import type { SortKey, StoreQuery } from '../store/store.js';
 import { RECORD_FIELD_PARAMS } from './extract.js';
 import type { ParsedParam, ParsedSearch } from './parse.js';
-import type { IncludeParam, Summary, Total } from './result-params.js';
+import type { ResultParams, Total } from './result-params.js';
 import type { Clause, CompileContext } from './types/common.js';
 import { plainField } from './types/common.js';
 import { compile as compileComposite } from './types/composite.js';
@@ -28,17 +28,11 @@ export interface SubQuery {
   type?: string;
 }
 
-export interface CompiledSearch {
+/** The result parameters as parsed, except _sort, which becomes store sort keys. */
+export interface CompiledSearch extends Omit<ResultParams, 'sort'> {
   types: string[];
   filter: Filter;
   sort: SortKey[];
-  count: number;
-  offset?: number;
-  total: Total;
-  summary?: Summary;
-  elements?: string[];
-  include: IncludeParam[];
-  revinclude: IncludeParam[];
   warnings: Issue[];
   /** Sub-queries for chained and _has parameters, by placeholder number. Empty for a plain search. */
   subqueries: SubQuery[];
