@@ -66,7 +66,13 @@ describeEngines('bad input answers 4xx with an OperationOutcome and writes nothi
   });
 
   it('treats operators in query values as text', async () => {
+    await s.request({ method: 'POST', url: '/fhir/Patient', token, body: { resourceType: 'Patient', name: [{ family: 'Ordinaire' }] } });
+    // `name[$ne]` is an unknown parameter (a warning), `$where` a family name nobody has: no match, not every Patient.
     const res = await s.request({ method: 'GET', url: '/fhir/Patient?name[$ne]=x&family=$where', token });
-    expect(res.status).toBeLessThan(500);
+    expect(res.status).toBe(200);
+    expect(res.body.entry.filter((e: any) => e.search.mode === 'match')).toEqual([]);
+    expect(res.body.entry.find((e: any) => e.search.mode === 'outcome').resource.issue[0].expression).toEqual(['name[$ne]']);
+    const strict = await s.request({ method: 'GET', url: '/fhir/Patient?name[$ne]=x', token, headers: { prefer: 'handling=strict' } });
+    expect(strict.status).toBe(400);
   });
 });
