@@ -41,8 +41,7 @@ function compileFor(type: string, query: FhirRequest['query'], scope: Scope, req
     defaultCount: ctx.defaultCount,
     maxCount: ctx.maxCount,
   });
-  const pin = { created: { $lte: at } };
-  return compileSearch(parsed, { and: [...scope.extra, ...ctx.accessClauses(type), pin], now: Date.parse(at) });
+  return compileSearch(parsed, { and: [...scope.extra, ...ctx.accessClauses(type)], now: Date.parse(at) });
 }
 
 /** One compiled search over several types: each type's filter applies to records of that type. */
@@ -97,7 +96,11 @@ export async function runSearch(req: FhirRequest, ctx: Context): Promise<FhirRes
   const size = compiled.count;
   // Includes are resolved for the page alone, after it is cut (see below).
   const run = (filter: Filter, offset: number, limit: number, count: boolean) =>
-    executeSearch(ctx.store, { ...compiled, include: [], revinclude: [], filter, query: { ...compiled.query, filter, offset, limit, count } }, { accessFor: ctx.accessClauses });
+    executeSearch(
+      ctx.store,
+      { ...compiled, include: [], revinclude: [], filter, query: { ...compiled.query, filter, offset, limit, count, createdAtMost: cursor.at } },
+      { accessFor: ctx.accessClauses },
+    );
 
   const wantTotal = compiled.total !== 'none';
   let result;

@@ -62,6 +62,11 @@ export interface StoreQuery {
   limit: number;
   /** Count all matches (accurate total). */
   count: boolean;
+  /**
+   * Leaves out the records created after this instant (a FHIR instant as in `created`): pins a
+   * sequence of pages to what existed when the first one was read.
+   */
+  createdAtMost?: string;
 }
 
 export interface StoreSearchResult {

@@ -76,6 +76,24 @@ export function queryTests({ test }: Suite): void {
       ]);
       expect(await found(store, ['Observation'], { lastUpdated: { $gt: T(14) } })).toEqual(['Observation/o10']);
     });
+    test('system and code pinned within a compartment match within one entry, with and without other clauses', async (store) => {
+      const inP2 = (match: Record<string, unknown>, more: Record<string, unknown>[] = []) => ({ $and: [{ comp: 'Patient/p2' }, { idx: { $elemMatch: match } }, ...more] });
+      expect(await found(store, ['Observation'], inP2({ p: 'code', s: LOINC, c: '1111' }))).toEqual(['Observation/o3']);
+      expect(await found(store, ['Observation'], inP2({ p: 'code', s: SNOMED, c: { $in: ['1111', '9999'] } }))).toEqual(['Observation/o4']);
+      expect(await found(store, ['Observation'], inP2({ p: 'code', s: LOINC, c: '1111' }, [{ idx: { $elemMatch: { p: 'code', s: SNOMED, c: '1111' } } }]))).toEqual([]);
+      expect(await found(store, ['Observation'], inP2({ p: 'code', s: LOINC, c: '1111' }, [{ comp: 'Patient/p1' }]))).toEqual([]);
+    });
+    test('createdAtMost leaves out what was created after the instant', async (store) => {
+      const all = await found(store, ['Observation'], {});
+      const early = ids((await search(store, ['Observation'], {}, { createdAtMost: T(12) })).records);
+      const expected = searchData().filter((r) => r.type === 'Observation' && r.created! <= T(12));
+      expect(expected.length).toBeGreaterThan(0);
+      expect(expected.length).toBeLessThan(all.length);
+      expect(early).toEqual(ids(expected).sort());
+      expect(ids((await search(store, ['Observation'], { comp: 'Patient/p2' }, { createdAtMost: T(12) })).records)).toEqual(
+        ids(expected.filter((r) => r.comp.includes('Patient/p2'))).sort(),
+      );
+    });
     test('$or matches any branch', async (store) => {
       const filter = { $or: [{ id: 'o1' }, { comp: 'Patient/p3' }, { idx: { $elemMatch: { p: 'code', s: SNOMED } } }] };
       expect(await found(store, ['Observation'], filter)).toEqual(['Observation/o1', 'Observation/o10', 'Observation/o4']);

@@ -11,6 +11,7 @@ export interface Dbs {
   systemHistory: Database<null, Key>;
   comp: Database<null, Key>;
   terms: Database<null, Key>;
+  compTerms: Database<null, Key>;
 }
 
 const STRUCTURES = Symbol.for('structures');
@@ -33,5 +34,6 @@ export function openDbs(path: string): Dbs {
     systemHistory: root.openDB<null, Key>('history-system', {}),
     comp: root.openDB<null, Key>('comp', {}),
     terms: root.openDB<null, Key>('terms', {}),
+    compTerms: root.openDB<null, Key>('comp-terms', {}),
   };
 }

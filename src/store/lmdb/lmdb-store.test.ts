@@ -111,13 +111,62 @@ describe('lmdb engine', () => {
     expect(await byCode(store, 'A')).toEqual([]);
     expect(await byCode(store, 'B')).toEqual(['a1']);
     await store.close();
-    // A store from before the term index: drop it and its marker, as such a store would be.
+    // A store from before the term indexes: drop them and their marker, as such a store would be.
     const env = openEnvironment({ path, maxDbs: 8 });
     await env.openDB('terms', {}).clearAsync();
-    await env.remove('terms-index-built');
+    await env.openDB('comp-terms', {}).clearAsync();
+    await env.remove('terms-index-built-2');
     await env.close();
     const reopened = await openStore(path);
     expect(await byCode(reopened, 'B')).toEqual(['a1']);
+    const inP1 = await reopened.search({ types: ['Observation'], filter: { comp: 'Patient/p1', idx: { $elemMatch: { p: 'code', c: 'B' } } }, sort: [], offset: 0, limit: 10, count: false });
+    expect(inP1.records.map((r) => r.id)).toEqual(['a1']);
+  });
+
+  it('a compartment search pinned on codes reads only that patient\'s records carrying them', async () => {
+    const store = await openStore(await tempDir());
+    const LOINC = 'http://loinc.org';
+    const doc = (n: number): CurrentRecord =>
+      rec('DocumentReference', `d${n}`, 1, T(1), {
+        comp: [`Patient/p${n % 10}`],
+        idx: [
+          { p: 'type', s: n % 4 === 0 ? 'urn:other' : LOINC, c: `t${n % 3}` },
+          { p: 'patient', r: `Patient/p${n % 10}` },
+          { p: 'date', st: n, et: n },
+        ],
+      });
+    await store.commit(Array.from({ length: 600 }, (_, n) => ({ record: doc(n), expect: { kind: 'absent' as const } })));
+    const search = async (filter: Record<string, unknown>) => {
+      const before = store.stats.examined;
+      const { records } = await store.search({ types: ['DocumentReference'], filter, sort: [], offset: 0, limit: 100, count: false });
+      return { ids: records.map((r) => r.id), examined: store.stats.examined - before };
+    };
+    // The brute-force answer: the same conditions over the records as written.
+    const expected = (pred: (n: number) => boolean) =>
+      Array.from({ length: 600 }, (_, n) => n).filter(pred).map((n) => `d${n}`).sort();
+    const p3 = (n: number) => n % 10 === 3;
+
+    const byCode = await search({ $and: [{ comp: 'Patient/p3' }, { idx: { $elemMatch: { p: 'type', c: 't1' } } }] });
+    expect(byCode.ids).toEqual(expected((n) => p3(n) && n % 3 === 1));
+    expect(byCode.examined).toBe(byCode.ids.length);
+
+    const bySystemAndCode = await search({
+      $and: [
+        { idx: { $elemMatch: { p: 'patient', r: 'Patient/p3' } } },
+        { comp: 'Patient/p3' },
+        { idx: { $elemMatch: { p: 'type', s: LOINC, c: { $in: ['t1', 't2'] } } } },
+      ],
+    });
+    expect(bySystemAndCode.ids).toEqual(expected((n) => p3(n) && n % 4 !== 0 && n % 3 !== 0));
+    expect(bySystemAndCode.examined).toBe(bySystemAndCode.ids.length);
+
+    // What the index cannot answer is still tested on each candidate.
+    const withRange = await search({ comp: 'Patient/p3', idx: { $elemMatch: { p: 'type', c: 't1' } }, $and: [{ idx: { $elemMatch: { p: 'date', st: { $gte: 300 } } } }] });
+    expect(withRange.ids).toEqual(expected((n) => p3(n) && n % 3 === 1 && n >= 300));
+    expect(withRange.examined).toBe(byCode.ids.length);
+    const noSystem = await search({ comp: 'Patient/p3', idx: { $elemMatch: { p: 'type', c: 't0', s: { $exists: false } } } });
+    expect(noSystem.ids).toEqual([]);
+    expect(noSystem.examined).toBe(expected((n) => p3(n) && n % 3 === 0).length);
   });
 
   it('the compartment index follows updates and deletions', async () => {

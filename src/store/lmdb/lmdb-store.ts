@@ -7,6 +7,7 @@ import { ensureTerms } from './terms.js';
 import { updateSearchData } from './reindex.js';
 import { currentKey, versionKey } from './keys.js';
 import { search, type SearchStats } from './search.js';
+import { filterCache } from './filters.js';
 
 export interface LmdbStoreOptions {
   /** Directory of the LMDB environment, and of blob files under `blobs/`; created when missing. */
@@ -28,6 +29,7 @@ const info: StoreInfo = {
 export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbStore> {
   const dbs = openDbs(options.path);
   const stats: SearchStats = { examined: 0 };
+  const compile = filterCache();
   await ensureTerms(dbs);
   const blobs = await openBlobs(options.path, dbs.root).catch(async (err: unknown) => {
     await dbs.root.close();
@@ -38,7 +40,7 @@ export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbSt
     stats,
     read: async (type, id) => dbs.current.get(currentKey(type, id)),
     vread: async (type, id, versionId) => dbs.versions.get(versionKey(type, id, versionId)),
-    search: async (query) => search(dbs, stats, query),
+    search: async (query) => search(dbs, stats, compile, query),
     history: async (query) => history(dbs, query),
     commit: async (writes) => commit(dbs, writes),
     updateSearchData: (updates) => updateSearchData(dbs, updates),

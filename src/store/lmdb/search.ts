@@ -1,7 +1,6 @@
-import { Query } from 'mingo';
-import type { Criteria } from 'mingo/types';
 import type { CurrentRecord, StoreQuery, StoreSearchResult } from '../store.js';
 import type { Dbs } from './dbs.js';
+import type { RecordTest } from './filters.js';
 import { byCodeUnit, candidates, plan } from './plan.js';
 import { compareBy } from './sort.js';
 
@@ -14,15 +13,23 @@ export interface SearchStats {
  * Runs synchronously from start to end: lmdb-js keeps one read snapshot until the event loop
  * turns, so the index ranges and the records read here all come from the same commit.
  */
-export function search(dbs: Dbs, stats: SearchStats, query: StoreQuery): StoreSearchResult {
-  const filter = new Query<CurrentRecord>(query.filter as Criteria<CurrentRecord>, {});
-  const how = plan(query.filter);
+export function search(
+  dbs: Dbs,
+  stats: SearchStats,
+  compile: (filter: Record<string, unknown>) => RecordTest,
+  query: StoreQuery,
+): StoreSearchResult {
+  const { source, residual } = plan(query.filter);
+  const test = compile(residual);
+  const pin = query.createdAtMost;
   const types = [...new Set(query.types)].sort(byCodeUnit);
   function* matches(): Generator<CurrentRecord> {
     for (const type of types) {
-      for (const record of candidates(dbs, type, how)) {
+      for (const record of candidates(dbs, type, source)) {
         stats.examined++;
-        if (!record.deleted && filter.test(record)) yield record;
+        if (record.deleted) continue;
+        if (pin !== undefined && !(record.created !== undefined && record.created <= pin)) continue;
+        if (test(record)) yield record;
       }
     }
   }

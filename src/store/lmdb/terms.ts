@@ -6,31 +6,53 @@ import { prefixRange, type Key } from './keys.js';
  * The term index: [type, parameter, field, value, id] for the exact-match fields of search index
  * entries (token codes `c`, references `r`, uris `u`), so that a search pinned on one of them
  * (an identifier, a subject, a masterIdentifier) reads only the resources that carry it.
+ *
+ * The compartment term index: the same terms under each patient compartment the resource is in,
+ * [compartment, type, parameter, field, value, id], so that a patient-scoped search pinned on a
+ * code (`DocumentReference?patient=X&type=Y`) reads only that patient's resources with that code.
  */
 const FIELDS = ['c', 'r', 'u'] as const;
-export type TermField = (typeof FIELDS)[number];
+/** `sc` is a token's system and code as one value, `system|code`, the common form of a token search. */
+export type TermField = (typeof FIELDS)[number] | 'sc';
 
 export const termKey = (type: string, p: string, field: TermField, value: string, id: string): Key => [type, p, field, value, id];
+export const compTermKey = (comp: string, term: Key): Key => [comp, ...term];
 
 function termsOf(record: CurrentRecord): Key[] {
   if (record.deleted) return [];
   const keys = new Map<string, Key>();
   for (const entry of record.idx) {
     if (typeof entry.p !== 'string') continue;
+    const add = (field: TermField, value: string) => {
+      const key = termKey(record.type, entry.p as string, field, value, record.id);
+      keys.set(JSON.stringify(key), key);
+    };
     for (const field of FIELDS) {
       const value = entry[field];
-      if (typeof value !== 'string' || value === '') continue;
-      const key = termKey(record.type, entry.p, field, value, record.id);
-      keys.set(JSON.stringify(key), key);
+      if (typeof value === 'string' && value !== '') add(field, value);
     }
+    if (typeof entry.s === 'string' && typeof entry.c === 'string' && entry.c !== '') add('sc', `${entry.s}|${entry.c}`);
   }
   return [...keys.values()];
 }
 
+function compTermsOf(record: CurrentRecord, terms: Key[]): Key[] {
+  if (record.deleted || record.comp.length === 0) return [];
+  return [...new Set(record.comp)].flatMap((comp) => terms.map((term) => compTermKey(comp, term)));
+}
+
 /** Inside a write transaction: the terms of `previous` give way to those of `next`. */
 export function replaceTerms(dbs: Dbs, previous: CurrentRecord | undefined, next: CurrentRecord | undefined): void {
-  if (previous) for (const key of termsOf(previous)) dbs.terms.removeSync(key);
-  if (next) for (const key of termsOf(next)) dbs.terms.putSync(key, null);
+  if (previous) {
+    const terms = termsOf(previous);
+    for (const key of terms) dbs.terms.removeSync(key);
+    for (const key of compTermsOf(previous, terms)) dbs.compTerms.removeSync(key);
+  }
+  if (next) {
+    const terms = termsOf(next);
+    for (const key of terms) dbs.terms.putSync(key, null);
+    for (const key of compTermsOf(next, terms)) dbs.compTerms.putSync(key, null);
+  }
 }
 
 /** The ids of one type carrying one of these values in a parameter's field, in key order. */
@@ -42,12 +64,27 @@ export function idsWithTerm(dbs: Dbs, type: string, p: string, field: TermField,
   return ids;
 }
 
-const BUILT = 'terms-index-built';
+/** The ids of one type in one of these compartments carrying one of these values, in key order of each. */
+export function idsWithCompTerm(dbs: Dbs, comps: string[], type: string, p: string, field: TermField, values: string[]): Set<string> {
+  const ids = new Set<string>();
+  for (const comp of comps) {
+    for (const value of values) {
+      for (const key of dbs.compTerms.getKeys(prefixRange(comp, type, p, field, value))) ids.add(key[5] as string);
+    }
+  }
+  return ids;
+}
 
-/** Builds the term index of a store written before it existed (once, at open). */
+/** Set once both term indexes hold every current record (the compartment one came second). */
+const BUILT = 'terms-index-built-2';
+
+/** Builds the term indexes of a store written before they existed (once, at open). */
 export async function ensureTerms(dbs: Dbs): Promise<void> {
   if (dbs.root.get(BUILT)) return;
   await dbs.root.childTransaction(() => {
+    // Rebuilt whole: a store of the first layout has the type terms and not the compartment ones.
+    dbs.terms.clearSync();
+    dbs.compTerms.clearSync();
     for (const { value } of dbs.current.getRange({})) replaceTerms(dbs, undefined, value);
     dbs.root.putSync(BUILT, true);
   });

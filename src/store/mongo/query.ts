@@ -10,6 +10,7 @@ import { CURRENT_PROJECTION, VERSION_PROJECTION, type Collections, type CurrentD
  */
 export function searchFilter(query: StoreQuery): Filter<CurrentDoc> {
   const clauses: Filter<CurrentDoc>[] = [{ type: { $in: query.types } }, { deleted: false }];
+  if (query.createdAtMost !== undefined) clauses.push({ created: { $lte: query.createdAtMost } });
   if (Object.keys(query.filter).length > 0) clauses.push(query.filter as Filter<CurrentDoc>);
   return { $and: clauses };
 }
