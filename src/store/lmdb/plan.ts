@@ -4,15 +4,18 @@ import { currentKey, prefixRange } from './keys.js';
 import { idsWithCompTerm, idsWithTerm, type TermField } from './terms.js';
 
 /**
- * Where the candidates of one type come from, and which clauses of the filter that source already
- * answers. A field is pinned when every match must hold one of a few known values: equality, $eq
- * or $in of strings, in a clause of the filter's top-level conjunction. A pin only has to give a
- * superset of the matches: the clauses it does not answer exactly stay in the residual filter,
- * which is tested on every candidate.
+ * Where the candidates of one type come from, and which clauses of the filter the indexes answer.
+ * A field is pinned when every match must hold one of a few known values: equality, $eq or $in of
+ * strings, in a clause of the filter's top-level conjunction. The source only has to give a
+ * superset of the matches. An exact term clause (an index entry condition that is nothing but a
+ * term) is answered by the term index: by the source's range read, or by checking the candidate
+ * against the index's own definition (`carries`). Everything else stays in the residual filter,
+ * which mingo tests on every candidate; with the per-patient parts gone, it is the same document
+ * for the same kind of search, and compiled once (filters.ts).
  */
 export type Source =
   | { kind: 'ids'; ids: string[] }
-  | { kind: 'comp'; comps: string[]; terms: TermPin[] }
+  | { kind: 'comp'; comps: string[]; term?: TermPin }
   | { kind: 'term'; term: TermPin }
   | { kind: 'scan' };
 
@@ -24,38 +27,49 @@ export interface TermPin {
 
 export interface Plan {
   source: Source;
-  /** The filter's conjunction minus the clauses the source answers exactly. */
+  /** Exact terms the source does not read: each candidate must carry them. */
+  checks: TermPin[];
+  /** The filter's conjunction minus the clauses answered by the indexes. */
   residual: Record<string, unknown>;
 }
 
 type Clause = Record<string, unknown>;
+type FoundTerm = { clause: Clause; term: TermPin; exact: boolean };
 
 /**
- * Ids first; then a patient's compartment, narrowed by every exact term within it (the compartment
- * term index: a patient's documents of one type, with one subject); then one term across the type;
- * else a scan.
+ * Ids first; then a patient's compartment, read through the compartment term index when a term is
+ * pinned (a code before a reference: within a patient's compartment, references mostly point at
+ * the patient); then the first pinned term across the type; else a scan.
  */
 export function plan(filter: Record<string, unknown>): Plan {
   const clauses = conjunction(filter);
   const answered = new Set<Clause>();
-  let source: Source = { kind: 'scan' };
+  const terms: FoundTerm[] = clauses.flatMap((clause) => termPin(clause) ?? []);
   const ids = firstPin(clauses, 'id');
   const comps = firstPin(clauses, 'comp');
-  const terms = clauses.map((c) => [c, termPin(c)] as const).filter((t): t is readonly [Clause, TermPin & { exact: boolean }] => t[1] !== undefined);
+  let read: FoundTerm | undefined;
+  let source: Source = { kind: 'scan' };
   if (ids) {
     source = { kind: 'ids', ids: ids.values };
     answered.add(ids.clause);
   } else if (comps) {
-    source = { kind: 'comp', comps: comps.values, terms: terms.map(([, t]) => t) };
+    read = [...terms].sort((a, b) => FIELD_ORDER.indexOf(a.term.field) - FIELD_ORDER.indexOf(b.term.field))[0];
+    source = { kind: 'comp', comps: comps.values, ...(read ? { term: read.term } : {}) };
     answered.add(comps.clause);
-    for (const [clause, t] of terms) if (t.exact) answered.add(clause);
   } else if (terms.length > 0) {
-    const [clause, term] = terms[0];
-    source = { kind: 'term', term };
-    if (term.exact) answered.add(clause);
+    read = terms[0];
+    source = { kind: 'term', term: read.term };
   }
-  return { source, residual: rebuild(clauses.filter((c) => !answered.has(c))) };
+  const checks: TermPin[] = [];
+  for (const found of terms) {
+    if (!found.exact) continue;
+    answered.add(found.clause);
+    if (found !== read) checks.push(found.term);
+  }
+  return { source, checks, residual: rebuild(clauses.filter((c) => !answered.has(c))) };
 }
+
+const FIELD_ORDER: TermField[] = ['sc', 'c', 'u', 'r'];
 
 /** The clauses of a filter's top-level conjunction, each a one-key object, nested $and flattened. */
 function conjunction(filter: Record<string, unknown>): Clause[] {
@@ -96,7 +110,7 @@ function firstPin(clauses: Clause[], field: string): { clause: Clause; values: s
  * `idx: { $elemMatch: { p, c|r|u: values } }`, or `{ p, s, c: values }` as system|code: exact when
  * the entry condition has nothing else, since the term index holds exactly those entries.
  */
-function termPin(clause: Clause): (TermPin & { exact: boolean }) | undefined {
+function termPin(clause: Clause): FoundTerm | undefined {
   const idx = clause.idx;
   if (!isObject(idx) || Object.keys(idx).length !== 1 || !isObject(idx.$elemMatch)) return undefined;
   const match = idx.$elemMatch;
@@ -104,11 +118,11 @@ function termPin(clause: Clause): (TermPin & { exact: boolean }) | undefined {
   const keys = Object.keys(match).length;
   const codes = valuesOf(match.c);
   if (typeof match.s === 'string' && codes) {
-    return { p: match.p, field: 'sc', values: codes.map((c) => `${match.s}|${c}`), exact: keys === 3 };
+    return { clause, term: { p: match.p, field: 'sc', values: codes.map((c) => `${match.s}|${c}`) }, exact: keys === 3 };
   }
   for (const field of ['c', 'r', 'u'] as const) {
     const values = valuesOf(match[field]);
-    if (values) return { p: match.p, field, values, exact: keys === 2 };
+    if (values) return { clause, term: { p: match.p, field, values }, exact: keys === 2 };
   }
   return undefined;
 }
@@ -135,21 +149,13 @@ function idsOf(dbs: Dbs, type: string, source: Exclude<Source, { kind: 'scan' }>
     case 'term':
       return idsWithTerm(dbs, type, source.term.p, source.term.field, source.term.values);
     case 'comp': {
-      if (source.terms.length === 0) {
-        const found = new Set<string>();
-        for (const comp of source.comps) {
-          for (const key of dbs.comp.getKeys(prefixRange(comp, type))) found.add(key[2] as string);
-        }
-        return found;
+      const { comps, term } = source;
+      if (term) return idsWithCompTerm(dbs, comps, type, term.p, term.field, term.values);
+      const found = new Set<string>();
+      for (const comp of comps) {
+        for (const key of dbs.comp.getKeys(prefixRange(comp, type))) found.add(key[2] as string);
       }
-      // Every term narrows: the candidates are in the compartment and carry all of them.
-      let found: Set<string> | undefined;
-      for (const t of source.terms) {
-        const next = idsWithCompTerm(dbs, source.comps, type, t.p, t.field, t.values);
-        found = found ? new Set([...found].filter((id) => next.has(id))) : next;
-        if (found.size === 0) break;
-      }
-      return found!;
+      return found;
     }
   }
 }

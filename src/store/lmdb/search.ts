@@ -1,6 +1,7 @@
 import type { CurrentRecord, StoreQuery, StoreSearchResult } from '../store.js';
 import type { Dbs } from './dbs.js';
 import type { RecordTest } from './filters.js';
+import { carries } from './terms.js';
 import { byCodeUnit, candidates, plan } from './plan.js';
 import { compareBy } from './sort.js';
 
@@ -19,7 +20,7 @@ export function search(
   compile: (filter: Record<string, unknown>) => RecordTest,
   query: StoreQuery,
 ): StoreSearchResult {
-  const { source, residual } = plan(query.filter);
+  const { source, checks, residual } = plan(query.filter);
   const test = compile(residual);
   const pin = query.createdAtMost;
   const types = [...new Set(query.types)].sort(byCodeUnit);
@@ -29,7 +30,7 @@ export function search(
         stats.examined++;
         if (record.deleted) continue;
         if (pin !== undefined && !(record.created !== undefined && record.created <= pin)) continue;
-        if (test(record)) yield record;
+        if (checks.every((t) => carries(record, t.p, t.field, t.values)) && test(record)) yield record;
       }
     }
   }

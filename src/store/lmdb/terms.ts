@@ -1,4 +1,4 @@
-import type { CurrentRecord } from '../store.js';
+import type { CurrentRecord, IndexEntry } from '../store.js';
 import type { Dbs } from './dbs.js';
 import { prefixRange, type Key } from './keys.js';
 
@@ -11,29 +11,43 @@ import { prefixRange, type Key } from './keys.js';
  * [compartment, type, parameter, field, value, id], so that a patient-scoped search pinned on a
  * code (`DocumentReference?patient=X&type=Y`) reads only that patient's resources with that code.
  */
-const FIELDS = ['c', 'r', 'u'] as const;
 /** `sc` is a token's system and code as one value, `system|code`, the common form of a token search. */
-export type TermField = (typeof FIELDS)[number] | 'sc';
+const FIELDS = ['c', 'r', 'u', 'sc'] as const;
+export type TermField = (typeof FIELDS)[number];
 
 export const termKey = (type: string, p: string, field: TermField, value: string, id: string): Key => [type, p, field, value, id];
 export const compTermKey = (comp: string, term: Key): Key => [comp, ...term];
+
+/** The value an index entry holds for a term field, if the term index holds it. */
+function termValue(entry: IndexEntry, field: TermField): string | undefined {
+  if (field === 'sc') return typeof entry.s === 'string' && typeof entry.c === 'string' && entry.c !== '' ? `${entry.s}|${entry.c}` : undefined;
+  const value = entry[field];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
 
 function termsOf(record: CurrentRecord): Key[] {
   if (record.deleted) return [];
   const keys = new Map<string, Key>();
   for (const entry of record.idx) {
     if (typeof entry.p !== 'string') continue;
-    const add = (field: TermField, value: string) => {
-      const key = termKey(record.type, entry.p as string, field, value, record.id);
-      keys.set(JSON.stringify(key), key);
-    };
     for (const field of FIELDS) {
-      const value = entry[field];
-      if (typeof value === 'string' && value !== '') add(field, value);
+      const value = termValue(entry, field);
+      if (value === undefined) continue;
+      const key = termKey(record.type, entry.p, field, value, record.id);
+      keys.set(JSON.stringify(key), key);
     }
-    if (typeof entry.s === 'string' && typeof entry.c === 'string' && entry.c !== '') add('sc', `${entry.s}|${entry.c}`);
   }
   return [...keys.values()];
+}
+
+/** Whether the term index holds this record under the parameter with one of the values: what a range read of it would say. */
+export function carries(record: CurrentRecord, p: string, field: TermField, values: string[]): boolean {
+  for (const entry of record.idx) {
+    if (entry.p !== p) continue;
+    const value = termValue(entry, field);
+    if (value !== undefined && values.includes(value)) return true;
+  }
+  return false;
 }
 
 function compTermsOf(record: CurrentRecord, terms: Key[]): Key[] {

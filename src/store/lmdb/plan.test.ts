@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { plan } from './plan.js';
+
+const LOINC = 'http://loinc.org';
+const em = (match: Record<string, unknown>) => ({ idx: { $elemMatch: match } });
+const date = em({ p: 'date', st: { $gte: 5 } });
+
+describe('lmdb query plan', () => {
+  it('a patient-scoped search reads the code range, checks the reference, and leaves only the date to mingo', () => {
+    const filter = { $and: [em({ p: 'patient', r: 'Patient/p5' }), { comp: 'Patient/p5' }, em({ p: 'type', s: LOINC, c: '11502-2' }), date] };
+    expect(plan(filter)).toEqual({
+      source: { kind: 'comp', comps: ['Patient/p5'], term: { p: 'type', field: 'sc', values: [`${LOINC}|11502-2`] } },
+      checks: [{ p: 'patient', field: 'r', values: ['Patient/p5'] }],
+      residual: date,
+    });
+    // Another patient, same kind of search: the same residual document, so the same compiled filter.
+    const other = { $and: [em({ p: 'patient', r: 'Patient/p6' }), { comp: 'Patient/p6' }, em({ p: 'type', s: LOINC, c: '11502-2' }), date] };
+    expect(plan(other).residual).toEqual(plan(filter).residual);
+  });
+
+  it('a condition beyond the term keeps its clause in the residual, even when it picks the candidates', () => {
+    const noSystem = em({ p: 'type', c: 'x', s: { $exists: false } });
+    const result = plan({ comp: 'Patient/p1', $and: [noSystem] });
+    expect(result.source).toEqual({ kind: 'comp', comps: ['Patient/p1'], term: { p: 'type', field: 'c', values: ['x'] } });
+    expect(result.checks).toEqual([]);
+    expect(result.residual).toEqual(noSystem);
+  });
+
+  it('ids come first and every exact term becomes a check', () => {
+    const result = plan({ id: { $in: ['a', 'b', 'a'] }, ...em({ p: 'status', c: 'current' }) });
+    expect(result.source).toEqual({ kind: 'ids', ids: ['a', 'b'] });
+    expect(result.checks).toEqual([{ p: 'status', field: 'c', values: ['current'] }]);
+    expect(result.residual).toEqual({});
+  });
+
+  it('without ids or a compartment, the first term is read across the type', () => {
+    const result = plan({ $and: [em({ p: 'identifier', s: 'urn:s', c: { $in: ['1', '2'] } }), em({ p: 'status', c: 'current' })] });
+    expect(result.source).toEqual({ kind: 'term', term: { p: 'identifier', field: 'sc', values: ['urn:s|1', 'urn:s|2'] } });
+    expect(result.checks).toEqual([{ p: 'status', field: 'c', values: ['current'] }]);
+  });
+
+  it('negations, alternatives, patterns and empty values are never pins: they stay whole in the residual', () => {
+    const filters = [
+      { $or: [{ comp: 'Patient/p1' }, em({ p: 'code', c: 'a' })] },
+      { $nor: [{ id: 'x' }] },
+      { idx: { $not: { $elemMatch: { p: 'code', c: 'a' } } } },
+      em({ p: 'name', v: { $regex: '^du' } }),
+      em({ p: 'code', c: '' }),
+      { comp: { $ne: 'Patient/p1' } },
+    ];
+    for (const filter of filters) expect(plan(filter)).toEqual({ source: { kind: 'scan' }, checks: [], residual: filter });
+  });
+
+  it('a second clause on the same field stays under $and', () => {
+    const result = plan({ $and: [{ comp: 'Patient/p1' }, { comp: 'Patient/p2' }, { lastUpdated: { $gt: 'a' } }, { lastUpdated: { $lt: 'b' } }] });
+    expect(result.source).toEqual({ kind: 'comp', comps: ['Patient/p1'] });
+    expect(result.residual).toEqual({ comp: 'Patient/p2', lastUpdated: { $gt: 'a' }, $and: [{ lastUpdated: { $lt: 'b' } }] });
+  });
+});
