@@ -99,6 +99,25 @@ describeEngines('batch and transaction Bundles', (engine) => {
     expect(stale.status).toBe(412);
   });
 
+  it('a conditional create that matches stands for the existing resource: references to its fullUrl point there', async () => {
+    const identifier = [{ system: 'https://finess.esante.gouv.fr', value: '130784234' }];
+    const { body: existing } = await s.request({ method: 'POST', url: '/fhir/Organization', token, body: { resourceType: 'Organization', name: 'Existante', identifier } });
+    const res = await post({
+      resourceType: 'Bundle', type: 'transaction',
+      entry: [
+        { fullUrl: 'urn:uuid:0b4f2c8e-7d7e-4c44-9d55-3e2a4b8e0001', resource: { resourceType: 'Organization', name: 'Nouvelle', identifier }, request: { method: 'POST', url: 'Organization', ifNoneExist: `identifier=${identifier[0].system}|${identifier[0].value}` } },
+        { resource: { resourceType: 'Practitioner', name: [{ family: 'Martin' }] }, request: { method: 'POST', url: 'Practitioner' } },
+        { resource: { resourceType: 'PractitionerRole', organization: { reference: 'urn:uuid:0b4f2c8e-7d7e-4c44-9d55-3e2a4b8e0001' } }, request: { method: 'POST', url: 'PractitionerRole' } },
+      ],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.entry.map((e: any) => e.response.status)).toEqual(['200 OK', '201 Created', '201 Created']);
+    const role = await s.request({ method: 'GET', url: res.body.entry[2].response.location.replace(/^http:\/\/carnet\.test/, '').replace(/\/_history\/.*$/, ''), token });
+    expect(role.body.organization.reference).toBe(`Organization/${existing.id}`);
+    const orgs = await s.request({ method: 'GET', url: `/fhir/Organization?identifier=${identifier[0].system}|${identifier[0].value}`, token });
+    expect(orgs.body.total).toBe(1);
+  });
+
   it('refuses a Bundle over the entry limit with 413 and writes nothing', async () => {
     const before = await versions();
     const entry = Array.from({ length: 21 }, () => ({ resource: { resourceType: 'Patient' }, request: { method: 'POST', url: 'Patient' } }));

@@ -18,6 +18,18 @@ export function criteriaFromString(criteria: string): Record<string, string[]> {
  * tell none, one and several apart). Uses the one search compiler, with the access clauses.
  */
 export async function findMatches(ctx: Context, type: string, criteria: Record<string, string | string[]>): Promise<CurrentRecord[]> {
+  return (await conditionalSearch(ctx, type, criteria)).matches;
+}
+
+/**
+ * The matches, and the query that found them: a conditional create commits on condition that the
+ * query still finds nothing (Write.unlessFound), so that of concurrent identical creates one lands.
+ */
+export async function conditionalSearch(
+  ctx: Context,
+  type: string,
+  criteria: Record<string, string | string[]>,
+): Promise<{ matches: CurrentRecord[]; query: { types: string[]; filter: Record<string, unknown> } }> {
   const keys = Object.keys(criteria).filter((k) => !k.startsWith('_format') && k !== '_pretty');
   if (keys.length === 0) throw fhirError('bad-request', 'A conditional operation needs search criteria');
   const parsed = parseSearch(type, criteria, ctx.registry, { strict: true, baseUrl: ctx.baseUrl });
@@ -25,5 +37,5 @@ export async function findMatches(ctx: Context, type: string, criteria: Record<s
   // Chained criteria (patient.identifier=...) run their sub-queries first.
   const filter = await resolveFilter(ctx.store, compiled.filter, compiled.subqueries, ctx.accessClauses);
   const { records } = await ctx.store.search({ types: [type], filter, sort: [], offset: 0, limit: 2, count: false });
-  return records;
+  return { matches: records, query: { types: [type], filter } };
 }

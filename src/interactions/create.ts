@@ -1,6 +1,7 @@
 import { fhirError } from '../errors.js';
 import { checkPatientDocument } from '../mhd/patient-documents.js';
-import { criteriaFromString, findMatches } from './conditional.js';
+import type { Write } from '../store/store.js';
+import { conditionalSearch, criteriaFromString } from './conditional.js';
 import { buildRecord, etag, httpDate } from './records.js';
 import { planned, writeHandler } from './planned.js';
 import { prepareForStorage, withInheritedCompartments } from './prepare.js';
@@ -11,8 +12,10 @@ export const create = writeHandler('create', async (req, ctx) => {
   const resource = req.raw ? rawBinary(req) : checkBody(req.body, type);
   checkPatientDocument(resource, ctx.principal, ctx.baseUrl);
   validateOrThrow(resource, ctx);
+  let unlessFound: Write['unlessFound'];
   if (req.ifNoneExist !== undefined) {
-    const matches = await findMatches(ctx, type, criteriaFromString(req.ifNoneExist));
+    const { matches, query } = await conditionalSearch(ctx, type, criteriaFromString(req.ifNoneExist));
+    unlessFound = query;
     if (matches.length > 1) throw fhirError('multiple-matches', `If-None-Exist matched several ${type} resources`);
     if (matches.length === 1) {
       const m = matches[0];
@@ -25,5 +28,6 @@ export const create = writeHandler('create', async (req, ctx) => {
   const stored = await prepareForStorage(resource, id, req, ctx);
   const record = await withInheritedCompartments(buildRecord(stored, type, id, undefined, ctx), ctx);
   checkWritable(record, ctx);
-  return planned([{ record, expect: { kind: 'absent' } }], writeResult(record, 201, req, ctx));
+  // Committed only if the criteria still find nothing: a concurrent twin conflicts and is re-planned into a 200.
+  return planned([{ record, expect: { kind: 'absent' }, ...(unlessFound ? { unlessFound } : {}) }], writeResult(record, 201, req, ctx));
 });

@@ -46,6 +46,15 @@ export type Expectation =
 export interface Write {
   record: CurrentRecord;
   expect: Expectation;
+  /**
+   * A search that must match nothing when the write applies: a conditional create's criteria.
+   * Checked with the expectations, before any write of the commit; a match throws StoreConflict
+   * (actualVersionId 0). The embedded engine checks it inside its single write transaction, so of
+   * concurrent creates with the same criteria exactly one lands and the others conflict. MongoDB
+   * checks it just before writing: creates racing within that window can both land (closing it
+   * needs a claim the server arbitrates).
+   */
+  unlessFound?: { types: string[]; filter: Record<string, unknown> };
 }
 
 export type SortKey = [field: string, direction: 1 | -1];

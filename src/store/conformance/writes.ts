@@ -166,6 +166,34 @@ export function writeTests({ test, markClosed }: Suite): void {
     });
   });
 
+  describe('conditional writes (unlessFound)', () => {
+    const mrn = (value: string) => ({ p: 'identifier', s: 'urn:mrn', c: value });
+    const unlessFound = (value: string) => ({ types: ['Patient'], filter: { idx: { $elemMatch: mrn(value) } } });
+    test('a write whose search finds nothing lands', async (store) => {
+      await commitEach(store, [rec('Patient', 'p1', 1, T(1), { idx: [mrn('A')] })]);
+      await store.commit([{ record: rec('Patient', 'p2', 1, T(2), { idx: [mrn('B')] }), expect: { kind: 'absent' }, unlessFound: unlessFound('B') }]);
+      expect((await store.read('Patient', 'p2'))?.versionId).toBe(1);
+    });
+    test('a write whose search finds a match conflicts, and the commit writes nothing', async (store) => {
+      await commitEach(store, [rec('Patient', 'p1', 1, T(1), { idx: [mrn('A')] })]);
+      await expectConflict(
+        store.commit([
+          { record: rec('Observation', 'o1', 1, T(2), { comp: ['Patient/p1'] }), expect: { kind: 'absent' } },
+          { record: rec('Patient', 'p2', 1, T(2), { idx: [mrn('A')] }), expect: { kind: 'absent' }, unlessFound: unlessFound('A') },
+        ]),
+        'Patient', 'p2', 0,
+      );
+      expect(await store.read('Patient', 'p2')).toBeUndefined();
+      expect(await store.read('Observation', 'o1')).toBeUndefined();
+      expect((await store.history({ offset: 0, limit: 10 })).total).toBe(1);
+    });
+    test('a deleted match does not count', async (store) => {
+      await commitEach(store, [rec('Patient', 'p1', 1, T(1), { idx: [mrn('A')] }), rec('Patient', 'p1', 2, T(2), { deleted: true })]);
+      await store.commit([{ record: rec('Patient', 'p2', 1, T(3), { idx: [mrn('A')] }), expect: { kind: 'absent' }, unlessFound: unlessFound('A') }]);
+      expect((await store.read('Patient', 'p2'))?.versionId).toBe(1);
+    });
+  });
+
   describe('deletion tombstones', () => {
     const setup = (store: Store) =>
       commitEach(store, [

@@ -15,10 +15,14 @@ import { replaceTerms } from './terms.js';
  * transaction interaction await it). They are not copied: structuredClone of a record cost about
  * as much as encoding it.
  */
-export function commit(dbs: Dbs, writes: Write[]): Promise<void> {
+export function commit(dbs: Dbs, writes: Write[], found: (query: Write['unlessFound'] & object) => boolean): Promise<void> {
   if (writes.length === 0) return Promise.resolve();
   return dbs.root.childTransaction(() => {
     for (const write of writes) check(dbs, write.record, write.expect);
+    // In the write transaction: what it reads includes every commit that landed before.
+    for (const { record, unlessFound } of writes) {
+      if (unlessFound && found(unlessFound)) throw new StoreConflict(record.type, record.id, 0);
+    }
     for (const write of writes) apply(dbs, write.record);
   });
 }

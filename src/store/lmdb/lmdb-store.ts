@@ -42,7 +42,8 @@ export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbSt
     vread: async (type, id, versionId) => dbs.versions.get(versionKey(type, id, versionId)),
     search: async (query) => search(dbs, stats, compile, query),
     history: async (query) => history(dbs, query),
-    commit: async (writes) => commit(dbs, writes),
+    commit: async (writes) =>
+      commit(dbs, writes, ({ types, filter }) => search(dbs, stats, compile, { types, filter, sort: [], offset: 0, limit: 1, count: false }).records.length > 0),
     updateSearchData: (updates) => updateSearchData(dbs, updates),
     putBlob: blobs.putBlob,
     openBlob: blobs.openBlob,

@@ -1,5 +1,5 @@
 import { MongoClient } from 'mongodb';
-import type { Store, VersionRecord } from '../store.js';
+import { StoreConflict, type Store, type VersionRecord } from '../store.js';
 import { openBlobs } from './blobs.js';
 import { commitInOrder, commitInTransaction } from './commit.js';
 import { toRecord, VERSION_PROJECTION, versionKey, type Collections, type CurrentDoc, type VersionDoc } from './documents.js';
@@ -50,7 +50,15 @@ export async function createMongoStore(options: MongoStoreOptions): Promise<Stor
         undefined,
       search: (query) => search(c, query, server.filterInProcess),
       history: (query) => history(c, query),
-      commit: (writes) => (server.transactions ? commitInTransaction(c, writes) : commitInOrder(c, writes)),
+      commit: async (writes) => {
+        // Just before writing (see Write.unlessFound: not arbitrated by the server).
+        for (const { record, unlessFound } of writes) {
+          if (!unlessFound) continue;
+          const { records } = await search(c, { ...unlessFound, sort: [], offset: 0, limit: 1, count: false }, server.filterInProcess);
+          if (records.length > 0) throw new StoreConflict(record.type, record.id, 0);
+        }
+        return server.transactions ? commitInTransaction(c, writes) : commitInOrder(c, writes);
+      },
       putBlob: blobs.putBlob,
       openBlob: blobs.openBlob,
       statBlob: blobs.statBlob,
