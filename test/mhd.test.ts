@@ -315,6 +315,15 @@ describeEngines('IHE MHD Document Recipient and Responder (ITI-65, ITI-66, ITI-6
       expect(await versions()).toBe(before);
     });
 
+    // MongoDB checks a write's criteria just before writing, not atomically with it (Write.unlessFound).
+    it.skipIf(engine === 'mongodb')('the same document submitted concurrently is stored once; the other submissions are duplicates', async () => {
+      const masterIdentifier = uniqueId();
+      const results = await Promise.all(Array.from({ length: 4 }, () => post(provideBundle(subject, [{ ...doc, masterIdentifier }]))));
+      expect(results.map((r) => r.status).sort()).toEqual([200, 409, 409, 409]);
+      for (const r of results.filter((x) => x.status === 409)) expect(r.body.issue[0].code).toBe('duplicate');
+      expect(await search(`identifier=${masterIdentifier.system}|${masterIdentifier.value}`)).toHaveLength(1);
+    });
+
     it('an attachment that is not in the Bundle, a document the SubmissionSet does not list, two SubmissionSets', async () => {
       const before = await versions();
       const bundle: any = provideBundle(subject, [doc, doc]);

@@ -1,6 +1,7 @@
 import type { ParsedEntry } from '../interactions/bundle-entries.js';
 import type { Context } from '../interactions/types.js';
 import type { Write } from '../store/store.js';
+import { guardMasterIdentifiers } from './master-identifier.js';
 import { checkPatientDocument } from './patient-documents.js';
 import { checkProvideBundle, isProvideBundle } from './provide-bundle.js';
 import { planReplacements, replacementsOf, type Prepare } from './replacement.js';
@@ -11,15 +12,19 @@ export interface TransactionHooks {
   beforeRewrite(): Promise<void>;
   /** After rewriting: patient-authored documents, replacements to plan. */
   afterRewrite(): void;
-  /** Each planning attempt, given the entries' writes: the writes that supersede replaced documents. */
+  /**
+   * Given the entries' writes: the writes that supersede replaced documents; in a submission
+   * (ITI-65), each new document's write also commits only while its masterIdentifier is unused.
+   */
   extraWrites(planned: Write[]): Promise<Write[]>;
 }
 
 export function mhdTransaction(bundle: unknown, parsed: ParsedEntry[], ctx: Context, prepare: Prepare): TransactionHooks {
   let replacements: ReturnType<typeof replacementsOf> = [];
+  const submission = isProvideBundle(bundle, parsed);
   return {
     async beforeRewrite() {
-      if (isProvideBundle(bundle, parsed)) await checkProvideBundle(parsed, ctx);
+      if (submission) await checkProvideBundle(parsed, ctx);
     },
     afterRewrite() {
       // Also checked by the planners (every path); here first, so that the document's rule, not its
@@ -29,6 +34,9 @@ export function mhdTransaction(bundle: unknown, parsed: ParsedEntry[], ctx: Cont
       }
       replacements = replacementsOf(parsed, ctx.baseUrl);
     },
-    extraWrites: (planned) => (replacements.length > 0 ? planReplacements(replacements, parsed, planned, prepare) : Promise.resolve([])),
+    extraWrites: (planned) => {
+      if (submission) guardMasterIdentifiers(ctx, planned);
+      return replacements.length > 0 ? planReplacements(replacements, parsed, planned, prepare) : Promise.resolve([]);
+    },
   };
 }
