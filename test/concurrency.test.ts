@@ -29,9 +29,7 @@ describeEngines('concurrent writes to one resource', (engine) => {
     expect(versions.size).toBe(ok.length);
   });
 
-  // The embedded engine checks the criteria in its write transaction; MongoDB checks them just
-  // before writing, which two racing creates can both pass (a known gap, see Write.unlessFound).
-  it.skipIf(engine === 'mongodb')('concurrent creates with the same If-None-Exist make one resource; the others answer it with 200', async () => {
+  it('concurrent creates with the same If-None-Exist make one resource; the others answer it with 200', async () => {
     const identifier = [{ system: 'urn:oid:1.2.250.1.213.1.4.8', value: `race-${engine}` }];
     const results = await Promise.all(
       Array.from({ length: 16 }, (_, i) =>
@@ -50,7 +48,7 @@ describeEngines('concurrent writes to one resource', (engine) => {
     expect(found.body.total).toBe(1);
   });
 
-  it.skipIf(engine === 'mongodb')('concurrent transactions creating the same patient conditionally share one Patient', async () => {
+  it('concurrent transactions creating the same patient conditionally share one Patient', async () => {
     const system = 'urn:oid:1.2.250.1.213.1.4.8';
     const value = `tx-race-${engine}`;
     const transaction = (n: number) => ({

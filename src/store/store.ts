@@ -48,11 +48,10 @@ export interface Write {
   expect: Expectation;
   /**
    * A search that must match nothing when the write applies: a conditional create's criteria.
-   * Checked with the expectations, before any write of the commit; a match throws StoreConflict
-   * (actualVersionId 0). The embedded engine checks it inside its single write transaction, so of
-   * concurrent creates with the same criteria exactly one lands and the others conflict. MongoDB
-   * checks it just before writing: creates racing within that window can both land (closing it
-   * needs a claim the server arbitrates).
+   * Checked before any write of the commit; a match throws StoreConflict (actualVersionId 0). Of
+   * concurrent writes with the same criteria, one lands and the others conflict: the embedded
+   * engine checks the criteria inside its single write transaction; MongoDB claims them first
+   * (a document with a unique _id, removed after the commit; see mongo/claims.ts).
    */
   unlessFound?: { types: string[]; filter: Record<string, unknown> };
 }

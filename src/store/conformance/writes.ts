@@ -187,6 +187,16 @@ export function writeTests({ test, markClosed }: Suite): void {
       expect(await store.read('Observation', 'o1')).toBeUndefined();
       expect((await store.history({ offset: 0, limit: 10 })).total).toBe(1);
     });
+    test('concurrent writes with the same criteria: exactly one lands', async (store) => {
+      const results = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, n) =>
+          store.commit([{ record: rec('Patient', `c${n}`, 1, T(1), { idx: [mrn('C')] }), expect: { kind: 'absent' }, unlessFound: unlessFound('C') }]),
+        ),
+      );
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(StoreConflict);
+      expect((await store.search(query(['Patient'], { idx: { $elemMatch: mrn('C') } }, { count: true }))).total).toBe(1);
+    });
     test('a deleted match does not count', async (store) => {
       await commitEach(store, [rec('Patient', 'p1', 1, T(1), { idx: [mrn('A')] }), rec('Patient', 'p1', 2, T(2), { deleted: true })]);
       await store.commit([{ record: rec('Patient', 'p2', 1, T(3), { idx: [mrn('A')] }), expect: { kind: 'absent' }, unlessFound: unlessFound('A') }]);

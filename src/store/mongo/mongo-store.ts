@@ -1,5 +1,6 @@
 import { MongoClient } from 'mongodb';
-import { StoreConflict, type Store, type VersionRecord } from '../store.js';
+import type { Store, VersionRecord } from '../store.js';
+import { withClaims, type ClaimDoc } from './claims.js';
 import { openBlobs } from './blobs.js';
 import { commitInOrder, commitInTransaction } from './commit.js';
 import { toRecord, VERSION_PROJECTION, versionKey, type Collections, type CurrentDoc, type VersionDoc } from './documents.js';
@@ -12,7 +13,7 @@ import { describeServer } from './server.js';
 export interface MongoStoreOptions {
   /** A MongoDB connection string, e.g. mongodb://host:27017/?replicaSet=rs0. */
   uri: string;
-  /** Database name; the store uses its `resources` and `versions` collections, and the GridFS bucket `blobs`. */
+  /** Database name; the store uses its `resources`, `versions` and `claims` collections, and the GridFS bucket `blobs`. */
   db: string;
 }
 
@@ -37,6 +38,7 @@ export async function createMongoStore(options: MongoStoreOptions): Promise<Stor
       versions: db.collection<VersionDoc>('versions'),
     };
     await ensureIndexes(c);
+    const claims = db.collection<ClaimDoc>('claims');
     const blobs = await openBlobs(db);
 
     return {
@@ -50,15 +52,13 @@ export async function createMongoStore(options: MongoStoreOptions): Promise<Stor
         undefined,
       search: (query) => search(c, query, server.filterInProcess),
       history: (query) => history(c, query),
-      commit: async (writes) => {
-        // Just before writing (see Write.unlessFound: not arbitrated by the server).
-        for (const { record, unlessFound } of writes) {
-          if (!unlessFound) continue;
-          const { records } = await search(c, { ...unlessFound, sort: [], offset: 0, limit: 1, count: false }, server.filterInProcess);
-          if (records.length > 0) throw new StoreConflict(record.type, record.id, 0);
-        }
-        return server.transactions ? commitInTransaction(c, writes) : commitInOrder(c, writes);
-      },
+      commit: (writes) =>
+        withClaims(
+          claims,
+          writes,
+          async (criteria) => (await search(c, { ...criteria, sort: [], offset: 0, limit: 1, count: false }, server.filterInProcess)).records.length > 0,
+          () => (server.transactions ? commitInTransaction(c, writes) : commitInOrder(c, writes)),
+        ),
       putBlob: blobs.putBlob,
       openBlob: blobs.openBlob,
       statBlob: blobs.statBlob,
