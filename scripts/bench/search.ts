@@ -16,6 +16,7 @@ import { freePort, load, machine, row, startProcess } from './lib.js';
 const PATIENTS = Number(process.env.BENCH_PATIENTS ?? 100_000);
 const PER_PATIENT = 10;
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 10);
 const TYPES = ['11502-2', '18748-4', '11488-4', '57833-6', '34133-9'];
 const BASE = 'http://127.0.0.1/fhir';
 
@@ -86,14 +87,20 @@ async function main() {
     const barePort = await freePort();
     const bare = await startProcess('scripts/bench/bare-server.ts', { PORT: String(barePort), BENCH_BODY: sampleBody }, `http://127.0.0.1:${barePort}/fhir/Patient/x`);
     const results: string[] = [];
+    let n = 0;
+    const searches = (connections: number, duration: number) =>
+      load({
+        url: base, connections, duration, headers,
+        requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: query(Math.floor(Math.abs(Math.sin(++n) * 1e9)) % PATIENTS) }) }],
+      });
     try {
+      // A fresh process has mapped none of the store's pages yet, and the OS may have dropped some
+      // from its cache: the first seconds measure the disk, not the server. Not reported.
+      const warm = await searches(16, WARMUP);
+      console.log(`warm-up: ${WARMUP} s at concurrency 16, ${warm.requestsPerSec.toFixed(0)} req/s (not counted)`);
       for (const connections of [1, 16]) {
         const b = await load({ url: `http://127.0.0.1:${barePort}/fhir/Patient/x`, connections, duration: DURATION });
-        let n = 0;
-        const c = await load({
-          url: base, connections, duration: DURATION, headers,
-          requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: query(Math.floor(Math.abs(Math.sin(++n) * 1e9)) % PATIENTS) }) }],
-        });
+        const c = await searches(connections, DURATION);
         results.push(row(`bare Fastify, concurrency ${connections}`, b));
         results.push(row(`carnet search, concurrency ${connections}`, c, `   = ${((100 * c.requestsPerSec) / b.requestsPerSec).toFixed(0)}% of bare`));
       }
