@@ -116,6 +116,20 @@ describeEngines('batch and transaction Bundles', (engine) => {
     expect(role.body.organization.reference).toBe(`Organization/${existing.id}`);
     const orgs = await s.request({ method: 'GET', url: `/fhir/Organization?identifier=${identifier[0].system}|${identifier[0].value}`, token });
     expect(orgs.body.total).toBe(1);
+
+    // Criteria that match two resources cannot stand for one: 412, naming the entry, nothing written.
+    await s.request({ method: 'POST', url: '/fhir/Organization', token, body: { resourceType: 'Organization', name: 'Homonyme', identifier } });
+    const before = await versions();
+    const ambiguous = await post({
+      resourceType: 'Bundle', type: 'transaction',
+      entry: [
+        { resource: { resourceType: 'Practitioner', name: [{ family: 'Petit' }] }, request: { method: 'POST', url: 'Practitioner' } },
+        { fullUrl: 'urn:uuid:0b4f2c8e-7d7e-4c44-9d55-3e2a4b8e0002', resource: { resourceType: 'Organization', identifier }, request: { method: 'POST', url: 'Organization', ifNoneExist: `identifier=${identifier[0].system}|${identifier[0].value}` } },
+      ],
+    });
+    expect(ambiguous.status).toBe(412);
+    expect(ambiguous.body.issue[0].diagnostics).toMatch(/^Bundle\.entry\[1\]: If-None-Exist matched several Organization resources/);
+    expect(await versions()).toBe(before);
   });
 
   it('refuses a Bundle over the entry limit with 413 and writes nothing', async () => {

@@ -102,11 +102,15 @@ export function transactionInteraction(getExecutor: () => Executor, maxEntries: 
 async function attemptTransaction(req: FhirRequest, ctx: Context, entries: InputEntry[], prepare: (r: FhirRequest) => ReturnType<Executor['prepare']>) {
   const parsed = parseEntries(entries, ctx.baseUrl, req);
   const assigned = await assignIds(parsed, async (p) => {
-    // The create's own context: the same access clauses its planner searches with.
-    const { ctx: entryCtx } = prepare(p.req);
-    const matches = await findMatches(entryCtx, p.req.type!, criteriaFromString(p.req.ifNoneExist!));
-    if (matches.length > 1) throw inEntry(fhirError('multiple-matches', `If-None-Exist matched several ${p.req.type} resources`), p.where);
-    return matches.length === 1 ? `${p.req.type}/${matches[0].id}` : undefined;
+    try {
+      // The create's own context: the same access clauses its planner searches with.
+      const { ctx: entryCtx } = prepare(p.req);
+      const matches = await findMatches(entryCtx, p.req.type!, criteriaFromString(p.req.ifNoneExist!));
+      if (matches.length > 1) throw fhirError('multiple-matches', `If-None-Exist matched several ${p.req.type} resources`);
+      return matches.length === 1 ? `${p.req.type}/${matches[0].id}` : undefined;
+    } catch (e) {
+      throw inEntry(e, p.where);
+    }
   });
   // IHE MHD / PDSm rules: ITI-65 checks, patient-authored documents, replacements.
   const mhd = mhdTransaction(req.body, parsed, ctx, prepare);
