@@ -5,6 +5,7 @@ import type { CurrentRecord } from '../store.js';
 export type RecordTest = (record: CurrentRecord) => boolean;
 
 const always: RecordTest = () => true;
+const MAX_KEY = 4096;
 
 /**
  * Compiled mingo filters, kept by their query document. Compiling costs about 10 µs per nested
@@ -24,6 +25,8 @@ export function filterCache(size = 1000): (filter: Record<string, unknown>) => R
     } else {
       const query = new Query<CurrentRecord>(filter as Criteria<CurrentRecord>, {});
       test = (record) => query.test(record);
+      // A long document (a chain resolved to many references) is unlikely to come again: not kept.
+      if (key.length > MAX_KEY) return test;
       if (cache.size >= size) cache.delete(cache.keys().next().value!);
     }
     cache.set(key, test);
