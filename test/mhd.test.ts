@@ -191,6 +191,11 @@ describeEngines('IHE MHD Document Recipient and Responder (ITI-65, ITI-66, ITI-6
       expect(await search(`identifier=urn:ietf:rfc:3986|${masters[1]}`)).toEqual([img]);
       expect(await search(`author.family=Durand&patient=Patient/${patientId}`)).toEqual([bio]);
       expect(await search(`author.given=Paul`)).toEqual([bio]);
+      // The other two have their author contained (PDSm): chains evaluate inside contained resources.
+      expect(await search(`author.family=Contenu&patient=Patient/${patientId}`)).toEqual([cr, img].sort());
+      expect(await search(`author.identifier=urn:oid:1.2.250.1.71.4.2.1|810000000001&patient.identifier=${INS}|1900112345678`)).toEqual([cr, img].sort());
+      expect(await search(`author:Practitioner.given=claire&patient=Patient/${patientId}`)).toEqual([cr, img].sort());
+      expect(await search(`author:Patient.given=claire&patient=Patient/${patientId}`)).toEqual([]);
       expect(await search(`isArchived=true&patient=Patient/${patientId}`)).toEqual([img]);
       expect(await search(`isArchived:not=true&patient=Patient/${patientId}`)).toEqual([cr, bio].sort());
     });

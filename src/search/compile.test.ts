@@ -183,8 +183,12 @@ describe('access clauses', () => {
 describe('chaining and _has compile to sub-queries', () => {
   it('subject:Patient.name=x', () => {
     const c = compileQs('Observation', 'subject:Patient.name=hel');
-    expect(c.filter).toEqual({ $sub: 0 });
+    // The stored targets the sub-query finds, or a contained Patient (indexed as subject:Patient.name).
+    expect(c.filter).toEqual({ $or: [{ $sub: 0 }, em({ p: 'subject:Patient.name', v: { $regex: '^hel' } })] });
     expect(c.subqueries).toEqual([{ kind: 'chain', types: ['Patient'], filter: em({ p: 'name', v: { $regex: '^hel' } }), code: 'subject' }]);
+    // A negation, or a test of the reference itself, stays with stored targets.
+    expect(compileQs('Observation', 'subject:Patient.name:missing=true').filter).toEqual({ $sub: 0 });
+    expect(compileQs('Observation', 'subject:Patient.gender:not=male').filter).toEqual({ $sub: 0 });
   });
   it('_has:Observation:patient:code=x', () => {
     const c = compileQs('Patient', '_has:Observation:patient:code=2339-0');

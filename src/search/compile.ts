@@ -110,7 +110,8 @@ export function compileParam(p: ParsedParam, ctx: CompileContext, subqueries: Su
       const n = subqueries.length;
       subqueries.push({ kind: 'chain', types: p.targetTypes, filter: {}, code: p.def.code });
       subqueries[n].filter = compileParam(p.inner, ctx, subqueries);
-      return { $sub: n };
+      const inContained = containedChain(p, subqueries[n].filter);
+      return inContained ? { $or: [{ $sub: n }, inContained] } : { $sub: n };
     }
     case 'has': {
       const n = subqueries.length;
@@ -148,6 +149,42 @@ function compileValues(p: Extract<ParsedParam, { kind: 'value' }>, ctx: CompileC
   }
   // :not and :not-in match resources with no value matching, including those with no value at all.
   return modifier === 'not' || modifier === 'not-in' ? { $nor: [group] } : group;
+}
+
+/**
+ * A chain also matches through contained resources (extract.ts indexes them under
+ * `code:Type.param`): the inner clause, its entries renamed, for each target type. Only for a
+ * plain value test on index entries; a negation, a missing test or a further chain stays with the
+ * stored resources alone.
+ */
+function containedChain(p: Extract<ParsedParam, { kind: 'chain' }>, inner: Filter): Filter | undefined {
+  if (p.inner.kind !== 'value' || p.inner.modifier === 'not' || p.inner.modifier === 'not-in') return undefined;
+  const alternatives: Filter[] = [];
+  for (const type of p.targetTypes) {
+    const renamed = renameEntries(inner, (code) => `${p.def.code}:${type}.${code}`);
+    if (!renamed) return undefined;
+    alternatives.push(renamed);
+  }
+  return alternatives.length > 0 ? or(alternatives) : undefined;
+}
+
+/** `{ idx: { $elemMatch: { p, ... } } }` clauses, under $or/$and, with p renamed; undefined for anything else. */
+function renameEntries(filter: Filter, rename: (code: string) => string): Filter | undefined {
+  const out: Filter = {};
+  for (const [key, value] of Object.entries(filter)) {
+    if ((key === '$or' || key === '$and') && Array.isArray(value)) {
+      const parts = value.map((v) => renameEntries(v as Filter, rename));
+      if (parts.some((x) => x === undefined)) return undefined;
+      out[key] = parts;
+    } else if (key === 'idx') {
+      const match = (value as { $elemMatch?: Record<string, unknown> })?.$elemMatch;
+      if (!match || Object.keys(value as object).length !== 1 || typeof match.p !== 'string') return undefined;
+      out.idx = { $elemMatch: { ...match, p: rename(match.p) } };
+    } else {
+      return undefined;
+    }
+  }
+  return out;
 }
 
 function patientRefs(values: unknown[]): string[] | undefined {

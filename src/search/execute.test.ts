@@ -51,7 +51,9 @@ describe('executeSearch', () => {
     const store = await realStore(data);
     const page = await executeSearch(store, compileQs('Observation', 'subject:Patient.name=hélène'));
     expect(idsOf(page.records)).toEqual(['Observation/glucose']);
-    expect(store.queries[1].filter).toEqual({ idx: { $elemMatch: { p: 'subject', r: { $in: ['Patient/helene'] } } } });
+    expect(store.queries[1].filter).toEqual({
+      $or: [{ idx: { $elemMatch: { p: 'subject', r: { $in: ['Patient/helene'] } } } }, { idx: { $elemMatch: { p: 'subject:Patient.name', v: { $regex: '^helene' } } } }],
+    });
   });
 
   it('resolves chains of several levels and a type guessed from the parameter', async () => {

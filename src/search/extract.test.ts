@@ -149,3 +149,30 @@ describe('indexResource', () => {
     expect(r.comp).toEqual(['Patient/x']);
   });
 });
+
+describe('contained resources', () => {
+  const doc = {
+    resourceType: 'DocumentReference',
+    id: 'd1',
+    status: 'current',
+    contained: [
+      { resourceType: 'Practitioner', id: 'auteur', identifier: [{ system: 'urn:oid:1.2.250.1.71.4.2.1', value: '810000000001' }], name: [{ family: 'Contenu', given: ['Claire'] }] },
+      { resourceType: 'Patient', id: 'source', name: [{ family: 'Ailleurs' }] },
+    ],
+    subject: { reference: 'Patient/p1' },
+    author: [{ reference: '#auteur' }, { reference: '#absent' }],
+    content: [{ attachment: { url: 'http://x/Binary/b' } }],
+  };
+
+  it('are indexed under the referring parameter, for chains to reach them', () => {
+    const r = recordOf(doc as any);
+    expect(entries(r, 'author')).toEqual([{ p: 'author', l: 'auteur' }, { p: 'author', l: 'absent' }]);
+    expect(entries(r, 'author:Practitioner.family')).toEqual([expect.objectContaining({ v: 'contenu' })]);
+    expect(entries(r, 'author:Practitioner.given')).toEqual([expect.objectContaining({ v: 'claire' })]);
+    expect(entries(r, 'author:Practitioner.identifier')).toEqual([{ p: 'author:Practitioner.identifier', s: 'urn:oid:1.2.250.1.71.4.2.1', c: '810000000001' }]);
+    // A contained resource no search parameter refers to adds nothing; nor does the container's compartment change.
+    expect(r.idx.some((e) => String(e.p).includes('Ailleurs') || String(e.p).startsWith('subject:'))).toBe(false);
+    expect(r.comp).toEqual(['Patient/p1']);
+    expect(Object.keys(r.srt ?? {}).some((k) => k.includes(':'))).toBe(false);
+  });
+});

@@ -62,7 +62,32 @@ export function indexResource(resource: Resource, registry?: SearchRegistry, opt
     if (min !== undefined) srt[def.code] = min;
     if (max !== undefined) srt[`-${def.code}`] = max;
   }
-  return { idx, comp: compartments(resource, idx, registry), srt };
+  const comp = compartments(resource, idx, registry);
+  idx.push(...containedEntries(resource, idx, registry, opts));
+  return { idx, comp, srt };
+}
+
+/**
+ * Chained parameters are evaluated inside contained resources too (FHIR R4 search.html#contained):
+ * a reference `#x` by parameter `author` to a contained Practitioner puts that Practitioner's
+ * entries here as `author:Practitioner.given`, `author:Practitioner.identifier`..., which the
+ * chain `author.given=...` also searches (compile.ts). PDSm documents have their authors contained.
+ * They neither sort nor place the resource in a compartment.
+ */
+function containedEntries(resource: Resource, idx: IndexEntry[], registry: SearchRegistry, opts: ExtractContext): IndexEntry[] {
+  const contained = (resource as { contained?: unknown }).contained;
+  if (!Array.isArray(contained) || contained.length === 0) return [];
+  const out = new Map<string, IndexEntry>();
+  for (const e of idx) {
+    if (typeof e.l !== 'string') continue;
+    const target = contained.find((c): c is Resource => typeof c?.resourceType === 'string' && c.id === e.l);
+    if (!target || registry.defs(target.resourceType).length === 0) continue;
+    for (const inner of indexResource(target, registry, opts).idx) {
+      const prefixed = { ...inner, p: `${e.p}:${target.resourceType}.${inner.p}` };
+      out.set(JSON.stringify(prefixed), prefixed);
+    }
+  }
+  return [...out.values()];
 }
 
 function extractParam(resource: Resource, def: SearchParamDef, registry: SearchRegistry, opts: ExtractContext): IndexEntry[] {

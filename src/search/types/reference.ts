@@ -38,7 +38,9 @@ export function extract(values: TypedValue[], ctx: TermContext): IndexEntry[] {
       const type = norm?.type ?? str(v.type);
       if (ctx.refType && type !== ctx.refType) continue;
       const id = isObject(v.identifier) ? v.identifier : undefined;
-      const e = entry({ r: norm?.r, s: str(id?.system), c: str(id?.value) });
+      // A contained resource (`#id`): `l` holds its id, for chains to reach it (see extract.ts).
+      const local = typeof v.reference === 'string' && /^#./.test(v.reference) ? v.reference.slice(1) : undefined;
+      const e = entry({ r: norm?.r, s: str(id?.system), c: str(id?.value), l: local });
       if (Object.keys(e).length > 0) out.push(e);
     }
   }

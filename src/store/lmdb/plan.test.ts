@@ -39,6 +39,27 @@ describe('lmdb query plan', () => {
     expect(result.checks).toEqual([{ p: 'status', field: 'c', values: ['current'] }]);
   });
 
+  it('an alternative of terms (a chain that also reaches contained resources) reads the union of their ranges', () => {
+    const chain = {
+      $or: [em({ p: 'patient', r: { $in: ['Patient/a', 'Patient/b'] } }), { $or: [em({ p: 'patient:Patient.identifier', s: 'urn:ins', c: '1' }), em({ p: 'patient:Patient.identifier', s: 'urn:ins', c: '2' })] }],
+    };
+    const result = plan({ $and: [chain, em({ p: 'status', c: 'current', s: 'urn:x' })] });
+    // A term elsewhere in the conjunction is a narrower source: it wins.
+    expect(result.source.kind).toBe('term');
+    const alone = plan(chain);
+    expect(alone.source).toEqual({
+      kind: 'union',
+      terms: [
+        { p: 'patient', field: 'r', values: ['Patient/a', 'Patient/b'] },
+        { p: 'patient:Patient.identifier', field: 'sc', values: ['urn:ins|1'] },
+        { p: 'patient:Patient.identifier', field: 'sc', values: ['urn:ins|2'] },
+      ],
+    });
+    expect(alone.residual).toEqual(chain);
+    // One branch without a term (a name pattern) makes the whole alternative a scan.
+    expect(plan({ $or: [em({ p: 'author', r: 'Practitioner/x' }), em({ p: 'author:Practitioner.given', v: { $regex: '^cl' } })] }).source).toEqual({ kind: 'scan' });
+  });
+
   it('negations, alternatives, patterns and empty values are never pins: they stay whole in the residual', () => {
     const filters = [
       { $or: [{ comp: 'Patient/p1' }, em({ p: 'code', c: 'a' })] },

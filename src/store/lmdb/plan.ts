@@ -17,6 +17,7 @@ export type Source =
   | { kind: 'ids'; ids: string[] }
   | { kind: 'comp'; comps: string[]; term?: TermPin }
   | { kind: 'term'; term: TermPin }
+  | { kind: 'union'; terms: TermPin[] }
   | { kind: 'scan' };
 
 export interface TermPin {
@@ -59,6 +60,10 @@ export function plan(filter: Record<string, unknown>): Plan {
   } else if (terms.length > 0) {
     read = terms[0];
     source = { kind: 'term', term: read.term };
+  } else {
+    // An alternative of terms (a chain that also reaches contained resources): the union of their ranges.
+    const union = clauses.map(unionOf).find((u) => u !== undefined);
+    if (union) source = { kind: 'union', terms: union };
   }
   const checks: TermPin[] = [];
   for (const found of terms) {
@@ -127,6 +132,21 @@ function termPin(clause: Clause): FoundTerm | undefined {
   return undefined;
 }
 
+/** `{ $or: [...] }` whose every branch holds a term pin (or is such an $or itself): each branch's first term. */
+function unionOf(clause: Clause): TermPin[] | undefined {
+  const branches = clause.$or;
+  if (Object.keys(clause).length !== 1 || !Array.isArray(branches) || branches.length === 0 || !branches.every(isObject)) return undefined;
+  const pins: TermPin[] = [];
+  for (const branch of branches) {
+    const parts = conjunction(branch);
+    const term = parts.map(termPin).find((t) => t !== undefined)?.term;
+    const nested = term ? undefined : parts.map(unionOf).find((u) => u !== undefined);
+    if (!term && !nested) return undefined;
+    pins.push(...(term ? [term] : nested!));
+  }
+  return pins;
+}
+
 /** The strings a condition requires one of; never the empty string, which no index holds. */
 function valuesOf(condition: unknown): string[] | undefined {
   let values: string[] | undefined;
@@ -148,6 +168,11 @@ function idsOf(dbs: Dbs, type: string, source: Exclude<Source, { kind: 'scan' }>
       return new Set(source.ids);
     case 'term':
       return idsWithTerm(dbs, type, source.term.p, source.term.field, source.term.values);
+    case 'union': {
+      const found = new Set<string>();
+      for (const t of source.terms) for (const id of idsWithTerm(dbs, type, t.p, t.field, t.values)) found.add(id);
+      return found;
+    }
     case 'comp': {
       const { comps, term } = source;
       if (term) return idsWithCompTerm(dbs, comps, type, term.p, term.field, term.values);
