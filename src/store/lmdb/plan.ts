@@ -40,7 +40,8 @@ type FoundTerm = { clause: Clause; term: TermPin; exact: boolean };
 /**
  * Ids first; then a patient's compartment, read through the compartment term index when a term is
  * pinned (a code before a reference: within a patient's compartment, references mostly point at
- * the patient); then the first pinned term across the type; else a scan.
+ * the patient); then the first pinned term across the type; then an alternative whose every
+ * branch pins a term, as the union of their ranges; else a scan.
  */
 export function plan(filter: Record<string, unknown>): Plan {
   const clauses = conjunction(filter);
@@ -61,7 +62,7 @@ export function plan(filter: Record<string, unknown>): Plan {
     read = terms[0];
     source = { kind: 'term', term: read.term };
   } else {
-    // An alternative of terms (a chain that also reaches contained resources): the union of their ranges.
+    // E.g. a chain that also reaches contained resources: the targets' references, or the contained terms.
     const union = clauses.map(unionOf).find((u) => u !== undefined);
     if (union) source = { kind: 'union', terms: union };
   }
