@@ -71,12 +71,21 @@ function pdsm(): Record<string, any> {
 }
 
 describe('shipped profiles', () => {
-  it('lists the MHD and PDSm DocumentReference profiles', () => {
+  it('lists the MHD and PDSm DocumentReference and List profiles', () => {
+    const PDSM_IG = 'https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/';
     expect(validator.profiles().sort()).toEqual([
       COMPREHENSIVE,
       MINIMAL,
       `${MHD}IHE.MHD.UnContained.Comprehensive.DocumentReference`,
       PDSM,
+      `${MHD}IHE.MHD.List`,
+      `${MHD}IHE.MHD.Minimal.SubmissionSet`,
+      `${MHD}IHE.MHD.UnContained.Comprehensive.SubmissionSet`,
+      `${MHD}IHE.MHD.Comprehensive.SubmissionSet`,
+      `${MHD}IHE.MHD.Minimal.Folder`,
+      `${MHD}IHE.MHD.Comprehensive.Folder`,
+      `${PDSM_IG}pdsm-submissionset-comprehensive`,
+      `${PDSM_IG}pdsm-folder-comprehensive`,
     ].sort());
     expect(validator.isProfileKnown(`${MINIMAL}|4.2.3`)).toBe(true);
     expect(validator.isProfileKnown('http://example.org/StructureDefinition/other')).toBe(false);
