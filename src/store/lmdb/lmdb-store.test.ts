@@ -8,7 +8,9 @@ import { chunked, expectedInfo, readAll, runBlobConformance } from '../conforman
 import { rec, runStoreConformance } from '../conformance.js';
 import { BlobTooLarge, type CurrentRecord, type StoreQuery } from '../store.js';
 import { STALE_UPLOAD_MS } from './blobs.js';
+import { openDbs } from './dbs.js';
 import { createLmdbStore, type LmdbStore } from './lmdb-store.js';
+import { ensureTerms } from './terms.js';
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -121,6 +123,28 @@ describe('lmdb engine', () => {
     expect(await byCode(reopened, 'B')).toEqual(['a1']);
     const inP1 = await reopened.search({ types: ['Observation'], filter: { comp: 'Patient/p1', idx: { $elemMatch: { p: 'code', c: 'B' } } }, sort: [], offset: 0, limit: 10, count: false });
     expect(inP1.records.map((r) => r.id)).toEqual(['a1']);
+  });
+
+  it('builds the term indexes of an older store in batches, every record included', async () => {
+    const path = await tempDir();
+    const store = await openStore(path);
+    await store.commit(Array.from({ length: 7 }, (_, n) => ({ record: obs(`${n % 2 ? 'a' : 'b'}${n}`, `p${n % 3}`), expect: { kind: 'absent' as const } })));
+    const search = (s: LmdbStore, filter: Record<string, unknown>) =>
+      s.search({ types: ['Observation'], filter, sort: [], offset: 0, limit: 10, count: false }).then((r) => r.records.map((x) => x.id));
+    const before = [await search(store, { idx: { $elemMatch: { p: 'code', c: 'A' } } }), await search(store, { comp: 'Patient/p1', idx: { $elemMatch: { p: 'code', c: 'B' } } })];
+    await store.close();
+    const dbs = openDbs(path);
+    await dbs.terms.clearAsync();
+    await dbs.compTerms.clearAsync();
+    await dbs.root.remove('terms-index-built-2');
+    // 7 records in batches of 3: three transactions, the last one short.
+    await ensureTerms(dbs, 3);
+    expect(dbs.root.get('terms-index-built-2')).toBe(true);
+    await dbs.root.close();
+    const reopened = await openStore(path);
+    expect([await search(reopened, { idx: { $elemMatch: { p: 'code', c: 'A' } } }), await search(reopened, { comp: 'Patient/p1', idx: { $elemMatch: { p: 'code', c: 'B' } } })]).toEqual(before);
+    expect(before[0]).toEqual(['a1', 'a3', 'a5']);
+    expect(before[1]).toEqual(['b4']);
   });
 
   it('a compartment search pinned on codes reads only that patient\'s records carrying them', async () => {

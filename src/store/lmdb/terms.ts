@@ -92,14 +92,32 @@ export function idsWithCompTerm(dbs: Dbs, comps: string[], type: string, p: stri
 /** Set once both term indexes hold every current record (the compartment one came second). */
 const BUILT = 'terms-index-built-2';
 
-/** Builds the term indexes of a store written before they existed (once, at open). */
-export async function ensureTerms(dbs: Dbs): Promise<void> {
+/**
+ * Builds the term indexes of a store written before they existed (once, at open), in
+ * transactions of `batch` records: a store of millions of resources is not rebuilt in one
+ * transaction holding every page it writes. Interrupted, it starts over at the next open.
+ */
+export async function ensureTerms(dbs: Dbs, batch = 10_000): Promise<void> {
   if (dbs.root.get(BUILT)) return;
+  // Rebuilt whole: a store of the first layout has the type terms and not the compartment ones.
   await dbs.root.childTransaction(() => {
-    // Rebuilt whole: a store of the first layout has the type terms and not the compartment ones.
     dbs.terms.clearSync();
     dbs.compTerms.clearSync();
-    for (const { value } of dbs.current.getRange({})) replaceTerms(dbs, undefined, value);
+  });
+  let after: Key | undefined;
+  for (let done = false; !done; ) {
+    await dbs.root.childTransaction(() => {
+      let n = 0;
+      const range = after ? { start: after, exclusiveStart: true, limit: batch } : { limit: batch };
+      for (const { key, value } of dbs.current.getRange(range)) {
+        replaceTerms(dbs, undefined, value);
+        after = key;
+        n++;
+      }
+      done = n < batch;
+    });
+  }
+  await dbs.root.childTransaction(() => {
     dbs.root.putSync(BUILT, true);
   });
 }
