@@ -79,6 +79,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     });
     const capabilityStatement = buildCapabilityStatement({
       baseUrl: config.baseUrl, version: packageVersion(), registry, interactions: new Set(handlerMap.keys()), operations, store: store.info, now: now(),
+      supportedProfiles: (type) => validator.profilesOf(type),
     });
     const smart = buildSmartConfiguration({ issuer, baseUrl: config.baseUrl });
     const http = createHttpServer({

@@ -52,6 +52,13 @@ describeEngines('$validate and the CapabilityStatement', (engine) => {
     expect(patient.operation.map((o: any) => o.name)).toContain('validate');
     expect(patient.searchParam.map((p: any) => p.name)).toEqual(expect.arrayContaining(['identifier', 'family', 'birthdate']));
     expect(cs.rest[0].security.service[0].coding[0].code).toBe('SMART-on-FHIR');
+    // The profiles carnet checks, each under its type; none where it checks none.
+    const supported = (type: string) => cs.rest[0].resource.find((r: any) => r.type === type).supportedProfile;
+    const MHD = 'https://profiles.ihe.net/ITI/MHD/StructureDefinition/';
+    expect(supported('DocumentReference')).toEqual(expect.arrayContaining([`${MHD}IHE.MHD.Minimal.DocumentReference`, 'https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/pdsm-comprehensive-document-reference']));
+    expect(supported('List')).toEqual(expect.arrayContaining([`${MHD}IHE.MHD.Minimal.SubmissionSet`, `${MHD}IHE.MHD.Minimal.Folder`]));
+    expect(supported('List')).not.toContain(`${MHD}IHE.MHD.Minimal.DocumentReference`);
+    expect(supported('Patient')).toBeUndefined();
     const { issues } = createValidator().validate(cs);
     expect(issues.filter((i) => i.severity === 'error')).toEqual([]);
   });

@@ -13,6 +13,8 @@ export interface CapabilityDeps {
   operations: OperationHandler[];
   store: StoreInfo;
   now: Date;
+  /** The profiles carnet checks, per resource type (its own readings in profiles/). */
+  supportedProfiles?: (type: string) => string[];
   /** Token endpoint metadata, when an external authorization server is configured. */
   authorizationServer?: { issuer: string };
 }
@@ -60,6 +62,7 @@ export function buildCapabilityStatement(deps: CapabilityDeps): Record<string, u
         resource: SERVED_TYPES.map((type) => ({
           type,
           profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
+          supportedProfile: nonEmpty(deps.supportedProfiles?.(type) ?? []),
           interaction: TYPE_INTERACTIONS.filter(has).map((code) => ({ code })),
           versioning: 'versioned-update',
           readHistory: true,

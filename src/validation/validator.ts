@@ -22,6 +22,8 @@ export interface Validator {
   validate(resource: unknown, opts?: ValidateOptions): ValidationResult;
   /** Canonical URLs of the profiles carnet checks. */
   profiles(): string[];
+  /** Those of one resource type (the CapabilityStatement's supportedProfile). */
+  profilesOf(type: string): string[];
   isProfileKnown(url: string): boolean;
   /** Compiles a type's schema and rules now rather than on its first validation. */
   prepare(type: string): void;
@@ -129,6 +131,7 @@ export function createValidator(opts: { profilesDir?: string } = {}): Validator 
       return { issues: dedupe(issues) };
     },
     profiles: () => [...profiles.keys()],
+    profilesOf: (type) => [...profiles.values()].filter((p) => p.type === type).map((p) => p.url).sort(),
     isProfileKnown: (url) => profiles.has(url.split('|')[0]!),
     prepare(type) {
       schema.validate(type, { resourceType: type });
