@@ -10,7 +10,7 @@ import { BlobTooLarge, type CurrentRecord, type StoreQuery } from '../store.js';
 import { STALE_UPLOAD_MS } from './blobs.js';
 import { openDbs } from './dbs.js';
 import { createLmdbStore, type LmdbStore } from './lmdb-store.js';
-import { ensureTerms } from './terms.js';
+import { ensureTerms, TERMS_BUILT } from './terms.js';
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -117,12 +117,30 @@ describe('lmdb engine', () => {
     const env = openEnvironment({ path, maxDbs: 8 });
     await env.openDB('terms', {}).clearAsync();
     await env.openDB('comp-terms', {}).clearAsync();
-    await env.remove('terms-index-built-2');
+    await env.remove(TERMS_BUILT);
     await env.close();
     const reopened = await openStore(path);
     expect(await byCode(reopened, 'B')).toEqual(['a1']);
     const inP1 = await reopened.search({ types: ['Observation'], filter: { comp: 'Patient/p1', idx: { $elemMatch: { p: 'code', c: 'B' } } }, sort: [], offset: 0, limit: 10, count: false });
     expect(inP1.records.map((r) => r.id)).toEqual(['a1']);
+  });
+
+  it('a name search reads only the names that start with the text, across the type or within a compartment', async () => {
+    const store = await openStore(await tempDir());
+    const NAMES = ['helene', 'henri', 'hector', 'marc', 'marcel', 'de la tour'];
+    const patient = (n: number) => rec('Patient', `p${n}`, 1, T(1), { comp: [`Patient/p${n}`], idx: [{ p: 'name', v: NAMES[n % NAMES.length] }] });
+    await store.commit(Array.from({ length: 120 }, (_, n) => ({ record: patient(n), expect: { kind: 'absent' as const } })));
+    const byName = async (filter: Record<string, unknown>) => {
+      const before = store.stats.examined;
+      const { records } = await store.search({ types: ['Patient'], filter, sort: [], offset: 0, limit: 200, count: false });
+      return { n: records.length, examined: store.stats.examined - before };
+    };
+    expect(await byName({ idx: { $elemMatch: { p: 'name', v: { $regex: '^he' } } } })).toEqual({ n: 60, examined: 60 });
+    expect(await byName({ idx: { $elemMatch: { p: 'name', v: { $regex: '^marc' } } } })).toEqual({ n: 40, examined: 40 });
+    expect(await byName({ idx: { $elemMatch: { p: 'name', v: { $regex: '^de la t' } } } })).toEqual({ n: 20, examined: 20 });
+    expect(await byName({ idx: { $elemMatch: { p: 'name', v: { $regex: '^zo' } } } })).toEqual({ n: 0, examined: 0 });
+    // Contains is not a range of the index: every Patient is read.
+    expect(await byName({ idx: { $elemMatch: { p: 'name', v: { $regex: 'en' } } } })).toEqual({ n: 40, examined: 120 });
   });
 
   it('builds the term indexes of an older store in batches, every record included', async () => {
@@ -136,10 +154,10 @@ describe('lmdb engine', () => {
     const dbs = openDbs(path);
     await dbs.terms.clearAsync();
     await dbs.compTerms.clearAsync();
-    await dbs.root.remove('terms-index-built-2');
+    await dbs.root.remove(TERMS_BUILT);
     // 7 records in batches of 3: three transactions, the last one short.
     await ensureTerms(dbs, 3);
-    expect(dbs.root.get('terms-index-built-2')).toBe(true);
+    expect(dbs.root.get(TERMS_BUILT)).toBe(true);
     await dbs.root.close();
     const reopened = await openStore(path);
     expect([await search(reopened, { idx: { $elemMatch: { p: 'code', c: 'A' } } }), await search(reopened, { comp: 'Patient/p1', idx: { $elemMatch: { p: 'code', c: 'B' } } })]).toEqual(before);

@@ -56,8 +56,12 @@ describe('lmdb query plan', () => {
       ],
     });
     expect(alone.residual).toEqual(chain);
-    // One branch without a term (a name pattern) makes the whole alternative a scan.
-    expect(plan({ $or: [em({ p: 'author', r: 'Practitioner/x' }), em({ p: 'author:Practitioner.given', v: { $regex: '^cl' } })] }).source).toEqual({ kind: 'scan' });
+    // A name that starts with some text is a range of the index too; one that contains it is not, and makes a scan.
+    expect(plan({ $or: [em({ p: 'author', r: 'Practitioner/x' }), em({ p: 'author:Practitioner.given', v: { $regex: '^cl' } })] }).source).toEqual({
+      kind: 'union',
+      terms: [{ p: 'author', field: 'r', values: ['Practitioner/x'] }, { p: 'author:Practitioner.given', field: 'v', values: ['cl'], prefix: true }],
+    });
+    expect(plan({ $or: [em({ p: 'author', r: 'Practitioner/x' }), em({ p: 'author:Practitioner.given', v: { $regex: 'cl' } })] }).source).toEqual({ kind: 'scan' });
   });
 
   it('negations, alternatives, patterns and empty values are never pins: they stay whole in the residual', () => {
@@ -65,11 +69,23 @@ describe('lmdb query plan', () => {
       { $or: [{ comp: 'Patient/p1' }, em({ p: 'code', c: 'a' })] },
       { $nor: [{ id: 'x' }] },
       { idx: { $not: { $elemMatch: { p: 'code', c: 'a' } } } },
-      em({ p: 'name', v: { $regex: '^du' } }),
+      em({ p: 'name', v: { $regex: 'du' } }),
+      em({ p: 'name', v: { $regex: '^d.' } }),
+      em({ p: 'name', v: { $regex: '^d\\w' } }),
       em({ p: 'code', c: '' }),
       { comp: { $ne: 'Patient/p1' } },
     ];
     for (const filter of filters) expect(plan(filter)).toEqual({ source: { kind: 'scan' }, checks: [], residual: filter });
+  });
+
+  it('a string that starts with some text reads that range of the index; escaped metacharacters are text', () => {
+    const starts = em({ p: 'name', v: { $regex: '^de la t' } });
+    expect(plan(starts)).toEqual({ source: { kind: 'term', term: { p: 'name', field: 'v', values: ['de la t'], prefix: true } }, checks: [], residual: {} });
+    expect(plan(em({ p: 'name', v: { $regex: '^o\\.k\\+' } })).source).toEqual({ kind: 'term', term: { p: 'name', field: 'v', values: ['o.k+'], prefix: true } });
+    // Within a compartment a code comes first; the name prefix is then checked on the candidates.
+    const both = plan({ comp: 'Patient/p1', $and: [starts, em({ p: 'code', c: 'x' })] });
+    expect(both.source).toEqual({ kind: 'comp', comps: ['Patient/p1'], term: { p: 'code', field: 'c', values: ['x'] } });
+    expect(both.checks).toEqual([{ p: 'name', field: 'v', values: ['de la t'], prefix: true }]);
   });
 
   it('a second clause on the same field stays under $and', () => {

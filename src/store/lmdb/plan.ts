@@ -1,7 +1,7 @@
 import type { CurrentRecord } from '../store.js';
 import type { Dbs } from './dbs.js';
 import { currentKey, prefixRange } from './keys.js';
-import { idsWithCompTerm, idsWithTerm, type TermField } from './terms.js';
+import { idsWithCompTerm, idsWithTerm, type TermField, type TermPin } from './terms.js';
 
 /**
  * Where the candidates of one type come from, and which clauses of the filter the indexes answer.
@@ -20,11 +20,7 @@ export type Source =
   | { kind: 'union'; terms: TermPin[] }
   | { kind: 'scan' };
 
-export interface TermPin {
-  p: string;
-  field: TermField;
-  values: string[];
-}
+export type { TermPin };
 
 export interface Plan {
   source: Source;
@@ -75,7 +71,7 @@ export function plan(filter: Record<string, unknown>): Plan {
   return { source, checks, residual: rebuild(clauses.filter((c) => !answered.has(c))) };
 }
 
-const FIELD_ORDER: TermField[] = ['sc', 'c', 'u', 'r'];
+const FIELD_ORDER: TermField[] = ['sc', 'c', 'u', 'r', 'v'];
 
 /** The clauses of a filter's top-level conjunction, each a one-key object, nested $and flattened. */
 function conjunction(filter: Record<string, unknown>): Clause[] {
@@ -130,7 +126,31 @@ function termPin(clause: Clause): FoundTerm | undefined {
     const values = valuesOf(match[field]);
     if (values) return { clause, term: { p: match.p, field, values }, exact: keys === 2 };
   }
+  const prefix = regexPrefix(match.v);
+  if (prefix) return { clause, term: { p: match.p, field: 'v', values: [prefix], prefix: true }, exact: keys === 2 };
   return undefined;
+}
+
+/** `{ $regex: '^text' }` where text is plain (metacharacters escaped): the text; undefined otherwise. */
+function regexPrefix(condition: unknown): string | undefined {
+  if (!isObject(condition) || Object.keys(condition).length !== 1 || typeof condition.$regex !== 'string') return undefined;
+  const pattern = condition.$regex;
+  if (!pattern.startsWith('^')) return undefined;
+  let text = '';
+  for (let i = 1; i < pattern.length; i++) {
+    const ch = pattern[i];
+    if (ch === '\\') {
+      const next = pattern[++i];
+      // An escaped metacharacter stands for itself; \d, \w and the like do not.
+      if (next === undefined || !/[\\^$.*+?()[\]{}|/]/.test(next)) return undefined;
+      text += next;
+    } else if (/[\\^$.*+?()[\]{}|/]/.test(ch)) {
+      return undefined;
+    } else {
+      text += ch;
+    }
+  }
+  return text === '' ? undefined : text;
 }
 
 /** `{ $or: [...] }` whose every branch holds a term pin (or is such an $or itself): each branch's first term. */
@@ -168,15 +188,15 @@ function idsOf(dbs: Dbs, type: string, source: Exclude<Source, { kind: 'scan' }>
     case 'ids':
       return new Set(source.ids);
     case 'term':
-      return idsWithTerm(dbs, type, source.term.p, source.term.field, source.term.values);
+      return idsWithTerm(dbs, type, source.term);
     case 'union': {
       const found = new Set<string>();
-      for (const t of source.terms) for (const id of idsWithTerm(dbs, type, t.p, t.field, t.values)) found.add(id);
+      for (const t of source.terms) for (const id of idsWithTerm(dbs, type, t)) found.add(id);
       return found;
     }
     case 'comp': {
       const { comps, term } = source;
-      if (term) return idsWithCompTerm(dbs, comps, type, term.p, term.field, term.values);
+      if (term) return idsWithCompTerm(dbs, comps, type, term);
       const found = new Set<string>();
       for (const comp of comps) {
         for (const key of dbs.comp.getKeys(prefixRange(comp, type))) found.add(key[2] as string);

@@ -30,7 +30,7 @@ export function search(
         stats.examined++;
         if (record.deleted) continue;
         if (pin !== undefined && !(record.created !== undefined && record.created <= pin)) continue;
-        if (checks.every((t) => carries(record, t.p, t.field, t.values)) && test(record)) yield record;
+        if (checks.every((t) => carries(record, t)) && test(record)) yield record;
       }
     }
   }

@@ -11,9 +11,25 @@ import { prefixRange, type Key } from './keys.js';
  * [compartment, type, parameter, field, value, id], so that a patient-scoped search pinned on a
  * code (`DocumentReference?patient=X&type=Y`) reads only that patient's resources with that code.
  */
-/** `sc` is a token's system and code as one value, `system|code`, the common form of a token search. */
-const FIELDS = ['c', 'r', 'u', 'sc'] as const;
+/**
+ * `sc` is a token's system and code as one value, `system|code`, the common form of a token search;
+ * `v` is a string's normalised text, read by prefix (string search is starts-with).
+ */
+const FIELDS = ['c', 'r', 'u', 'sc', 'v'] as const;
 export type TermField = (typeof FIELDS)[number];
+
+/** What a search needs the term index to hold: one of the values, or (prefix) a value starting with one. */
+export interface TermPin {
+  p: string;
+  field: TermField;
+  values: string[];
+  prefix?: boolean;
+}
+
+/** After every string that starts with the prefix: U+10FFFF is the last code point (its UTF-8 lead byte F4 is the highest). */
+const LAST = '\u{10FFFF}';
+const valueRange = (prefix: Array<string | number>, value: string, byPrefix: boolean): { start: Key; end: Key } =>
+  byPrefix ? { start: [...prefix, value], end: [...prefix, value + LAST] } : prefixRange(...prefix, value);
 
 export const termKey = (type: string, p: string, field: TermField, value: string, id: string): Key => [type, p, field, value, id];
 export const compTermKey = (comp: string, term: Key): Key => [comp, ...term];
@@ -40,12 +56,13 @@ function termsOf(record: CurrentRecord): Key[] {
   return [...keys.values()];
 }
 
-/** Whether the term index holds this record under the parameter with one of the values: what a range read of it would say. */
-export function carries(record: CurrentRecord, p: string, field: TermField, values: string[]): boolean {
+/** Whether the term index holds this record under the pin: what a range read of it would say. */
+export function carries(record: CurrentRecord, pin: TermPin): boolean {
   for (const entry of record.idx) {
-    if (entry.p !== p) continue;
-    const value = termValue(entry, field);
-    if (value !== undefined && values.includes(value)) return true;
+    if (entry.p !== pin.p) continue;
+    const value = termValue(entry, pin.field);
+    if (value === undefined) continue;
+    if (pin.prefix ? pin.values.some((v) => value.startsWith(v)) : pin.values.includes(value)) return true;
   }
   return false;
 }
@@ -69,28 +86,28 @@ export function replaceTerms(dbs: Dbs, previous: CurrentRecord | undefined, next
   }
 }
 
-/** The ids of one type carrying one of these values in a parameter's field, in key order. */
-export function idsWithTerm(dbs: Dbs, type: string, p: string, field: TermField, values: string[]): Set<string> {
+/** The ids of one type that carry the pin. */
+export function idsWithTerm(dbs: Dbs, type: string, pin: TermPin): Set<string> {
   const ids = new Set<string>();
-  for (const value of values) {
-    for (const key of dbs.terms.getKeys(prefixRange(type, p, field, value))) ids.add(key[4] as string);
+  for (const value of pin.values) {
+    for (const key of dbs.terms.getKeys(valueRange([type, pin.p, pin.field], value, !!pin.prefix))) ids.add(key[4] as string);
   }
   return ids;
 }
 
-/** The ids of one type in one of these compartments carrying one of these values, in key order of each. */
-export function idsWithCompTerm(dbs: Dbs, comps: string[], type: string, p: string, field: TermField, values: string[]): Set<string> {
+/** The ids of one type in one of these compartments that carry the pin. */
+export function idsWithCompTerm(dbs: Dbs, comps: string[], type: string, pin: TermPin): Set<string> {
   const ids = new Set<string>();
   for (const comp of comps) {
-    for (const value of values) {
-      for (const key of dbs.compTerms.getKeys(prefixRange(comp, type, p, field, value))) ids.add(key[5] as string);
+    for (const value of pin.values) {
+      for (const key of dbs.compTerms.getKeys(valueRange([comp, type, pin.p, pin.field], value, !!pin.prefix))) ids.add(key[5] as string);
     }
   }
   return ids;
 }
 
-/** Set once both term indexes hold every current record (the compartment one came second). */
-const BUILT = 'terms-index-built-2';
+/** Set once both term indexes hold every current record in the current layout (3: with strings). */
+export const TERMS_BUILT = 'terms-index-built-3';
 
 /**
  * Builds the term indexes of a store written before they existed (once, at open), in
@@ -98,7 +115,7 @@ const BUILT = 'terms-index-built-2';
  * transaction holding every page it writes. Interrupted, it starts over at the next open.
  */
 export async function ensureTerms(dbs: Dbs, batch = 10_000): Promise<void> {
-  if (dbs.root.get(BUILT)) return;
+  if (dbs.root.get(TERMS_BUILT)) return;
   // Rebuilt whole: a store of the first layout has the type terms and not the compartment ones.
   await dbs.root.childTransaction(() => {
     dbs.terms.clearSync();
@@ -118,6 +135,6 @@ export async function ensureTerms(dbs: Dbs, batch = 10_000): Promise<void> {
     });
   }
   await dbs.root.childTransaction(() => {
-    dbs.root.putSync(BUILT, true);
+    dbs.root.putSync(TERMS_BUILT, true);
   });
 }
