@@ -46,7 +46,7 @@ export async function openStore(config: Config, logger: Logger): Promise<Store> 
   }
   mkdirSync(config.dataDir, { recursive: true });
   logger.debug({ dataDir: config.dataDir }, 'opening the embedded store');
-  return createLmdbStore({ path: join(config.dataDir, 'store') });
+  return createLmdbStore({ path: join(config.dataDir, 'store'), log: (message) => logger.info(message) });
 }
 
 async function openAuthenticator(config: Config, logger: Logger) {

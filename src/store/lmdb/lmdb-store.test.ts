@@ -10,7 +10,7 @@ import { BlobTooLarge, type CurrentRecord, type StoreQuery } from '../store.js';
 import { STALE_UPLOAD_MS } from './blobs.js';
 import { openDbs } from './dbs.js';
 import { createLmdbStore, type LmdbStore } from './lmdb-store.js';
-import { ensureTerms, TERMS_BUILT } from './terms.js';
+import { ensureTerms, replaceTerms, TERMS_BUILT, TERMS_PROGRESS } from './terms.js';
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -143,7 +143,7 @@ describe('lmdb engine', () => {
     expect(await byName({ idx: { $elemMatch: { p: 'name', v: { $regex: 'en' } } } })).toEqual({ n: 40, examined: 120 });
   });
 
-  it('builds the term indexes of an older store in batches, every record included', async () => {
+  it('builds the term indexes of an older store in batches, every record included, resuming after an interruption', async () => {
     const path = await tempDir();
     const store = await openStore(path);
     await store.commit(Array.from({ length: 7 }, (_, n) => ({ record: obs(`${n % 2 ? 'a' : 'b'}${n}`, `p${n % 3}`), expect: { kind: 'absent' as const } })));
@@ -163,6 +163,25 @@ describe('lmdb engine', () => {
     expect([await search(reopened, { idx: { $elemMatch: { p: 'code', c: 'A' } } }), await search(reopened, { comp: 'Patient/p1', idx: { $elemMatch: { p: 'code', c: 'B' } } })]).toEqual(before);
     expect(before[0]).toEqual(['a1', 'a3', 'a5']);
     expect(before[1]).toEqual(['b4']);
+    await reopened.close();
+
+    // Interrupted after its first batch: the next open resumes after the last record indexed.
+    const again = openDbs(path);
+    await again.terms.clearAsync();
+    await again.compTerms.clearAsync();
+    await again.root.remove(TERMS_BUILT);
+    const first = [...again.current.getRange({ limit: 3 })];
+    await again.root.childTransaction(() => {
+      for (const { value } of first) replaceTerms(again, undefined, value);
+      again.root.putSync(TERMS_PROGRESS, first[2].key);
+    });
+    const heard: Array<[number, number]> = [];
+    await ensureTerms(again, 3, (indexed, total) => heard.push([indexed, total]));
+    expect(heard).toEqual([[6, 7], [7, 7]]);
+    expect(again.root.get(TERMS_PROGRESS)).toBeUndefined();
+    await again.root.close();
+    const resumed = await openStore(path);
+    expect([await search(resumed, { idx: { $elemMatch: { p: 'code', c: 'A' } } }), await search(resumed, { comp: 'Patient/p1', idx: { $elemMatch: { p: 'code', c: 'B' } } })]).toEqual(before);
   });
 
   it('a compartment search pinned on codes reads only that patient\'s records carrying them', async () => {

@@ -12,6 +12,8 @@ import { filterCache } from './filters.js';
 export interface LmdbStoreOptions {
   /** Directory of the LMDB environment, and of blob files under `blobs/`; created when missing. */
   path: string;
+  /** Hears of long work at open (building the indexes of a store of an earlier layout). */
+  log?: (message: string) => void;
 }
 
 export interface LmdbStore extends Store {
@@ -30,7 +32,12 @@ export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbSt
   const dbs = openDbs(options.path);
   const stats: SearchStats = { examined: 0 };
   const compile = filterCache();
-  await ensureTerms(dbs);
+  let told = 0;
+  await ensureTerms(dbs, undefined, (indexed, total) => {
+    if (indexed - told < 100_000 && indexed < total) return;
+    told = indexed;
+    options.log?.(`building the search term indexes of a store of an earlier layout: ${indexed} of ${total} records`);
+  });
   const blobs = await openBlobs(options.path, dbs.root).catch(async (err: unknown) => {
     await dbs.root.close();
     throw err;

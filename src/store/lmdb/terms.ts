@@ -109,32 +109,47 @@ export function idsWithCompTerm(dbs: Dbs, comps: string[], type: string, pin: Te
 /** Set once both term indexes hold every current record in the current layout (3: with strings). */
 export const TERMS_BUILT = 'terms-index-built-3';
 
+/** While a build is under way: the key of the last record indexed ([] once the old indexes are cleared). */
+export const TERMS_PROGRESS = 'terms-index-progress';
+
 /**
- * Builds the term indexes of a store written before they existed (once, at open), in
- * transactions of `batch` records: a store of millions of resources is not rebuilt in one
- * transaction holding every page it writes. Interrupted, it starts over at the next open.
+ * Builds the term indexes of a store written before they existed (once, at open, before the store
+ * serves), in transactions of `batch` records: a store of millions of resources is not rebuilt in
+ * one transaction holding every page it writes. Each batch records how far it got, so a build
+ * that is interrupted (a restart by an orchestrator that found the server slow to start) resumes
+ * there rather than starting over. `progress` hears of each batch.
  */
-export async function ensureTerms(dbs: Dbs, batch = 10_000): Promise<void> {
+export async function ensureTerms(dbs: Dbs, batch = 10_000, progress?: (indexed: number, total: number) => void): Promise<void> {
   if (dbs.root.get(TERMS_BUILT)) return;
-  // Rebuilt whole: a store of the first layout has the type terms and not the compartment ones.
-  await dbs.root.childTransaction(() => {
-    dbs.terms.clearSync();
-    dbs.compTerms.clearSync();
-  });
-  let after: Key | undefined;
+  let after = dbs.root.get(TERMS_PROGRESS) as Key | undefined;
+  if (after === undefined) {
+    // Rebuilt whole: a store of an earlier layout has some of the terms and not others.
+    await dbs.root.childTransaction(() => {
+      dbs.terms.clearSync();
+      dbs.compTerms.clearSync();
+      dbs.root.putSync(TERMS_PROGRESS, []);
+    });
+    after = [];
+  }
+  const total = dbs.current.getCount();
+  let indexed = after.length === 0 ? 0 : dbs.current.getCount({ end: after, inclusiveEnd: true });
   for (let done = false; !done; ) {
     await dbs.root.childTransaction(() => {
       let n = 0;
-      const range = after ? { start: after, exclusiveStart: true, limit: batch } : { limit: batch };
+      const range = after!.length > 0 ? { start: after, exclusiveStart: true, limit: batch } : { limit: batch };
       for (const { key, value } of dbs.current.getRange(range)) {
         replaceTerms(dbs, undefined, value);
         after = key;
         n++;
       }
+      dbs.root.putSync(TERMS_PROGRESS, after);
+      indexed += n;
       done = n < batch;
     });
+    progress?.(indexed, total);
   }
   await dbs.root.childTransaction(() => {
     dbs.root.putSync(TERMS_BUILT, true);
+    dbs.root.removeSync(TERMS_PROGRESS);
   });
 }
