@@ -20,8 +20,6 @@ export type Source =
   | { kind: 'union'; terms: TermPin[] }
   | { kind: 'scan' };
 
-export type { TermPin };
-
 export interface Plan {
   source: Source;
   /** Exact terms the source does not read: each candidate must carry them. */
