@@ -49,6 +49,19 @@ export async function openStore(config: Config, logger: Logger): Promise<Store> 
   return createLmdbStore({ path: join(config.dataDir, 'store'), log: (message) => logger.info(message) });
 }
 
+/**
+ * What opening the server does to its data directory and store, done once ahead of several workers
+ * (see src/main.ts): the store's layout is brought up to date and the development issuer created.
+ */
+export async function prepareData(config: Config, logger: Logger): Promise<void> {
+  const store = await openStore(config, logger);
+  await store.close();
+  if (!config.authJwks) {
+    mkdirSync(config.dataDir, { recursive: true });
+    await ensureLocalIssuer(config.dataDir);
+  }
+}
+
 async function openAuthenticator(config: Config, logger: Logger) {
   if (config.authJwks) {
     return {

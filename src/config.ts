@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os';
+
 /**
  * Configuration from the environment. An invalid value stops start-up with one line naming the
  * variable (ConfigError), never a stack trace.
@@ -24,6 +26,8 @@ export interface Config {
   maxBundleEntries: number;
   /** Largest Binary content, bytes. */
   binaryLimit: number;
+  /** Server processes sharing the port (CARNET_WORKERS; `auto`: one per core). 1: no cluster. */
+  workers: number;
 }
 
 export class ConfigError extends Error {
@@ -34,6 +38,13 @@ export class ConfigError extends Error {
     super(`${variable}: ${message}`);
     this.name = 'ConfigError';
   }
+}
+
+function workers(env: NodeJS.ProcessEnv): number {
+  const raw = env.CARNET_WORKERS;
+  if (raw === 'auto') return Math.min(64, availableParallelism());
+  if (raw && !/^\d+$/.test(raw)) throw new ConfigError('CARNET_WORKERS', `expected "auto" or a whole number from 1 to 64, got "${raw}"`);
+  return int(env, 'CARNET_WORKERS', 1, 1, 64);
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -91,6 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxCount: int(env, 'CARNET_MAX_COUNT', 1000, defaultCount, 10000),
     maxBundleEntries: int(env, 'CARNET_MAX_BUNDLE_ENTRIES', 1000, 1, 100000),
     binaryLimit: int(env, 'CARNET_BINARY_LIMIT', 64 * 1024 * 1024, 1, 4 * 1024 * 1024 * 1024),
+    workers: workers(env),
   };
 }
 

@@ -1,10 +1,14 @@
-import { createApp } from './app.js';
+import cluster from 'node:cluster';
+import { createApp, prepareData } from './app.js';
+import { supervise } from './cluster.js';
 import { loadConfigOrExit } from './config.js';
 import { createLogger } from './log.js';
 
-async function main(): Promise<void> {
+async function serve(): Promise<void> {
   const config = loadConfigOrExit('carnet');
-  const logger = createLogger(config.logLevel);
+  const root = createLogger(config.logLevel);
+  // A worker's lines say which worker wrote them.
+  const logger = cluster.isWorker ? root.child({ worker: cluster.worker!.id }) : root;
   const app = await createApp({ config, logger });
   let closing = false;
   const shutdown = (signal: string) => {
@@ -29,6 +33,19 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   await app.warmUp();
   logger.debug({ ms: Math.round(performance.now() - t0) }, 'validators compiled');
+}
+
+/**
+ * With CARNET_WORKERS above 1 this process becomes the supervisor of that many servers. It first
+ * does once what each of them would otherwise race to do at start: bring the store to the
+ * current layout and create the development token issuer.
+ */
+async function main(): Promise<void> {
+  const config = loadConfigOrExit('carnet');
+  if (config.workers <= 1 || !cluster.isPrimary) return serve();
+  const logger = createLogger(config.logLevel);
+  await prepareData(config, logger);
+  process.exit(await supervise({ workers: config.workers, logger }));
 }
 
 main().catch((err) => {

@@ -34,7 +34,8 @@ export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbSt
   const compile = filterCache();
   let told = 0;
   await ensureTerms(dbs, undefined, (indexed, total) => {
-    if (indexed - told < 100_000 && indexed < total) return;
+    // An empty store (a new one) has nothing to tell.
+    if (total === 0 || (indexed - told < 100_000 && indexed < total)) return;
     told = indexed;
     options.log?.(`building the search term indexes of a store of an earlier layout: ${indexed} of ${total} records`);
   });

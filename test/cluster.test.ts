@@ -1,0 +1,108 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { ensureLocalIssuer } from '../src/auth/local-issuer.js';
+import { describeEngines } from './harness.js';
+import { childrenOf, startProcess, type Running } from './processes.js';
+
+// Spawned servers start in a few seconds each, but the suite may share two cores with other test files.
+const PROCESS_TIMEOUT = 180_000;
+
+/** Waits for a condition of a running server; on time-out, says what the server printed. */
+async function until(run: Running, what: string, check: () => boolean, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}; the server printed:\n${run.stdout().slice(-4000)}\n${run.stderr().slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The workers that logged having handled a request (each worker's lines carry its number). */
+function workersThatServed(run: Running): Set<number> {
+  const ids = new Set<number>();
+  for (const line of run.stdout().split('\n')) {
+    if (!line.includes('"request completed"')) continue;
+    const worker = JSON.parse(line).worker;
+    if (typeof worker === 'number') ids.add(worker);
+  }
+  return ids;
+}
+
+describeEngines('several workers on one port (CARNET_WORKERS)', (engine) => {
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  it('serves from every worker, one conditional create wins across them, a dead worker is replaced, SIGTERM stops all', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'carnet-cluster-'));
+    dirs.push(dataDir);
+    const token = await (await ensureLocalIssuer(dataDir)).sign({ fhirUser: 'Practitioner/p1', scope: 'user/*.cruds' });
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' };
+    const run = await startProcess({
+      CARNET_DATA_DIR: dataDir,
+      CARNET_WORKERS: '2',
+      LOG_LEVEL: 'info',
+      ...(engine === 'mongodb' ? { MONGODB_URI: process.env.MONGODB_URI!, MONGODB_DB: `carnet_cluster_${process.pid}_${Date.now()}` } : {}),
+    });
+    const base = `http://127.0.0.1:${run.port}/fhir`;
+    try {
+      await until(run, 'both workers run', () => childrenOf(run.child.pid!).length === 2);
+
+      // 16 clients at once, on 16 connections the primary deals out to both workers.
+      const identifier = { system: 'urn:oid:1.2.250.1.213.1.4.8', value: '1850512345678' };
+      const answers = await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          const res = await fetch(`${base}/Patient`, {
+            method: 'POST',
+            headers: { ...headers, 'if-none-exist': `identifier=${identifier.system}|${identifier.value}` },
+            body: JSON.stringify({ resourceType: 'Patient', identifier: [identifier] }),
+          });
+          return { status: res.status, id: ((await res.json()) as { id: string }).id };
+        }),
+      );
+      expect(answers.filter((a) => a.status === 201)).toHaveLength(1);
+      expect(answers.filter((a) => a.status === 200)).toHaveLength(15);
+      expect(new Set(answers.map((a) => a.id)).size).toBe(1);
+      const found = await (await fetch(`${base}/Patient?identifier=${identifier.system}|${identifier.value}`, { headers })).json();
+      expect((found as { total: number }).total).toBe(1);
+      await until(run, 'the request lines are written', () => workersThatServed(run).size === 2, 10_000);
+
+      // A worker killed outright is replaced; the server answers throughout.
+      const [first] = childrenOf(run.child.pid!);
+      process.kill(first, 'SIGKILL');
+      await until(run, 'a new worker replaces the dead one', () => {
+        const now = childrenOf(run.child.pid!);
+        return now.length === 2 && !now.includes(first);
+      });
+      const read = await fetch(`${base}/Patient/${answers[0].id}`, { headers });
+      expect(read.status).toBe(200);
+      expect(run.stdout()).toContain('a worker died: starting another');
+
+      const workers = childrenOf(run.child.pid!);
+      run.child.kill('SIGTERM');
+      expect((await run.exited).code).toBe(0);
+      expect(workers.filter(existsProcess)).toEqual([]);
+    } finally {
+      run.child.kill('SIGKILL');
+      await run.exited;
+    }
+  }, PROCESS_TIMEOUT);
+});
+
+function existsProcess(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+it('refuses a CARNET_WORKERS that is neither auto nor a number from 1 to 64', async () => {
+  const { loadConfig } = await import('../src/config.js');
+  expect(() => loadConfig({ CARNET_WORKERS: 'many' })).toThrow(/CARNET_WORKERS: expected "auto" or a whole number/);
+  expect(() => loadConfig({ CARNET_WORKERS: '0' })).toThrow(/CARNET_WORKERS/);
+  expect(loadConfig({ CARNET_WORKERS: '3' }).workers).toBe(3);
+  expect(loadConfig({ CARNET_WORKERS: 'auto' }).workers).toBeGreaterThanOrEqual(1);
+  expect(loadConfig({}).workers).toBe(1);
+});
