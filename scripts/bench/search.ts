@@ -1,10 +1,11 @@
 // Patient-scoped document search on the embedded engine: BENCH_PATIENTS patients (default 100,000)
 // with 10 DocumentReferences each, loaded straight into the store through the same indexing as
 // the server; then `DocumentReference?patient=X&type=...&date=ge...` over HTTP with a token, at
-// concurrency 1 and 16, next to bare Fastify serving the same bytes, in one run.
+// concurrency 1 and 16, next to bare Fastify serving the same bytes, in one run; first with one
+// server process, then with one per core (CARNET_WORKERS).
 // BENCH_DIR keeps the data between runs (loading 1M resources takes minutes).
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureLocalIssuer } from '../../src/auth/local-issuer.js';
 import { buildRecord } from '../../src/interactions/records.js';
@@ -17,6 +18,8 @@ const PATIENTS = Number(process.env.BENCH_PATIENTS ?? 100_000);
 const PER_PATIENT = 10;
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 10);
+// Server processes for the second series (CARNET_WORKERS); default one per core.
+const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
 const TYPES = ['11502-2', '18748-4', '11488-4', '57833-6', '34133-9'];
 const BASE = 'http://127.0.0.1/fhir';
 
@@ -75,46 +78,58 @@ async function main() {
 
   const token = await (await ensureLocalIssuer(dir)).sign({ fhirUser: 'Practitioner/bench', scope: 'user/*.rs' });
   const headers = { authorization: `Bearer ${token}` };
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const carnet = await startProcess('src/main.ts', { PORT: String(port), CARNET_DATA_DIR: dir, LOG_LEVEL: 'warn' }, `${base}/health`);
+  const query = (p: number) => `/fhir/DocumentReference?patient=p${p}&type=http://loinc.org|${TYPES[p % TYPES.length]}&date=ge2024-06-01`;
+  const results: string[] = [];
+  let bare: { port: number; stop: () => void } | undefined;
+  const bareRun = async (connections: number) => {
+    const b = await load({ url: `http://127.0.0.1:${bare!.port}/fhir/Patient/x`, connections, duration: DURATION });
+    results.push(row(`bare Fastify, concurrency ${connections}`, b));
+    return b.requestsPerSec;
+  };
   try {
-    const query = (p: number) => `/fhir/DocumentReference?patient=p${p}&type=http://loinc.org|${TYPES[p % TYPES.length]}&date=ge2024-06-01`;
-    const sample = await fetch(`${base}${query(1)}`, { headers });
-    const sampleBody = await sample.text();
-    const matches = (JSON.parse(sampleBody).entry ?? []).length;
-    console.log(`query: DocumentReference?patient=X&type=...&date=ge2024-06-01 (sample answer: ${matches} matches, ${sampleBody.length} bytes)`);
-    const barePort = await freePort();
-    const bare = await startProcess('scripts/bench/bare-server.ts', { PORT: String(barePort), BENCH_BODY: sampleBody }, `http://127.0.0.1:${barePort}/fhir/Patient/x`);
-    const results: string[] = [];
-    let n = 0;
-    const searches = (connections: number, duration: number) =>
-      load({
-        url: base, connections, duration, headers,
-        requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: query(Math.floor(Math.abs(Math.sin(++n) * 1e9)) % PATIENTS) }) }],
-      });
-    try {
-      // A fresh process has mapped none of the store's pages yet, and the OS may have dropped some
-      // from its cache: the first seconds measure the disk, not the server. Not reported.
-      const warm = await searches(16, WARMUP);
-      console.log(`warm-up: ${WARMUP} s at concurrency 16, ${warm.requestsPerSec.toFixed(0)} req/s (not counted)`);
-      for (const connections of [1, 16]) {
-        const b = await load({ url: `http://127.0.0.1:${barePort}/fhir/Patient/x`, connections, duration: DURATION });
-        const c = await searches(connections, DURATION);
-        results.push(row(`bare Fastify, concurrency ${connections}`, b));
-        results.push(row(`carnet search, concurrency ${connections}`, c, `   = ${((100 * c.requestsPerSec) / b.requestsPerSec).toFixed(0)}% of bare`));
+    // One server process, then one per core (CARNET_WORKERS): the bare figure of the same moment is
+    // measured right before each carnet figure, the VM being noisy.
+    for (const workers of [...new Set([1, WORKERS])]) {
+      const port = await freePort();
+      const base = `http://127.0.0.1:${port}`;
+      const carnet = await startProcess('src/main.ts', { PORT: String(port), CARNET_DATA_DIR: dir, LOG_LEVEL: 'warn', CARNET_WORKERS: String(workers) }, `${base}/health`);
+      try {
+        if (!bare) {
+          const sample = await fetch(`${base}${query(1)}`, { headers });
+          const sampleBody = await sample.text();
+          const matches = (JSON.parse(sampleBody).entry ?? []).length;
+          console.log(`query: DocumentReference?patient=X&type=...&date=ge2024-06-01 (sample answer: ${matches} matches, ${sampleBody.length} bytes)`);
+          const barePort = await freePort();
+          const child = await startProcess('scripts/bench/bare-server.ts', { PORT: String(barePort), BENCH_BODY: sampleBody }, `http://127.0.0.1:${barePort}/fhir/Patient/x`);
+          bare = { port: barePort, stop: () => child.kill('SIGTERM') };
+        }
+        let n = 0;
+        const searches = (connections: number, duration: number) =>
+          load({
+            url: base, connections, duration, headers,
+            requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: query(Math.floor(Math.abs(Math.sin(++n) * 1e9)) % PATIENTS) }) }],
+          });
+        // A fresh process has mapped none of the store's pages yet, and the OS may have dropped some
+        // from its cache: the first seconds measure the disk, not the server. Not reported.
+        const warm = await searches(16, WARMUP);
+        console.log(`warm-up (${workers} worker${workers > 1 ? 's' : ''}): ${WARMUP} s at concurrency 16, ${warm.requestsPerSec.toFixed(0)} req/s (not counted)`);
+        for (const connections of [1, 16]) {
+          const b = await bareRun(connections);
+          const c = await searches(connections, DURATION);
+          results.push(row(`carnet search, ${workers} worker${workers > 1 ? 's' : ''}, concurrency ${connections}`, c, `   = ${((100 * c.requestsPerSec) / b).toFixed(0)}% of bare`));
+        }
+      } finally {
+        carnet.kill('SIGTERM');
+        await new Promise((r) => carnet.once('exit', r));
       }
-    } finally {
-      bare.kill('SIGTERM');
     }
-    console.log('');
-    for (const r of results) console.log(r);
-    console.log(`data size: ${resources} resources (${PATIENTS} Patients, ${PATIENTS * PER_PATIENT} DocumentReferences)`);
   } finally {
-    carnet.kill('SIGTERM');
-    await new Promise((r) => carnet.once('exit', r));
+    bare?.stop();
     if (!keep) rmSync(dir, { recursive: true, force: true });
   }
+  console.log('');
+  for (const r of results) console.log(r);
+  console.log(`data size: ${resources} resources (${PATIENTS} Patients, ${PATIENTS * PER_PATIENT} DocumentReferences); carnet workers: 1 and ${WORKERS} (BENCH_WORKERS)`);
 }
 
 main().catch((e) => {
