@@ -1,10 +1,12 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { ensureLocalIssuer } from '../src/auth/local-issuer.js';
 import { describeEngines } from './harness.js';
-import { childrenOf, startProcess, type Running } from './processes.js';
+import { childrenOf, serverEnv, startProcess, type Running } from './processes.js';
 
 // Spawned servers start in a few seconds each, but the suite may share two cores with other test files.
 const PROCESS_TIMEOUT = 180_000;
@@ -88,6 +90,30 @@ describeEngines('several workers on one port (CARNET_WORKERS)', (engine) => {
     }
   }, PROCESS_TIMEOUT);
 });
+
+it('stops with exit 1, rather than restarting forever, when its workers cannot start', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'carnet-cluster-busy-'));
+  // The port is taken: every worker fails to listen.
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = (taken.address() as { port: number }).port;
+  try {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: new URL('..', import.meta.url).pathname,
+      env: serverEnv({ PORT: String(port), CARNET_DATA_DIR: dataDir, CARNET_WORKERS: '2', LOG_LEVEL: 'info' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code, out).toBe(1);
+    expect(out).toContain('workers keep dying: stopping the server');
+  } finally {
+    taken.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}, PROCESS_TIMEOUT);
 
 function existsProcess(pid: number): boolean {
   try {

@@ -12,12 +12,21 @@ export interface Running {
   stdout: () => string;
 }
 
+/**
+ * The environment of a spawned server: this one's, less the MongoDB settings, which a test passes
+ * itself when it means the MongoDB engine (CI sets MONGODB_URI for the whole suite).
+ */
+export function serverEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const { MONGODB_URI: _uri, MONGODB_DB: _db, ...inherited } = process.env;
+  return { ...inherited, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env };
+}
+
 /** Starts `src/main.ts` as its own process on a free port and waits until it answers /ready. */
 export async function startProcess(env: Record<string, string>): Promise<Running> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    env: serverEnv({ PORT: String(port), ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, expect, it } from 'vitest';
 import { ensureLocalIssuer } from '../src/auth/local-issuer.js';
 import { freePort } from '../scripts/bench/lib.js';
+import { serverEnv } from './processes.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 // Inside the repository, as dist/ is: the built server finds conformance/ and profiles/ beside package.json.
@@ -19,7 +20,7 @@ afterAll(() => {
 it('the built server (what npm start runs) serves metadata and stores a resource', async () => {
   await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', OUT], { cwd: ROOT });
   const port = await freePort();
-  const child = spawn(process.execPath, [join(OUT, 'src/main.js')], { cwd: tmpdir(), env: { ...process.env, PORT: String(port), CARNET_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [join(OUT, 'src/main.js')], { cwd: tmpdir(), env: serverEnv({ PORT: String(port), CARNET_DATA_DIR: dataDir }), stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const exited = new Promise((resolve) => child.on('exit', resolve));
