@@ -29,7 +29,7 @@ export async function conditionalSearch(
   ctx: Context,
   type: string,
   criteria: Record<string, string | string[]>,
-): Promise<{ matches: CurrentRecord[]; query: { types: string[]; filter: Record<string, unknown> } }> {
+): Promise<{ matches: CurrentRecord[]; query: { types: string[]; filter: Record<string, unknown>; claim: string } }> {
   const keys = Object.keys(criteria).filter((k) => !k.startsWith('_format') && k !== '_pretty');
   if (keys.length === 0) throw fhirError('bad-request', 'A conditional operation needs search criteria');
   const parsed = parseSearch(type, criteria, ctx.registry, { strict: true, baseUrl: ctx.baseUrl });
@@ -37,5 +37,7 @@ export async function conditionalSearch(
   // Chained criteria (patient.identifier=...) run their sub-queries first.
   const filter = await resolveFilter(ctx.store, compiled.filter, compiled.subqueries, ctx.accessClauses);
   const { records } = await ctx.store.search({ types: [type], filter, sort: [], offset: 0, limit: 2, count: false });
-  return { matches: records, query: { types: [type], filter } };
+  // The claim: the criteria as given, in a stable order, without the caller's access clauses.
+  const claim = `${type}?${JSON.stringify(keys.sort().map((k) => [k, criteria[k]]))}`;
+  return { matches: records, query: { types: [type], filter, claim } };
 }

@@ -52,8 +52,11 @@ export interface Write {
    * concurrent writes with the same criteria, one lands and the others conflict: the embedded
    * engine checks the criteria inside its single write transaction; MongoDB claims them first
    * (a document with a unique _id, removed after the commit; see mongo/claims.ts).
+   * `claim` names the criteria as the client gave them, apart from who asks: writes with the same
+   * claim are arbitrated against each other even when their filters differ (two callers whose
+   * access clauses differ); without it, the types and filter are the claim.
    */
-  unlessFound?: { types: string[]; filter: Record<string, unknown> };
+  unlessFound?: { types: string[]; filter: Record<string, unknown>; claim?: string };
 }
 
 export type SortKey = [field: string, direction: 1 | -1];

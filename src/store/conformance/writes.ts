@@ -197,6 +197,23 @@ export function writeTests({ test, markClosed }: Suite): void {
       for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(StoreConflict);
       expect((await store.search(query(['Patient'], { idx: { $elemMatch: mrn('C') } }, { count: true }))).total).toBe(1);
     });
+    test('concurrent writes with the same claim but filters that differ (callers with other access): exactly one lands', async (store) => {
+      // Each writer's filter carries a clause of its own that every record meets, as access clauses do.
+      const results = await Promise.allSettled(
+        Array.from({ length: 8 }, (_, n) =>
+          store.commit([
+            {
+              record: rec('Patient', `d${n}`, 1, T(1), { idx: [mrn('D')] }),
+              expect: { kind: 'absent' },
+              unlessFound: { types: ['Patient'], filter: { $and: [{ idx: { $elemMatch: mrn('D') } }, { id: { $ne: `nobody-${n}` } }] }, claim: 'Patient?identifier=mrn|D' },
+            },
+          ]),
+        ),
+      );
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(StoreConflict);
+      expect((await store.search(query(['Patient'], { idx: { $elemMatch: mrn('D') } }, { count: true }))).total).toBe(1);
+    });
     test('a deleted match does not count', async (store) => {
       await commitEach(store, [rec('Patient', 'p1', 1, T(1), { idx: [mrn('A')] }), rec('Patient', 'p1', 2, T(2), { deleted: true })]);
       await store.commit([{ record: rec('Patient', 'p2', 1, T(3), { idx: [mrn('A')] }), expect: { kind: 'absent' }, unlessFound: unlessFound('A') }]);

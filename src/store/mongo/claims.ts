@@ -17,7 +17,9 @@ export const STALE_CLAIM_MS = 60_000;
 const WAIT_MS = 5_000;
 
 export const claimKey = (criteria: NonNullable<Write['unlessFound']>): string =>
-  createHash('sha256').update(JSON.stringify(criteria)).digest('hex');
+  createHash('sha256')
+    .update(criteria.claim !== undefined ? `claim:${criteria.claim}` : JSON.stringify({ types: criteria.types, filter: criteria.filter }))
+    .digest('hex');
 
 /**
  * Runs `commit` for writes whose criteria (Write.unlessFound) must still find nothing, the way
@@ -26,7 +28,8 @@ export const claimKey = (criteria: NonNullable<Write['unlessFound']>): string =>
  * removed once the commit is done. Of two writes with the same criteria, the second either fails
  * to claim while the first holds it (a conflict: its caller re-plans and finds the first), or
  * claims after the first committed, and its search then finds the first's resource.
- * Only identical criteria exclude each other (e.g. the same If-None-Exist under the same access).
+ * Writes exclude each other when their claims are the same: the criteria as the client gave them
+ * (Write.unlessFound.claim), whoever asks, else identical types and filter.
  */
 export async function withClaims(
   claims: Collection<ClaimDoc>,
