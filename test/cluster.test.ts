@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { ensureLocalIssuer } from '../src/auth/local-issuer.js';
 import { describeEngines } from './harness.js';
-import { childrenOf, serverEnv, startProcess, type Running } from './processes.js';
+import { serverEnv, startProcess, workersOf, type Running } from './processes.js';
 
 // Spawned servers start in a few seconds each, but the suite may share two cores with other test files.
 const PROCESS_TIMEOUT = 180_000;
@@ -48,7 +48,7 @@ describeEngines('several workers on one port (CARNET_WORKERS)', (engine) => {
     });
     const base = `http://127.0.0.1:${run.port}/fhir`;
     try {
-      await until(run, 'both workers run', () => childrenOf(run.child.pid!).length === 2);
+      await until(run, 'both workers run', () => workersOf(run.child.pid!).length === 2);
 
       // 16 clients at once, on 16 connections the primary deals out to both workers.
       const identifier = { system: 'urn:oid:1.2.250.1.213.1.4.8', value: '1850512345678' };
@@ -70,17 +70,17 @@ describeEngines('several workers on one port (CARNET_WORKERS)', (engine) => {
       await until(run, 'the request lines are written', () => workersThatServed(run).size === 2, 10_000);
 
       // A worker killed outright is replaced; the server answers throughout.
-      const [first] = childrenOf(run.child.pid!);
+      const [first] = workersOf(run.child.pid!);
       process.kill(first, 'SIGKILL');
       await until(run, 'a new worker replaces the dead one', () => {
-        const now = childrenOf(run.child.pid!);
+        const now = workersOf(run.child.pid!);
         return now.length === 2 && !now.includes(first);
       });
       const read = await fetch(`${base}/Patient/${answers[0].id}`, { headers });
       expect(read.status).toBe(200);
       expect(run.stdout()).toContain('a worker died: starting another');
 
-      const workers = childrenOf(run.child.pid!);
+      const workers = workersOf(run.child.pid!);
       run.child.kill('SIGTERM');
       expect((await run.exited).code).toBe(0);
       expect(workers.filter(existsProcess)).toEqual([]);

@@ -48,6 +48,20 @@ export async function startProcess(env: Record<string, string>): Promise<Running
   throw new Error(`server did not start: ${err}`);
 }
 
+/**
+ * The pids of a server's workers: its living children running carnet, read from /proc. (tsx may
+ * also run an esbuild service as a child of the same process, on a cold transform cache.)
+ */
+export function workersOf(pid: number): number[] {
+  return childrenOf(pid).filter((child) => {
+    try {
+      return readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('main.');
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** The pids of a process's living children, read from /proc. */
 export function childrenOf(pid: number): number[] {
   const found: number[] = [];
