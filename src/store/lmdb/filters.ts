@@ -8,6 +8,11 @@ export type RecordTest = (record: CurrentRecord) => boolean;
 const always: RecordTest = () => true;
 const MAX_KEY = 4096;
 
+function mingoTest(filter: Record<string, unknown>): RecordTest {
+  const query = new Query<CurrentRecord>(filter as Criteria<CurrentRecord>, {});
+  return (record) => query.test(record);
+}
+
 /**
  * Compiled filters, kept by their query document: closures for the common subset
  * (native-filter.ts), mingo otherwise. Compiling costs about 10 µs per nested mingo query (each
@@ -15,11 +20,6 @@ const MAX_KEY = 4096;
  * patient's candidates; the residual filters of a given kind of search (what the indexes leave,
  * e.g. a date range) repeat across patients, so most searches find theirs here.
  */
-function mingoTest(filter: Record<string, unknown>): RecordTest {
-  const query = new Query<CurrentRecord>(filter as Criteria<CurrentRecord>, {});
-  return (record) => query.test(record);
-}
-
 export function filterCache(size = 1000): (filter: Record<string, unknown>) => RecordTest {
   const cache = new Map<string, RecordTest>();
   return (filter) => {
