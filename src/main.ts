@@ -1,11 +1,10 @@
 import cluster from 'node:cluster';
 import { createApp, prepareData } from './app.js';
 import { supervise } from './cluster.js';
-import { loadConfigOrExit } from './config.js';
+import { loadConfigOrExit, type Config } from './config.js';
 import { createLogger } from './log.js';
 
-async function serve(): Promise<void> {
-  const config = loadConfigOrExit('carnet');
+async function serve(config: Config): Promise<void> {
   const root = createLogger(config.logLevel);
   // A worker's lines say which worker wrote them.
   const logger = cluster.isWorker ? root.child({ worker: cluster.worker!.id }) : root;
@@ -42,7 +41,7 @@ async function serve(): Promise<void> {
  */
 async function main(): Promise<void> {
   const config = loadConfigOrExit('carnet');
-  if (config.workers <= 1 || !cluster.isPrimary) return serve();
+  if (config.workers <= 1 || !cluster.isPrimary) return serve(config);
   const logger = createLogger(config.logLevel);
   await prepareData(config, logger);
   process.exit(await supervise({ workers: config.workers, logger }));

@@ -6,10 +6,7 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { ensureLocalIssuer } from '../src/auth/local-issuer.js';
 import { describeEngines } from './harness.js';
-import { serverEnv, startProcess, workersOf, type Running } from './processes.js';
-
-// Spawned servers start in a few seconds each, but the suite may share two cores with other test files.
-const PROCESS_TIMEOUT = 180_000;
+import { PROCESS_TIMEOUT, serverEnv, startProcess, workersOf, type Running } from './processes.js';
 
 /** Waits for a condition of a running server; on time-out, says what the server printed. */
 async function until(run: Running, what: string, check: () => boolean, ms = 60_000): Promise<void> {

@@ -6,12 +6,9 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { ensureLocalIssuer } from '../src/auth/local-issuer.js';
 import { describeEngines } from './harness.js';
-import { startProcess } from './processes.js';
+import { PROCESS_TIMEOUT, startProcess } from './processes.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-
-// Spawned servers start in a few seconds, but the suite may share two cores with other test files.
-const PROCESS_TIMEOUT = 180_000;
 
 describeEngines('the server process', (engine) => {
   const dirs: string[] = [];

@@ -4,6 +4,9 @@ import { freePort } from '../scripts/bench/lib.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
+/** Spawned servers start in a few seconds, but the suite may share two cores with other test files. */
+export const PROCESS_TIMEOUT = 180_000;
+
 export interface Running {
   child: ChildProcess;
   port: number;
