@@ -204,17 +204,22 @@ function idsOf(dbs: Dbs, type: string, source: Exclude<Source, { kind: 'scan' }>
   }
 }
 
-/** The current records of one type a source designates, in id order (the engine's tie-break). */
-export function* candidates(dbs: Dbs, type: string, source: Source): Generator<CurrentRecord> {
+/**
+ * Hands `visit` the current records of one type a source designates, in id order (the engine's
+ * tie-break), until it returns false. A callback rather than a generator: a search wrapped
+ * generators around generators here, and in a server that made every object of a search outlive
+ * the next young-generation GC (measured: ~4% of all allocation promoted, ~10 µs of GC a search).
+ */
+export function eachCandidate(dbs: Dbs, type: string, source: Source, visit: (record: CurrentRecord) => boolean): void {
   if (source.kind === 'scan') {
-    for (const { value } of dbs.current.getRange(prefixRange(type))) yield value;
+    for (const { value } of dbs.current.getRange(prefixRange(type))) if (!visit(value)) return;
     return;
   }
   // Ids are FHIR ids ([A-Za-z0-9.-]): code-unit order is the key order of a scan.
   const ids = [...idsOf(dbs, type, source)].sort(byCodeUnit);
   for (const id of ids) {
     const record = dbs.current.get(currentKey(type, id));
-    if (record) yield record;
+    if (record && !visit(record)) return;
   }
 }
 

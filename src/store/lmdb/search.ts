@@ -2,7 +2,7 @@ import type { CurrentRecord, StoreQuery, StoreSearchResult } from '../store.js';
 import type { Dbs } from './dbs.js';
 import type { RecordTest } from './filters.js';
 import { carries } from './terms.js';
-import { byCodeUnit, candidates, plan } from './plan.js';
+import { byCodeUnit, eachCandidate, plan } from './plan.js';
 import { compareBy } from './sort.js';
 
 export interface SearchStats {
@@ -24,16 +24,12 @@ export function search(
   const test = compile(residual);
   const pin = query.createdAtMost;
   const types = [...new Set(query.types)].sort(byCodeUnit);
-  function* matches(): Generator<CurrentRecord> {
-    for (const type of types) {
-      for (const record of candidates(dbs, type, source)) {
-        stats.examined++;
-        if (record.deleted) continue;
-        if (pin !== undefined && !(record.created !== undefined && record.created <= pin)) continue;
-        if (checks.every((t) => carries(record, t)) && test(record)) yield record;
-      }
-    }
-  }
+  const matches = (record: CurrentRecord): boolean => {
+    stats.examined++;
+    if (record.deleted) return false;
+    if (pin !== undefined && !(record.created !== undefined && record.created <= pin)) return false;
+    return checks.every((t) => carries(record, t)) && test(record);
+  };
   const { offset, limit } = query;
 
   if (query.sort.length === 0 && !query.count) {
@@ -41,15 +37,24 @@ export function search(
     const records: CurrentRecord[] = [];
     if (limit <= 0) return { records };
     let seen = 0;
-    for (const record of matches()) {
-      if (seen++ < offset) continue;
-      records.push(record);
+    for (const type of types) {
+      eachCandidate(dbs, type, source, (record) => {
+        if (!matches(record) || seen++ < offset) return true;
+        records.push(record);
+        return records.length < limit;
+      });
       if (records.length >= limit) break;
     }
     return { records };
   }
 
-  const all = [...matches()];
+  const all: CurrentRecord[] = [];
+  for (const type of types) {
+    eachCandidate(dbs, type, source, (record) => {
+      if (matches(record)) all.push(record);
+      return true;
+    });
+  }
   if (query.sort.length > 0) all.sort(compareBy(query.sort));
   const records = limit <= 0 ? [] : all.slice(offset, offset + limit);
   return query.count ? { records, total: all.length } : { records };
