@@ -7,7 +7,8 @@ import type { Principal } from './principal.js';
  * least recently used entries go first past `size`.
  */
 export class VerifiedTokenCache {
-  private readonly entries = new Map<string, { principal: Principal; until: number }>();
+  private readonly entries = new Map<string, { token: string; principal: Principal; until: number }>();
+  private newest: string | undefined;
 
   constructor(
     private readonly size = 10_000,
@@ -18,9 +19,19 @@ export class VerifiedTokenCache {
   get(token: string): Principal | undefined {
     const hit = this.entries.get(token);
     if (!hit) return undefined;
-    this.entries.delete(token);
-    if (hit.until <= this.now()) return undefined;
-    this.entries.set(token, hit);
+    if (hit.until <= this.now()) {
+      this.entries.delete(token);
+      return undefined;
+    }
+    // Moved to the back (most recently used) under the stored key, not the request's copy of it,
+    // and only when it is not there already: the long-lived map then never points at an object of
+    // this request, which the next young-generation GC would have to keep (a delete and set on a
+    // map of one entry also reallocates its table each time).
+    if (hit.token !== this.newest) {
+      this.entries.delete(token);
+      this.entries.set(hit.token, hit);
+      this.newest = hit.token;
+    }
     return hit.principal;
   }
 
@@ -28,6 +39,7 @@ export class VerifiedTokenCache {
     const until = Math.min(this.now() + this.maxAgeMs, expSeconds !== undefined ? expSeconds * 1000 : 0);
     if (until <= this.now()) return;
     if (this.entries.size >= this.size) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(token, { principal, until });
+    this.entries.set(token, { token, principal, until });
+    this.newest = token;
   }
 }

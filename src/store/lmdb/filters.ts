@@ -21,21 +21,41 @@ function mingoTest(filter: Record<string, unknown>): RecordTest {
  * e.g. a date range) repeat across patients, so most searches find theirs here.
  */
 export function filterCache(size = 1000): (filter: Record<string, unknown>) => RecordTest {
-  const cache = new Map<string, RecordTest>();
+  const cache = new Map<string, { key: string; test: RecordTest }>();
+  let newest: string | undefined;
   return (filter) => {
     if (Object.keys(filter).length === 0) return always;
-    // A RegExp would print as {}: give it its source so that two patterns never share a key.
-    const key = JSON.stringify(filter, (_, v: unknown) => (v instanceof RegExp ? { $re: String(v) } : v));
-    let test = cache.get(key);
-    if (test) {
-      cache.delete(key);
-    } else {
-      test = compileNative<CurrentRecord>(filter) ?? mingoTest(filter);
-      // A long document (a chain resolved to many references) is unlikely to come again: not kept.
-      if (key.length > MAX_KEY) return test;
-      if (cache.size >= size) cache.delete(cache.keys().next().value!);
+    const key = keyOf(filter);
+    const hit = cache.get(key);
+    if (hit) {
+      // Moved to the back (most recently used) under the stored key, not this search's copy of it,
+      // and only when it is not there already: the long-lived map then never points at an object
+      // of this search, which the next young-generation GC would have to keep (a delete and set on
+      // a map of one entry also reallocates its table each time).
+      if (hit.key !== newest) {
+        cache.delete(key);
+        cache.set(hit.key, hit);
+        newest = hit.key;
+      }
+      return hit.test;
     }
-    cache.set(key, test);
+    const test = compileNative<CurrentRecord>(filter) ?? mingoTest(filter);
+    // A long document (a chain resolved to many references) is unlikely to come again: not kept.
+    if (key.length > MAX_KEY) return test;
+    if (cache.size >= size) cache.delete(cache.keys().next().value!);
+    cache.set(key, { key, test });
+    newest = key;
     return test;
   };
+}
+
+/**
+ * The filter as JSON. A RegExp would print as {}: when `{}` shows, the filter is printed again
+ * with each RegExp as its source, so two patterns never share a key. (A replacer function takes
+ * JSON.stringify off its fast path: several microseconds per search.)
+ */
+function keyOf(filter: Record<string, unknown>): string {
+  const plain = JSON.stringify(filter);
+  if (!plain.includes('{}')) return plain;
+  return JSON.stringify(filter, (_, v: unknown) => (v instanceof RegExp ? { $re: String(v) } : v));
 }
