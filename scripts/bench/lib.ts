@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, release, tmpdir, totalmem, type as osType } from 'node:os';
 import { createServer } from 'node:net';
@@ -37,6 +37,45 @@ export async function startProcess(script: string, env: Record<string, string>, 
   }
   child.kill('SIGKILL');
   throw new Error(`${script} did not start`);
+}
+
+let ticksPerSecond: number | undefined;
+
+/**
+ * CPU time (user + system, in µs) used so far by a process and its living descendants (a
+ * supervisor and its workers), read from /proc; undefined where there is none. On this kind of
+ * noisy VM, CPU per request varies less between runs than requests per second.
+ */
+export function cpuMicros(pid: number): number | undefined {
+  try {
+    ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    const stats = new Map<number, { ppid: number; ticks: number }>();
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+        // pid (comm) state ppid ...: comm may hold spaces; utime and stime are the 12th and 13th fields after it.
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        stats.set(Number(name), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+      } catch {
+        // the process ended while the list was read
+      }
+    }
+    let ticks = 0;
+    const tree = [pid];
+    for (let i = 0; i < tree.length; i++) {
+      ticks += stats.get(tree[i])?.ticks ?? 0;
+      for (const [child, s] of stats) if (s.ppid === tree[i]) tree.push(child);
+    }
+    return (ticks / ticksPerSecond) * 1e6;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `   cpu N µs/req` for a run that used `micros` of a server's CPU, or nothing where it is unknown. */
+export function cpuPerRequest(micros: number | undefined, r: LoadResult): string {
+  return micros === undefined || r.total === 0 ? '' : `   cpu ${(micros / r.total).toFixed(0)} µs/req`;
 }
 
 export interface LoadResult {

@@ -12,7 +12,7 @@ import { buildRecord } from '../../src/interactions/records.js';
 import { createSearchRegistry } from '../../src/search/registry.js';
 import { createLmdbStore } from '../../src/store/lmdb/lmdb-store.js';
 import type { Write } from '../../src/store/store.js';
-import { freePort, load, machine, row, startProcess } from './lib.js';
+import { cpuMicros, cpuPerRequest, freePort, load, machine, row, startProcess } from './lib.js';
 
 const PATIENTS = Number(process.env.BENCH_PATIENTS ?? 100_000);
 const PER_PATIENT = 10;
@@ -81,10 +81,17 @@ async function main() {
   const headers = { authorization: `Bearer ${token}` };
   const query = (p: number) => `/fhir/DocumentReference?patient=p${p}&type=http://loinc.org|${TYPES[p % TYPES.length]}&date=ge2024-06-01`;
   const results: string[] = [];
-  let bare: { port: number; stop: () => void } | undefined;
+  let bare: { port: number; pid: number; stop: () => void } | undefined;
+  // CPU per request is measured over each run on the server's processes (the load generator not counted).
+  const measured = async <T extends { total: number }>(pid: number, run: () => Promise<T>): Promise<[T, number | undefined]> => {
+    const before = cpuMicros(pid);
+    const r = await run();
+    const after = cpuMicros(pid);
+    return [r, before === undefined || after === undefined ? undefined : after - before];
+  };
   const bareRun = async (connections: number) => {
-    const b = await load({ url: `http://127.0.0.1:${bare!.port}/fhir/Patient/x`, connections, duration: DURATION });
-    results.push(row(`bare Fastify, concurrency ${connections}`, b));
+    const [b, cpu] = await measured(bare!.pid, () => load({ url: `http://127.0.0.1:${bare!.port}/fhir/Patient/x`, connections, duration: DURATION }));
+    results.push(row(`bare Fastify, concurrency ${connections}`, b, cpuPerRequest(cpu, b)));
     return b.requestsPerSec;
   };
   try {
@@ -102,7 +109,7 @@ async function main() {
           console.log(`query: DocumentReference?patient=X&type=...&date=ge2024-06-01 (sample answer: ${matches} matches, ${sampleBody.length} bytes)`);
           const barePort = await freePort();
           const child = await startProcess('scripts/bench/bare-server.ts', { PORT: String(barePort), BENCH_BODY: sampleBody }, `http://127.0.0.1:${barePort}/fhir/Patient/x`);
-          bare = { port: barePort, stop: () => child.kill('SIGTERM') };
+          bare = { port: barePort, pid: child.pid!, stop: () => child.kill('SIGTERM') };
         }
         let n = 0;
         const searches = (connections: number, duration: number) =>
@@ -119,8 +126,8 @@ async function main() {
           // While bare Fastify ran, carnet sat idle and this kind of VM reclaims idle mappings: a few
           // seconds at the measured concurrency first, not counted.
           await searches(connections, SETTLE);
-          const c = await searches(connections, DURATION);
-          results.push(row(`carnet search, ${workers} worker${workers > 1 ? 's' : ''}, concurrency ${connections}`, c, `   = ${((100 * c.requestsPerSec) / b).toFixed(0)}% of bare`));
+          const [c, cpu] = await measured(carnet.pid!, () => searches(connections, DURATION));
+          results.push(row(`carnet search, ${workers} worker${workers > 1 ? 's' : ''}, concurrency ${connections}`, c, `   = ${((100 * c.requestsPerSec) / b).toFixed(0)}% of bare${cpuPerRequest(cpu, c)}`));
         }
       } finally {
         carnet.kill('SIGTERM');
