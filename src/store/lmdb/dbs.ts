@@ -1,6 +1,7 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { CurrentRecord, VersionRecord } from '../store.js';
 import type { Key } from './keys.js';
+import type { Posting } from './postings.js';
 
 /** The named databases of one LMDB environment (layout in keys.ts). */
 export interface Dbs {
@@ -12,6 +13,7 @@ export interface Dbs {
   comp: Database<null, Key>;
   terms: Database<null, Key>;
   compTerms: Database<null, Key>;
+  compPostings: Database<Posting, Key>;
 }
 
 const STRUCTURES = Symbol.for('structures');
@@ -22,7 +24,7 @@ export function openDbs(path: string): Dbs {
     // overlappingSync (the default off Windows) resolves writes at commit, before the flush to
     // disk; without it a commit resolves only once LMDB has synced it. Never noSync.
     overlappingSync: false,
-    maxDbs: 8,
+    maxDbs: 12,
   });
   return {
     root,
@@ -35,5 +37,6 @@ export function openDbs(path: string): Dbs {
     comp: root.openDB<null, Key>('comp', {}),
     terms: root.openDB<null, Key>('terms', {}),
     compTerms: root.openDB<null, Key>('comp-terms', {}),
+    compPostings: root.openDB<Posting, Key>('comp-postings', {}),
   };
 }

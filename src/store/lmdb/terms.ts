@@ -1,6 +1,7 @@
 import type { CurrentRecord, IndexEntry } from '../store.js';
 import type { Dbs } from './dbs.js';
 import { prefixRange, type Key } from './keys.js';
+import { addToPosting, hasPostings, postingOf, removeFromPosting } from './postings.js';
 
 /**
  * The term index: [type, parameter, field, value, id] for the exact-match fields of search index
@@ -67,22 +68,30 @@ export function carries(record: CurrentRecord, pin: TermPin): boolean {
   return false;
 }
 
-function compTermsOf(record: CurrentRecord, terms: Key[]): Key[] {
-  if (record.deleted || record.comp.length === 0) return [];
+function compTermsOf(record: CurrentRecord | undefined, terms: Key[]): Key[] {
+  if (!record || record.deleted || record.comp.length === 0) return [];
   return [...new Set(record.comp)].flatMap((comp) => terms.map((term) => compTermKey(comp, term)));
 }
 
-/** Inside a write transaction: the terms of `previous` give way to those of `next`. */
+/**
+ * Inside a write transaction: the terms of `previous` give way to those of `next`. Only the
+ * compartment terms that differ are touched: each one also rewrites a posting (postings.ts).
+ */
 export function replaceTerms(dbs: Dbs, previous: CurrentRecord | undefined, next: CurrentRecord | undefined): void {
-  if (previous) {
-    const terms = termsOf(previous);
-    for (const key of terms) dbs.terms.removeSync(key);
-    for (const key of compTermsOf(previous, terms)) dbs.compTerms.removeSync(key);
+  const before = previous ? termsOf(previous) : [];
+  const after = next ? termsOf(next) : [];
+  for (const key of before) dbs.terms.removeSync(key);
+  for (const key of after) dbs.terms.putSync(key, null);
+  const added = compTermsOf(next, after);
+  const kept = previous ? new Map(added.map((key) => [JSON.stringify(key), key])) : undefined;
+  for (const key of compTermsOf(previous, before)) {
+    if (kept!.delete(JSON.stringify(key))) continue;
+    dbs.compTerms.removeSync(key);
+    removeFromPosting(dbs, key);
   }
-  if (next) {
-    const terms = termsOf(next);
-    for (const key of terms) dbs.terms.putSync(key, null);
-    for (const key of compTermsOf(next, terms)) dbs.compTerms.putSync(key, null);
+  for (const key of kept?.values() ?? added) {
+    dbs.compTerms.putSync(key, null);
+    addToPosting(dbs, key);
   }
 }
 
@@ -95,22 +104,42 @@ export function idsWithTerm(dbs: Dbs, type: string, pin: TermPin): Set<string> {
   return ids;
 }
 
-/** The ids of one type in one of these compartments that carry the pin. */
+/** The ids of one type in one of these compartments that carry the pin: from postings where they hold them. */
 export function idsWithCompTerm(dbs: Dbs, comps: string[], type: string, pin: TermPin): Set<string> {
   const ids = new Set<string>();
   for (const comp of comps) {
     for (const value of pin.values) {
-      for (const key of dbs.compTerms.getKeys(valueRange([comp, type, pin.p, pin.field], value, !!pin.prefix))) ids.add(key[5] as string);
+      const prefix = [comp, type, pin.p, pin.field];
+      if (!pin.prefix && hasPostings(pin.field)) {
+        const posting = postingOf(dbs, [...prefix, value]);
+        if (posting === undefined) continue;
+        if (posting) {
+          for (const id of posting) ids.add(id);
+          continue;
+        }
+      }
+      for (const key of dbs.compTerms.getKeys(valueRange(prefix, value, !!pin.prefix))) ids.add(key[5] as string);
     }
   }
   return ids;
 }
 
-/** Set once both term indexes hold every current record in the current layout (3: with strings). */
-export const TERMS_BUILT = 'terms-index-built-3';
+/** Set once the term indexes hold every current record in the current layout (3: with strings; 4: with postings). */
+export const TERMS_BUILT = 'terms-index-built-4';
 
-/** While a build is under way: the key of the last record indexed ([] once the old indexes are cleared). */
-export const TERMS_PROGRESS = 'terms-index-progress';
+/**
+ * While a build is under way: the key of the last record indexed ([] once the old indexes are
+ * cleared). Named by layout, so that a build of an earlier layout left halfway is started over.
+ */
+export const TERMS_PROGRESS = 'terms-index-progress-4';
+const EARLIER_PROGRESS = ['terms-index-progress'];
+
+/**
+ * The markers of earlier layouts, removed once this one is built. An earlier version of carnet
+ * opening the store afterwards finds none, builds its own indexes and sets its marker, and writes
+ * without keeping postings: finding such a marker, this version builds again.
+ */
+export const EARLIER_BUILT = ['terms-index-built', 'terms-index-built-2', 'terms-index-built-3'];
 
 /**
  * Builds the term indexes of a store written before they existed (once, at open, before the store
@@ -120,13 +149,16 @@ export const TERMS_PROGRESS = 'terms-index-progress';
  * there rather than starting over. `progress` hears of each batch.
  */
 export async function ensureTerms(dbs: Dbs, batch = 10_000, progress?: (indexed: number, total: number) => void): Promise<void> {
-  if (dbs.root.get(TERMS_BUILT)) return;
-  let after = dbs.root.get(TERMS_PROGRESS) as Key | undefined;
+  const earlier = EARLIER_BUILT.some((key) => dbs.root.get(key) !== undefined);
+  if (dbs.root.get(TERMS_BUILT) && !earlier) return;
+  let after = earlier ? undefined : (dbs.root.get(TERMS_PROGRESS) as Key | undefined);
   if (after === undefined) {
     // Rebuilt whole: a store of an earlier layout has some of the terms and not others.
     await dbs.root.childTransaction(() => {
       dbs.terms.clearSync();
       dbs.compTerms.clearSync();
+      dbs.compPostings.clearSync();
+      for (const key of [...EARLIER_PROGRESS, ...EARLIER_BUILT, TERMS_BUILT]) dbs.root.removeSync(key);
       dbs.root.putSync(TERMS_PROGRESS, []);
     });
     after = [];
