@@ -207,8 +207,8 @@ function idsOf(dbs: Dbs, type: string, source: Exclude<Source, { kind: 'scan' }>
 /**
  * Hands `visit` the current records of one type a source designates, in id order (the engine's
  * tie-break), until it returns false. A callback rather than a generator: a search wrapped
- * generators around generators here, and in a server that made every object of a search outlive
- * the next young-generation GC (measured: ~4% of all allocation promoted, ~10 µs of GC a search).
+ * generators around generators here, and in a server that made the objects of a search outlive
+ * the next young-generation GC (measured: ~630 KB promoted per scavenge with them, ~480 without).
  */
 export function eachCandidate(dbs: Dbs, type: string, source: Source, visit: (record: CurrentRecord) => boolean): void {
   if (source.kind === 'scan') {
