@@ -26,6 +26,7 @@ const FIELDS = new Set(['sc']);
 /** Whether postings hold the terms of this field (position 3 of a compartment term key). */
 export const hasPostings = (field: string): boolean => FIELDS.has(field);
 
+/** The ids of a compartment code, or `false` when the range must be read; no entry: none. */
 export type Posting = string[] | false;
 
 /** A compartment term key ([..., value, id]) as its posting's key and the id. */
@@ -67,9 +68,4 @@ export function removeFromPosting(dbs: Dbs, compTermKey: Key): void {
   if (ids.length === posting.length) return;
   if (ids.length === 0) dbs.compPostings.removeSync(key);
   else dbs.compPostings.putSync(key, ids);
-}
-
-/** The ids of a compartment term: a list, `false` when the range must be read, or none. */
-export function postingOf(dbs: Dbs, key: Key): Posting | undefined {
-  return dbs.compPostings.get(key);
 }

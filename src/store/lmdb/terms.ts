@@ -1,7 +1,7 @@
 import type { CurrentRecord, IndexEntry } from '../store.js';
 import type { Dbs } from './dbs.js';
 import { prefixRange, type Key } from './keys.js';
-import { addToPosting, hasPostings, postingOf, removeFromPosting } from './postings.js';
+import { addToPosting, hasPostings, removeFromPosting } from './postings.js';
 
 /**
  * The term index: [type, parameter, field, value, id] for the exact-match fields of search index
@@ -82,14 +82,18 @@ export function replaceTerms(dbs: Dbs, previous: CurrentRecord | undefined, next
   const after = next ? termsOf(next) : [];
   for (const key of before) dbs.terms.removeSync(key);
   for (const key of after) dbs.terms.putSync(key, null);
-  const added = compTermsOf(next, after);
-  const kept = previous ? new Map(added.map((key) => [JSON.stringify(key), key])) : undefined;
-  for (const key of compTermsOf(previous, before)) {
-    if (kept!.delete(JSON.stringify(key))) continue;
-    dbs.compTerms.removeSync(key);
-    removeFromPosting(dbs, key);
+  const gone = compTermsOf(previous, before);
+  let fresh = compTermsOf(next, after);
+  if (gone.length > 0) {
+    const byText = new Map(fresh.map((key) => [JSON.stringify(key), key]));
+    for (const key of gone) {
+      if (byText.delete(JSON.stringify(key))) continue;
+      dbs.compTerms.removeSync(key);
+      removeFromPosting(dbs, key);
+    }
+    fresh = [...byText.values()];
   }
-  for (const key of kept?.values() ?? added) {
+  for (const key of fresh) {
     dbs.compTerms.putSync(key, null);
     addToPosting(dbs, key);
   }
@@ -111,7 +115,7 @@ export function idsWithCompTerm(dbs: Dbs, comps: string[], type: string, pin: Te
     for (const value of pin.values) {
       const prefix = [comp, type, pin.p, pin.field];
       if (!pin.prefix && hasPostings(pin.field)) {
-        const posting = postingOf(dbs, [...prefix, value]);
+        const posting = dbs.compPostings.get([...prefix, value]);
         if (posting === undefined) continue;
         if (posting) {
           for (const id of posting) ids.add(id);
