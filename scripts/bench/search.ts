@@ -23,6 +23,10 @@ const SETTLE = Number(process.env.BENCH_SETTLE_SECONDS ?? 5);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
 const TYPES = ['11502-2', '18748-4', '11488-4', '57833-6', '34133-9'];
 const BASE = 'http://127.0.0.1/fhir';
+// Requests built per run, shared out between its connections (a connection cycles through its own).
+const REQUESTS_BUILT = 128_000;
+let sequence = 0;
+const nextPatient = () => Math.floor(Math.abs(Math.sin(++sequence) * 1e9)) % PATIENTS;
 
 function doc(p: number, k: number) {
   const day = 1 + ((p * 7 + k * 3) % 28);
@@ -82,6 +86,7 @@ async function main() {
   const query = (p: number) => `/fhir/DocumentReference?patient=p${p}&type=http://loinc.org|${TYPES[p % TYPES.length]}&date=ge2024-06-01`;
   const results: string[] = [];
   let bare: { port: number; pid: number; stop: () => void } | undefined;
+  let sampleBody: string | undefined;
   // CPU per request is measured over each run on the server's processes (the load generator not counted).
   const measured = async <T extends { total: number }>(pid: number, run: () => Promise<T>): Promise<[T, number | undefined]> => {
     const before = cpuMicros(pid);
@@ -89,9 +94,9 @@ async function main() {
     const after = cpuMicros(pid);
     return [r, before === undefined || after === undefined ? undefined : after - before];
   };
-  const bareRun = async (connections: number) => {
+  const bareRun = async (connections: number, workers: number) => {
     const [b, cpu] = await measured(bare!.pid, () => load({ url: `http://127.0.0.1:${bare!.port}/fhir/Patient/x`, connections, duration: DURATION }));
-    results.push(row(`bare Fastify, concurrency ${connections}`, b, cpuPerRequest(cpu, b)));
+    results.push(row(`bare Fastify, ${workers} process${workers > 1 ? 'es' : ''}, concurrency ${connections}`, b, cpuPerRequest(cpu, b)));
     return b.requestsPerSec;
   };
   try {
@@ -102,27 +107,33 @@ async function main() {
       const base = `http://127.0.0.1:${port}`;
       const carnet = await startProcess('src/main.ts', { PORT: String(port), CARNET_DATA_DIR: dir, LOG_LEVEL: 'warn', CARNET_WORKERS: String(workers) }, `${base}/health`);
       try {
-        if (!bare) {
-          const sample = await fetch(`${base}${query(1)}`, { headers });
-          const sampleBody = await sample.text();
+        if (sampleBody === undefined) {
+          sampleBody = await (await fetch(`${base}${query(1)}`, { headers })).text();
           const matches = (JSON.parse(sampleBody).entry ?? []).length;
           console.log(`query: DocumentReference?patient=X&type=...&date=ge2024-06-01 (sample answer: ${matches} matches, ${sampleBody.length} bytes)`);
-          const barePort = await freePort();
-          const child = await startProcess('scripts/bench/bare-server.ts', { PORT: String(barePort), BENCH_BODY: sampleBody }, `http://127.0.0.1:${barePort}/fhir/Patient/x`);
-          bare = { port: barePort, pid: child.pid!, stop: () => child.kill('SIGTERM') };
         }
-        let n = 0;
-        const searches = (connections: number, duration: number) =>
-          load({
+        // Bare Fastify runs in as many processes as this carnet.
+        bare?.stop();
+        const barePort = await freePort();
+        const child = await startProcess('scripts/bench/bare-server.ts', { PORT: String(barePort), BENCH_BODY: sampleBody, BENCH_BARE_WORKERS: String(workers) }, `http://127.0.0.1:${barePort}/fhir/Patient/x`);
+        bare = { port: barePort, pid: child.pid!, stop: () => child.kill('SIGTERM') };
+        // Each connection sends its own pseudo-random sequence of patients, built before the run: a
+        // request rebuilt at every send (autocannon's setupRequest) cost the load generator ~10 µs
+        // of CPU per request more than the fixed request bare Fastify gets, CPU that the servers
+        // sharing this machine's cores with it then lacked.
+        const searches = (connections: number, duration: number) => {
+          const perConnection = Math.ceil(REQUESTS_BUILT / connections);
+          return load({
             url: base, connections, duration, headers,
-            requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: query(Math.floor(Math.abs(Math.sin(++n) * 1e9)) % PATIENTS) }) }],
+            setupClient: (client) => client.setRequests(Array.from({ length: perConnection }, () => ({ method: 'GET', path: query(nextPatient()) }))),
           });
+        };
         // A fresh process has mapped none of the store's pages yet, and the OS may have dropped some
         // from its cache: the first seconds measure the disk, not the server. Not reported.
         const warm = await searches(16, WARMUP);
         console.log(`warm-up (${workers} worker${workers > 1 ? 's' : ''}): ${WARMUP} s at concurrency 16, ${warm.requestsPerSec.toFixed(0)} req/s (not counted)`);
         for (const connections of [1, 16]) {
-          const b = await bareRun(connections);
+          const b = await bareRun(connections, workers);
           // While bare Fastify ran, carnet sat idle and this kind of VM reclaims idle mappings: a few
           // seconds at the measured concurrency first, not counted.
           await searches(connections, SETTLE);
