@@ -21,6 +21,20 @@ export interface SuperviseOptions {
   stopTimeoutMs?: number;
 }
 
+/**
+ * Young-generation size given to each worker (MB per semi-space). Node's default (16) makes a search
+ * server collect its young objects about every 1,500 requests, and the objects of the requests then
+ * in flight survive into the old generation. 64 measured 3 to 8 % more searches per second with two
+ * workers (scripts/bench/search.ts), at up to 128 MB more memory per worker.
+ */
+export const SEMI_SPACE_FLAG = '--max-semi-space-size=64';
+
+/** A worker's Node options: the supervisor's, plus SEMI_SPACE_FLAG unless a semi-space size was already chosen. */
+export function workerExecArgv(execArgv: string[], nodeOptions = ''): string[] {
+  const chosen = [...execArgv, ...nodeOptions.split(/\s+/)].some((a) => /^--max[-_]semi[-_]space[-_]size(=|$)/.test(a));
+  return chosen ? execArgv : [...execArgv, SEMI_SPACE_FLAG];
+}
+
 export function supervise(options: SuperviseOptions): Promise<number> {
   const { workers, logger } = options;
   const maxCrashes = options.maxCrashes ?? 5;
@@ -64,6 +78,7 @@ export function supervise(options: SuperviseOptions): Promise<number> {
     process.on('SIGTERM', () => stop('SIGTERM', 0));
     process.on('SIGINT', () => stop('SIGTERM', 0));
 
+    cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv, process.env.NODE_OPTIONS) });
     for (let i = 0; i < workers; i++) fork();
     logger.info({ workers }, 'carnet is starting its workers');
   });

@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { ensureLocalIssuer } from '../src/auth/local-issuer.js';
+import { SEMI_SPACE_FLAG, workerExecArgv } from '../src/cluster.js';
 import { describeEngines } from './harness.js';
 import { PROCESS_TIMEOUT, serverEnv, startProcess, workersOf, type Running } from './processes.js';
 
@@ -46,6 +47,8 @@ describeEngines('several workers on one port (CARNET_WORKERS)', (engine) => {
     const base = `http://127.0.0.1:${run.port}/fhir`;
     try {
       await until(run, 'both workers run', () => workersOf(run.child.pid!).length === 2);
+      // Each worker runs with the larger young generation (see SEMI_SPACE_FLAG).
+      for (const w of workersOf(run.child.pid!)) expect(readFileSync(`/proc/${w}/cmdline`, 'utf8').split('\0')).toContain(SEMI_SPACE_FLAG);
 
       // 16 clients at once, on 16 connections the primary deals out to both workers.
       const identifier = { system: 'urn:oid:1.2.250.1.213.1.4.8', value: '1850512345678' };
@@ -128,4 +131,11 @@ it('refuses a CARNET_WORKERS that is neither auto nor a number from 1 to 64', as
   expect(loadConfig({ CARNET_WORKERS: '3' }).workers).toBe(3);
   expect(loadConfig({ CARNET_WORKERS: 'auto' }).workers).toBeGreaterThanOrEqual(1);
   expect(loadConfig({}).workers).toBe(1);
+});
+
+it("gives workers the larger young generation unless the operator chose a size in Node's options", () => {
+  expect(workerExecArgv(['--import', 'tsx'])).toEqual(['--import', 'tsx', SEMI_SPACE_FLAG]);
+  expect(workerExecArgv(['--max-semi-space-size=8'])).toEqual(['--max-semi-space-size=8']);
+  expect(workerExecArgv([], '--max-old-space-size=4096 --max-semi-space-size=32')).toEqual([]);
+  expect(workerExecArgv(['--max_semi_space_size=32'])).toEqual(['--max_semi_space_size=32']);
 });

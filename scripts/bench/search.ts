@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureLocalIssuer } from '../../src/auth/local-issuer.js';
+import { SEMI_SPACE_FLAG } from '../../src/cluster.js';
 import { buildRecord } from '../../src/interactions/records.js';
 import { createSearchRegistry } from '../../src/search/registry.js';
 import { createLmdbStore } from '../../src/store/lmdb/lmdb-store.js';
@@ -105,7 +106,8 @@ async function main() {
     for (const workers of [...new Set([1, WORKERS])]) {
       const port = await freePort();
       const base = `http://127.0.0.1:${port}`;
-      const carnet = await startProcess('src/main.ts', { PORT: String(port), CARNET_DATA_DIR: dir, LOG_LEVEL: 'warn', CARNET_WORKERS: String(workers) }, `${base}/health`);
+      // Launched as `npm start` launches it (one process: the flag given on the command line).
+      const carnet = await startProcess('src/main.ts', { PORT: String(port), CARNET_DATA_DIR: dir, LOG_LEVEL: 'warn', CARNET_WORKERS: String(workers) }, `${base}/health`, [SEMI_SPACE_FLAG]);
       try {
         if (sampleBody === undefined) {
           sampleBody = await (await fetch(`${base}${query(1)}`, { headers })).text();
