@@ -11,7 +11,8 @@ FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8080 \
-    CARNET_DATA_DIR=/data
+    CARNET_DATA_DIR=/data \
+    CARNET_WORKERS=auto
 WORKDIR /app
 # lmdb's native binary ships inside its npm package (glibc build): keep a Debian base, not Alpine.
 COPY --from=build /app/node_modules ./node_modules

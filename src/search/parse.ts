@@ -132,9 +132,20 @@ export function parseParam(
   return { kind: 'value', def, ...(modifier ? { modifier } : {}), values, ...(definesCompartment(type, def, registry) ? { compartment: true } : {}) };
 }
 
+/** definesCompartment's answers: they depend only on the definition and the type searched, and every search asks. */
+const compartmentAnswers = new WeakMap<SearchParamDef, Map<string, boolean>>();
+
 /** Whether def's references are among those of a Patient compartment parameter (e.g. Observation.patient within subject). */
 function definesCompartment(type: string, def: SearchParamDef, registry: SearchRegistry): boolean {
   if (def.type !== 'reference') return false;
+  let answers = compartmentAnswers.get(def);
+  if (!answers) compartmentAnswers.set(def, (answers = new Map()));
+  let answer = answers.get(type);
+  if (answer === undefined) answers.set(type, (answer = compartmentOf(type, def, registry)));
+  return answer;
+}
+
+function compartmentOf(type: string, def: SearchParamDef, registry: SearchRegistry): boolean {
   const own = def.terms.map((t) => t.expression);
   return registry.compartmentParams(type).some((code) => {
     const terms = registry.get(type, code)?.terms.filter((t) => !t.refType).map((t) => t.expression) ?? [];
