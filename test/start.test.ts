@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,7 +20,11 @@ afterAll(() => {
 it('the built server (what npm start runs) serves metadata and stores a resource', async () => {
   await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', OUT], { cwd: ROOT });
   const port = await freePort();
-  const child = spawn(process.execPath, [join(OUT, 'src/main.js')], { cwd: tmpdir(), env: serverEnv({ PORT: String(port), CARNET_DATA_DIR: dataDir }), stdio: ['ignore', 'ignore', 'pipe'] });
+  // The node options of package.json's start script, then the built entry point.
+  const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(' ');
+  expect(start[0]).toBe('node');
+  expect(start.at(-1)).toBe('dist/src/main.js');
+  const child = spawn(process.execPath, [...start.slice(1, -1), join(OUT, 'src/main.js')], { cwd: tmpdir(), env: serverEnv({ PORT: String(port), CARNET_DATA_DIR: dataDir }), stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const exited = new Promise((resolve) => child.on('exit', resolve));
