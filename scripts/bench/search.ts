@@ -120,7 +120,7 @@ async function main() {
         const child = await startProcess('scripts/bench/bare-server.ts', { PORT: String(barePort), BENCH_BODY: sampleBody, BENCH_BARE_WORKERS: String(workers) }, `http://127.0.0.1:${barePort}/fhir/Patient/x`);
         bare = { port: barePort, pid: child.pid!, stop: () => child.kill('SIGTERM') };
         // Each connection sends its own pseudo-random sequence of patients, built before the run: a
-        // request rebuilt at every send (autocannon's setupRequest) cost the load generator ~10 µs
+        // request rebuilt at every send (autocannon's setupRequest) cost the load generator 6 to 10 µs
         // of CPU per request more than the fixed request bare Fastify gets, CPU that the servers
         // sharing this machine's cores with it then lacked.
         const searches = (connections: number, duration: number) => {
