@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, expect, it } from 'vitest';
 import { ensureLocalIssuer } from '../src/auth/local-issuer.js';
 import { freePort } from '../scripts/bench/lib.js';
+import { SEMI_SPACE_FLAG } from '../src/cluster.js';
 import { serverEnv } from './processes.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -24,6 +25,8 @@ it('the built server (what npm start runs) serves metadata and stores a resource
   const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(' ');
   expect(start[0]).toBe('node');
   expect(start.at(-1)).toBe('dist/src/main.js');
+  // One process gets the young generation the supervisor gives its workers.
+  expect(start).toContain(SEMI_SPACE_FLAG);
   const child = spawn(process.execPath, [...start.slice(1, -1), join(OUT, 'src/main.js')], { cwd: tmpdir(), env: serverEnv({ PORT: String(port), CARNET_DATA_DIR: dataDir }), stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
