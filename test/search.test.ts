@@ -29,7 +29,7 @@ describeEngines('search over HTTP', (engine) => {
   };
   beforeAll(async () => {
     s = await startServer(engine);
-    token = await s.token({ fhirUser: 'Practitioner/pr1', scope: 'user/*.cruds' });
+    token = await s.token({ scope: 'system/*.cruds' });
     const res = await s.request({ method: 'POST', url: '/fhir', token, body: { resourceType: 'Bundle', type: 'transaction', entry: DATA.map((r) => ({ resource: r, request: { method: 'PUT', url: `${r.resourceType}/${r.id}` } })) } });
     expect(res.status).toBe(200);
   });

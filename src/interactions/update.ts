@@ -3,7 +3,7 @@ import { checkPatientDocument } from '../mhd/patient-documents.js';
 import type { Resource } from '../fhir/resource-types.js';
 import { findMatches } from './conditional.js';
 import { planned, writeHandler, type Plan } from './planned.js';
-import { buildRecord, isVisible, parseIfMatch } from './records.js';
+import { buildRecord, canSee, parseIfMatch, unknown } from './records.js';
 import type { Context, FhirRequest } from './types.js';
 import { prepareForStorage, withInheritedCompartments } from './prepare.js';
 import { checkBody, checkWritable, newId, rawBinary, validateOrThrow, writeResult } from './write-checks.js';
@@ -13,7 +13,9 @@ export async function planVersion(resource: Resource, type: string, id: string, 
   checkPatientDocument(resource, ctx.principal, ctx.baseUrl);
   const expected = req.ifMatch !== undefined ? parseIfMatch(req.ifMatch) : undefined;
   const current = await ctx.store.read(type, id);
-  if (current && !current.deleted && !isVisible(current, ctx)) throw fhirError('not-found', `${type}/${id} is not known`);
+  // What the caller may not see, deleted or not, is unknown to them; and so that an unknown id
+  // answers exactly as a hidden one, only system clients create with an id of their choosing.
+  if (current ? !(await canSee(current, ctx)) : ctx.facts.actor.kind !== 'system') throw unknown(type, id);
   const currentVersion = current?.versionId ?? 0;
   const live = current !== undefined && !current.deleted;
   if (expected !== undefined && (!live || currentVersion !== expected)) {
@@ -21,7 +23,7 @@ export async function planVersion(resource: Resource, type: string, id: string, 
   }
   const stored = await prepareForStorage(resource, id, req, ctx);
   const record = await withInheritedCompartments(buildRecord(stored, type, id, current, ctx), ctx);
-  checkWritable(record, ctx);
+  checkWritable(record, ctx, current);
   return planned([{ record, expect: { kind: 'version', versionId: currentVersion } }], writeResult(record, live ? 200 : 201, req, ctx));
 }
 
