@@ -2,6 +2,8 @@ import { fhirError } from '../errors.js';
 import { checkPatientDocument } from '../mhd/patient-documents.js';
 import type { Resource } from '../fhir/resource-types.js';
 import { findMatches } from './conditional.js';
+import { binaryLinks } from './attachments.js';
+import type { Write } from '../store/store.js';
 import { planned, writeHandler, type Plan } from './planned.js';
 import { buildRecord, canSee, parseIfMatch, unknown } from './records.js';
 import type { Context, FhirRequest } from './types.js';
@@ -24,7 +26,8 @@ export async function planVersion(resource: Resource, type: string, id: string, 
   const stored = await prepareForStorage(resource, id, req, ctx);
   const record = await withInheritedCompartments(buildRecord(stored, type, id, current, ctx), ctx);
   checkWritable(record, ctx, current);
-  return planned([{ record, expect: { kind: 'version', versionId: currentVersion } }], writeResult(record, live ? 200 : 201, req, ctx));
+  const links = (await binaryLinks(record, ctx)).map((b): Write => ({ record: b, expect: { kind: 'version', versionId: b.versionId - 1 } }));
+  return planned([{ record, expect: { kind: 'version', versionId: currentVersion } }, ...links], writeResult(record, live ? 200 : 201, req, ctx));
 }
 
 export const update = writeHandler('update', async (req, ctx) => {
