@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
@@ -182,6 +183,8 @@ describeEngines('hardening: access tokens, security headers, CORS', (engine) => 
   it('applies CARNET_MAX_CONNECTIONS and CARNET_REQUEST_TIMEOUT to the HTTP server', () => {
     expect(s.app.http.server.maxConnections).toBe(123);
     expect(s.app.http.server.requestTimeout).toBe(45_000);
+    // Node enforces the request timeout only while the headers timeout is not longer.
+    expect(s.app.http.server.headersTimeout).toBe(45_000);
   });
 });
 
@@ -199,6 +202,50 @@ describe('hardening: defaults and configuration', () => {
     expect(Object.keys(res.headers).filter((h) => h.startsWith('access-control-'))).toEqual([]);
     expect(s.app.http.server.maxConnections).toBe(10_000);
     expect(s.app.http.server.requestTimeout).toBe(300_000);
+  });
+
+  it('closes a connection beyond CARNET_MAX_CONNECTIONS on arrival, serving those within', async () => {
+    const capped = await startServer('lmdb', { CARNET_MAX_CONNECTIONS: '1' });
+    try {
+      await capped.app.http.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = capped.app.http.server.address() as AddressInfo;
+      const ask = (socket: Socket) =>
+        new Promise<string>((resolve) => {
+          let data = '';
+          socket.on('data', (d) => {
+            data += d;
+            if (data.includes('\r\n\r\n')) resolve(data);
+          });
+          socket.on('close', () => resolve(data));
+          socket.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+        });
+      const first = connect(port, '127.0.0.1');
+      expect(await ask(first)).toMatch(/^HTTP\/1\.1 200/);
+      // The first connection is kept alive: a second one is one too many.
+      const second = connect(port, '127.0.0.1');
+      second.on('error', () => undefined);
+      expect(await ask(second)).toBe('');
+      expect(second.destroyed).toBe(true);
+      first.destroy();
+    } finally {
+      await capped.close();
+    }
+  });
+
+  it('with CARNET_CORS_ORIGINS=*, lets any origin call, still without credentials mode', async () => {
+    const open = await startServer('lmdb', { CARNET_CORS_ORIGINS: '*' });
+    try {
+      const token = await open.token({ scope: 'system/*.cruds' });
+      const res = await open.request({ method: 'GET', url: '/fhir/Patient', token, headers: { origin: 'https://any.example' } });
+      expect(res.status).toBe(200);
+      expect(res.headers['access-control-allow-origin']).toBe('*');
+      expect(res.headers['access-control-allow-credentials']).toBeUndefined();
+      const preflight = await open.request({ method: 'OPTIONS', url: '/fhir/Patient', headers: { origin: 'https://other.example', 'access-control-request-method': 'POST' } });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers['access-control-allow-origin']).toBe('*');
+    } finally {
+      await open.close();
+    }
   });
 
   it('refuses at start-up a CORS origin that is not an origin, naming the variable', () => {

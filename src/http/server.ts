@@ -39,6 +39,8 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
     requestTimeout: deps.requestTimeoutMs ?? 300_000,
   }) as unknown as FastifyInstance;
   app.server.maxConnections = deps.maxConnections ?? 10_000;
+  // Node enforces requestTimeout only while headersTimeout (60 s by default) is not longer.
+  app.server.headersTimeout = Math.min(app.server.headersTimeout, deps.requestTimeoutMs ?? 300_000);
   registerParsers(app, deps.maxDepth);
   // First, so that every answer, refusals included, carries these headers.
   registerCors(app, deps.corsOrigins ?? []);
