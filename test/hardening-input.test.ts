@@ -94,3 +94,107 @@ describeEngines('long indexed values are stored and found by search', (engine) =
     expect(res.body.issue[0].expression).toEqual(['identifier']);
   });
 });
+
+describeEngines('content types, JSON Patch paths and X-Security-Context are checked on write', (engine) => {
+  let s: TestServer;
+  let token: string;
+  useServer(engine, (server) => {
+    s = server;
+  });
+  beforeAll(async () => {
+    token = await s.token({ scope: 'system/*.cruds' });
+  });
+  const versions = async () => (await s.request({ method: 'GET', url: '/fhir/_history?_count=1', token })).body.total;
+  const raw = (url: string, body: string, headers: Record<string, string>) =>
+    s.app.http.inject({ method: 'POST', url, payload: body, headers: { authorization: `Bearer ${token}`, ...headers } });
+  const refused = async (res: { status: number; body: any }, status: number, expression: string, before: number) => {
+    expect(res.status, JSON.stringify(res.body)).toBe(status);
+    expect(res.body.resourceType).toBe('OperationOutcome');
+    expect(res.body.issue.flatMap((i: any) => i.expression ?? [])).toContain(expression);
+    expect(await versions()).toBe(before);
+  };
+
+  it('a Binary whose contentType is not a media type: 422 naming Binary.contentType, as JSON and as a raw upload', async () => {
+    const before = await versions();
+    for (const contentType of ['text/中', 'text', 'text/plain; charset']) {
+      const json = await s.request({ method: 'POST', url: '/fhir/Binary', token, body: { resourceType: 'Binary', contentType, data: Buffer.from('hi').toString('base64') } });
+      await refused(json, 422, 'Binary.contentType', before);
+    }
+    const upload = await raw('/fhir/Binary', 'hi', { 'content-type': 'text/中' });
+    await refused({ status: upload.statusCode, body: upload.json() }, 422, 'Binary.contentType', before);
+    const ok = await raw('/fhir/Binary', 'hi', { 'content-type': 'text/plain; charset="utf-8"' });
+    expect(ok.statusCode).toBe(201);
+  });
+
+  it('an Attachment whose contentType is not a media type: 422 naming the element, in any resource', async () => {
+    const before = await versions();
+    const doc = await s.request({
+      method: 'POST', url: '/fhir/DocumentReference', token,
+      body: { resourceType: 'DocumentReference', status: 'current', content: [{ attachment: { contentType: 'application/中文', url: 'http://example.org/doc' } }] },
+    });
+    await refused(doc, 422, 'DocumentReference.content[0].attachment.contentType', before);
+    const photo = await s.request({ method: 'POST', url: '/fhir/Patient', token, body: { resourceType: 'Patient', photo: [{ contentType: 'image jpeg', url: 'http://example.org/p.jpg' }] } });
+    await refused(photo, 422, 'Patient.photo[0].contentType', before);
+  });
+
+  it('the raw read of a Binary stored with a bad content type by an earlier version serves application/octet-stream', async () => {
+    const created = await raw('/fhir/Binary', 'octets', { 'content-type': 'text/plain' });
+    const id = created.json().id;
+    const record = (await s.app.store.read('Binary', id))!;
+    const resource = { ...record.resource!, contentType: 'text/中', meta: { ...record.resource!.meta, versionId: '2' } };
+    await s.app.store.commit([{ record: { ...record, versionId: 2, resource }, expect: { kind: 'version', versionId: 1 } }]);
+    const bytes = await s.app.http.inject({ method: 'GET', url: `/fhir/Binary/${id}`, headers: { authorization: `Bearer ${token}`, accept: '*/*' } });
+    expect(bytes.statusCode).toBe(200);
+    expect(bytes.headers['content-type']).toBe('application/octet-stream');
+    expect(bytes.body).toBe('octets');
+    const fhir = await s.request({ method: 'GET', url: `/fhir/Binary/${id}`, token, headers: { accept: 'application/fhir+json' } });
+    expect(fhir.body.contentType).toBe('text/中');
+  });
+
+  it('a JSON Patch through __proto__ or constructor/prototype: 422, nothing polluted, also inside a batch and a transaction', async () => {
+    const patient = await s.request({ method: 'POST', url: '/fhir/Patient', token, body: { resourceType: 'Patient', name: [{ family: 'Proto' }] } });
+    const url = `/fhir/Patient/${patient.body.id}`;
+    const before = await versions();
+    const attacks = [
+      [{ op: 'add', path: '/__proto__/polluted', value: 'yes' }],
+      [{ op: 'add', path: '/constructor/prototype/polluted', value: 'yes' }],
+      [{ op: 'replace', path: '/name/0/__proto__', value: {} }],
+      [{ op: 'copy', from: '/__proto__', path: '/name/0/family' }],
+    ];
+    for (const ops of attacks) {
+      const res = await s.request({ method: 'PATCH', url, token, body: JSON.stringify(ops), headers: { 'content-type': 'application/json-patch+json' } });
+      await refused(res, 422, 'Patient', before);
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    const entry = (ops: unknown) => ({
+      request: { method: 'PATCH', url: `Patient/${patient.body.id}` },
+      resource: { resourceType: 'Binary', contentType: 'application/json-patch+json', data: Buffer.from(JSON.stringify(ops)).toString('base64') },
+    });
+    const batch = await s.request({ method: 'POST', url: '/fhir', token, body: { resourceType: 'Bundle', type: 'batch', entry: [entry(attacks[0])] } });
+    expect(batch.status).toBe(200);
+    expect(batch.body.entry[0].response.status).toMatch(/^422/);
+    expect(batch.body.entry[0].response.outcome.resourceType).toBe('OperationOutcome');
+    const transaction = await s.request({ method: 'POST', url: '/fhir', token, body: { resourceType: 'Bundle', type: 'transaction', entry: [entry(attacks[1])] } });
+    expect(transaction.status).toBe(422);
+    expect(transaction.body.resourceType).toBe('OperationOutcome');
+    expect(await versions()).toBe(before);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    const read = await s.request({ method: 'GET', url, token });
+    expect(read.body.name).toEqual([{ family: 'Proto' }]);
+  });
+
+  it('X-Security-Context of a raw upload must be a reference to a served type: 400 otherwise, nothing written', async () => {
+    const patient = await s.request({ method: 'POST', url: '/fhir/Patient', token, body: { resourceType: 'Patient' } });
+    const before = await versions();
+    for (const header of ['not a reference', 'Patient', 'Patient/', 'Patient/a/b', 'Unknown/1', 'Patient/bad_id!', 'http://elsewhere.example/fhir/Patient/1', `Patient/${'x'.repeat(65)}`]) {
+      const res = await raw('/fhir/Binary', 'hi', { 'content-type': 'text/plain', 'x-security-context': header });
+      await refused({ status: res.statusCode, body: res.json() }, 400, 'Binary.securityContext', before);
+    }
+    const relative = await raw('/fhir/Binary', 'hi', { 'content-type': 'text/plain', 'x-security-context': `Patient/${patient.body.id}` });
+    expect(relative.statusCode).toBe(201);
+    expect(relative.json().securityContext).toEqual({ reference: `Patient/${patient.body.id}` });
+    const absolute = await raw('/fhir/Binary', 'hi', { 'content-type': 'text/plain', 'x-security-context': `${s.baseUrl}/Patient/${patient.body.id}` });
+    expect(absolute.statusCode).toBe(201);
+    expect(absolute.json().securityContext).toEqual({ reference: `Patient/${patient.body.id}` });
+  });
+});
