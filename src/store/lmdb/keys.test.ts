@@ -1,6 +1,6 @@
 import * as lmdb from 'lmdb';
 import { describe, expect, it } from 'vitest';
-import { keySize, longValue, utf8Start, KEPT_BYTES, type Key } from './keys.js';
+import { fitsKey, keySize, longValue, utf8Start, KEPT_BYTES, MAX_KEY_BYTES, type Key } from './keys.js';
 
 /** lmdb's own key encoder (exported, not typed). */
 const encode = (lmdb as unknown as { keyValueToBuffer: (key: Key) => Uint8Array }).keyValueToBuffer;
@@ -11,6 +11,16 @@ describe('key sizes', () => {
     const keys: Key[] = [];
     for (const a of pieces) for (const b of pieces) keys.push([a, b], ['Observation', 'code', 'sc', a + b, 'id-1'], [a, 7, b]);
     for (const key of keys) expect(keySize(key), JSON.stringify(key)).toBe(encode(key).length);
+  });
+
+  it('fit up to LMDB\'s limit exactly', () => {
+    const prefix = ['Patient', 'family', 'v'];
+    let value = '';
+    while (keySize([...prefix, value + 'x', 'id']) <= MAX_KEY_BYTES) value += 'x';
+    expect(fitsKey([...prefix, value, 'id'])).toBe(true);
+    expect(fitsKey([...prefix, value + 'x', 'id'])).toBe(false);
+    expect(fitsKey([...prefix, '中'.repeat(600), 'id'])).toBe(true);
+    expect(fitsKey([...prefix, '中'.repeat(700), 'id'])).toBe(false);
   });
 
   it('cut long values between code points and tell values apart by their hash', () => {

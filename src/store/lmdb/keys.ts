@@ -57,6 +57,16 @@ export function keySize(key: Key): number {
   return size;
 }
 
+/** Whether LMDB takes the key; counted exactly only past a bound of 3 bytes per code unit (most keys are short). */
+export function fitsKey(key: Key): boolean {
+  let bound = key.length;
+  for (let i = 0; i < key.length; i++) {
+    const part = key[i];
+    bound += typeof part === 'string' ? 3 * part.length + 1 : 9;
+  }
+  return bound <= MAX_KEY_BYTES || keySize(key) <= MAX_KEY_BYTES;
+}
+
 /** The longest start of `value` that takes at most `bytes` bytes of UTF-8, cut between code points. */
 export function utf8Start(value: string, bytes: number): string {
   let used = 0;

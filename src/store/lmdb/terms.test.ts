@@ -5,17 +5,19 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { rec, T } from '../conformance/fixtures.js';
 import type { CurrentRecord } from '../store.js';
 import { keySize, MAX_KEY_BYTES, PREFIX_BYTES } from './keys.js';
+import { openDbs } from './dbs.js';
 import { createLmdbStore, type LmdbStore } from './lmdb-store.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
   await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
 });
-async function openStore(): Promise<LmdbStore> {
+async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'carnet-terms-'));
   dirs.push(dir);
-  return createLmdbStore({ path: dir });
+  return dir;
 }
+const openStore = async (path?: string): Promise<LmdbStore> => createLmdbStore({ path: path ?? (await tempDir()) });
 
 const SYSTEM = 'urn:test';
 const doc = (id: string, code: string, family = 'x'): CurrentRecord =>
@@ -35,7 +37,8 @@ async function find(store: LmdbStore, filter: Record<string, unknown>): Promise<
 
 describe('lmdb term keys of long values', () => {
   it('hold a value that fits beside a short id as it is, and beside a long id in its long form: a search finds both', async () => {
-    const store = await openStore();
+    const path = await tempDir();
+    const store = await openStore(path);
     const short = 'a';
     const long = 'b'.repeat(64);
     // The longest code whose term key fits beside a one-character id.
@@ -47,6 +50,11 @@ describe('lmdb term keys of long values', () => {
     expect(await find(store, { comp: 'Patient/p1', idx: { $elemMatch: { p: 'type', s: SYSTEM, c: code } } })).toEqual({ ids: [short, long], examined: 2 });
     expect(await find(store, { idx: { $elemMatch: { p: 'type', c: code } } })).toEqual({ ids: [short, long], examined: 2 });
     await store.close();
+    // The key that fits is the one earlier versions wrote: a store of theirs needs no rebuild.
+    const dbs = openDbs(path);
+    expect(dbs.terms.doesExist(['DocumentReference', 'type', 'sc', `${SYSTEM}|${code}`, short])).toBe(true);
+    expect(dbs.terms.doesExist(['DocumentReference', 'type', 'sc', `${SYSTEM}|${code}`, long])).toBe(false);
+    await dbs.root.close();
   });
 
   it('answer a string prefix longer than a long key keeps by checking what its start finds', async () => {

@@ -1,6 +1,6 @@
 import type { CurrentRecord, IndexEntry } from '../store.js';
 import type { Dbs } from './dbs.js';
-import { currentKey, keySize, longValue, MAX_KEY_BYTES, prefixRange, PREFIX_BYTES, utf8Start, type Key } from './keys.js';
+import { currentKey, fitsKey, keySize, longValue, MAX_KEY_BYTES, prefixRange, PREFIX_BYTES, utf8Start, type Key } from './keys.js';
 import { addToPosting, hasPostings, removeFromPosting } from './postings.js';
 
 /**
@@ -40,7 +40,7 @@ const MAX_ID_BYTES = 64;
  */
 function keyed(prefix: Key, value: string, id: string): Key {
   const key = [...prefix, value, id];
-  return keySize(key) <= MAX_KEY_BYTES ? key : [...prefix, longValue(value), id];
+  return fitsKey(key) ? key : [...prefix, longValue(value), id];
 }
 
 export const termKey = (type: string, p: string, field: TermField, value: string, id: string): Key => keyed([type, p, field], value, id);
