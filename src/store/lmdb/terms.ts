@@ -32,6 +32,7 @@ const LAST = '\u{10FFFF}';
 
 /** Ids are FHIR ids: at most 64 characters of [A-Za-z0-9.-], one byte each. */
 const MAX_ID_BYTES = 64;
+const LONGEST_ID = 'i'.repeat(MAX_ID_BYTES);
 
 /**
  * The key of a term: [...prefix, value, id], or where that would pass LMDB's key limit (a long
@@ -58,6 +59,8 @@ function lookup(prefix: Key, value: string, byPrefix: boolean): { ranges: Array<
     const start = utf8Start(value, PREFIX_BYTES);
     return { ranges: [{ start: [...prefix, start], end: [...prefix, start + LAST] }], verify: true };
   }
+  // Beside any id, the value is in its own key: the common case, decided without counting bytes.
+  if (fitsKey([...prefix, value, LONGEST_ID])) return { ranges: [prefixRange(...(prefix as string[]), value)], verify: false };
   const size = keySize([...prefix, value]);
   const ranges: Array<{ start: Key; end: Key }> = [];
   // The shortest id adds two bytes (a separator and a character), the longest 1 + MAX_ID_BYTES.
