@@ -144,7 +144,9 @@ export async function gatherFacts(store: Store, principal: Principal, now: Date,
   const gpSet = new Set(gp);
   const inScope = (p: string) => !names || names.includes(p);
   const reached = new Set([...permitted].filter((p) => !gpSet.has(p) && inScope(p)));
-  if (emergencyAsked && names) for (const p of names) if (!gpSet.has(p)) reached.add(p);
+  // Emergency access is to one record: the token's launch patient, else the patients the request names.
+  const emergencyFor = !emergencyAsked ? [] : principal.patient ? [`Patient/${principal.patient}`] : (names ?? []);
+  for (const p of emergencyFor) if (!gpSet.has(p)) reached.add(p);
   if (reached.size > 0) {
     for (const rec of await find(store, 'Consent', { $and: [{ comp: { $in: [...reached] } }, ACTIVE] })) {
       const consent = rec.resource && readConsent(rec.resource);
@@ -160,6 +162,6 @@ export async function gatherFacts(store: Store, principal: Principal, now: Date,
   facts.gp = gp.filter((p) => !blocked.has(p));
   facts.permitted = [...permitted].filter((p) => !blocked.has(p) && !gpSet.has(p) && inScope(p));
   facts.masked = [...masked];
-  if (emergencyAsked && names) facts.emergency = names.filter((p) => !blocked.has(p) && !opposed.has(p) && !gpSet.has(p));
+  facts.emergency = emergencyFor.filter((p) => !blocked.has(p) && !opposed.has(p) && !gpSet.has(p));
   return facts;
 }
