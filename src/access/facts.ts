@@ -124,8 +124,11 @@ export async function gatherFacts(store: Store, principal: Principal, now: Date,
   const masked = new Set<string>();
   const opposed = new Set<string>();
 
-  // Consents naming this professional: who permits and who blocks them, wherever the request goes.
-  for (const rec of await find(store, 'Consent', { $and: [entry('provision-actor', 'r', self), ACTIVE] })) {
+  // Consents naming this professional: who permits and who blocks them (among the named patients
+  // when the request names them: a professional may be named by many thousands of records).
+  const naming: Record<string, unknown>[] = [entry('provision-actor', 'r', self), ACTIVE];
+  if (names) naming.push({ comp: { $in: names } });
+  for (const rec of names?.length === 0 ? [] : await find(store, 'Consent', { $and: naming })) {
     const consent = rec.resource && readConsent(rec.resource);
     if (!consent?.patient) continue;
     for (const p of consent.provisions) {
@@ -148,7 +151,7 @@ export async function gatherFacts(store: Store, principal: Principal, now: Date,
   const emergencyFor = !emergencyAsked ? [] : principal.patient ? [`Patient/${principal.patient}`] : (names ?? []);
   for (const p of emergencyFor) if (!gpSet.has(p)) reached.add(p);
   if (reached.size > 0) {
-    for (const rec of await find(store, 'Consent', { $and: [{ comp: { $in: [...reached] } }, ACTIVE] })) {
+    for (const rec of await find(store, 'Consent', { $and: [{ comp: { $in: [...reached] } }, ACTIVE, entry('provision-type', 'c', ['deny'])] })) {
       const consent = rec.resource && readConsent(rec.resource);
       if (!consent?.patient) continue;
       for (const p of consent.provisions) {
