@@ -2,7 +2,9 @@
 // with 10 DocumentReferences each, loaded straight into the store through the same indexing as
 // the server; then `DocumentReference?patient=X&type=...&date=ge...` over HTTP with a token, at
 // concurrency 1 and 16, next to bare Fastify serving the same bytes, in one run; first with one
-// server process, then with one per core (CARNET_WORKERS).
+// server process, then with one per core (CARNET_WORKERS). Every patient carries 20 Consents, one of
+// which authorizes the professional of the access runs; 2,000 patients have a médecin traitant whose
+// search across them is measured too (issue 12).
 // BENCH_DIR keeps the data between runs (loading 1M resources takes minutes).
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -23,6 +25,10 @@ const SETTLE = Number(process.env.BENCH_SETTLE_SECONDS ?? 5);
 // Server processes for the second series (CARNET_WORKERS); default one per core.
 const WORKERS = Number(process.env.BENCH_WORKERS ?? availableParallelism());
 const TYPES = ['11502-2', '18748-4', '11488-4', '57833-6', '34133-9'];
+const CONSENTS = 20;
+const GP_PATIENTS = 2000;
+const PRO = 'Practitioner/bench-pro';
+const GP = 'Practitioner/bench-gp';
 const BASE = 'http://127.0.0.1/fhir';
 // Requests built per run, shared out between its connections (a connection cycles through its own).
 const REQUESTS_BUILT = 128_000;
@@ -45,6 +51,19 @@ function doc(p: number, k: number) {
   };
 }
 
+function consent(p: number, k: number) {
+  const who = k === 0 ? PRO : `Practitioner/pr${(p * CONSENTS + k) % 5000}`;
+  return {
+    resourceType: 'Consent',
+    status: 'active',
+    scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
+    category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
+    patient: { reference: `Patient/p${p}` },
+    policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTIN' }] },
+    provision: { type: 'permit', actor: [{ role: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'PRCP' }] }, reference: { reference: who } }] },
+  };
+}
+
 async function loadData(dir: string): Promise<number> {
   const store = await createLmdbStore({ path: join(dir, 'store') });
   const registry = createSearchRegistry();
@@ -57,8 +76,10 @@ async function loadData(dir: string): Promise<number> {
     writes = [];
   };
   for (let p = 0; p < PATIENTS; p++) {
-    writes.push({ record: buildRecord({ resourceType: 'Patient', name: [{ family: `Famille${p}` }], birthDate: '1970-01-01' }, 'Patient', `p${p}`, undefined, ctx), expect: { kind: 'absent' } });
+    const gp = p < GP_PATIENTS ? { generalPractitioner: [{ reference: GP }] } : {};
+    writes.push({ record: buildRecord({ resourceType: 'Patient', name: [{ family: `Famille${p}` }], birthDate: '1970-01-01', ...gp }, 'Patient', `p${p}`, undefined, ctx), expect: { kind: 'absent' } });
     for (let k = 0; k < PER_PATIENT; k++) writes.push({ record: buildRecord(doc(p, k), 'DocumentReference', `d${p}-${k}`, undefined, ctx), expect: { kind: 'absent' } });
+    for (let k = 0; k < CONSENTS; k++) writes.push({ record: buildRecord(consent(p, k), 'Consent', `c${p}-${k}`, undefined, ctx), expect: { kind: 'absent' } });
     if (writes.length >= 2000) await flush();
     if (p % 10_000 === 9_999) console.log(`  loaded ${p + 1} patients, ${((p + 1) * (PER_PATIENT + 1) / ((performance.now() - t0) / 1000)).toFixed(0)} resources/s`);
   }
@@ -72,18 +93,22 @@ async function main() {
   const dir = keep ?? mkdtempSync(join(tmpdir(), 'carnet-bench-search-'));
   mkdirSync(dir, { recursive: true });
   console.log(`carnet search benchmark: ${machine()}`);
-  const resources = PATIENTS * (PER_PATIENT + 1);
-  if (!existsSync(join(dir, 'store', 'loaded'))) {
+  const resources = PATIENTS * (PER_PATIENT + 1 + CONSENTS);
+  // A store loaded by an earlier version of this script lacks the Consents.
+  if (!existsSync(join(dir, 'store', 'loaded-with-consents'))) {
     console.log(`loading ${PATIENTS} Patients with ${PER_PATIENT} DocumentReferences each (${resources} resources) into ${dir}`);
     const seconds = await loadData(dir);
     console.log(`loaded in ${seconds.toFixed(0)} s (${(resources / seconds).toFixed(0)} resources/s, indexing included, batches of 2000 per commit)`);
-    mkdirSync(join(dir, 'store', 'loaded'));
+    mkdirSync(join(dir, 'store', 'loaded-with-consents'));
   } else {
     console.log(`reusing ${resources} resources in ${dir}`);
   }
 
-  const token = await (await ensureLocalIssuer(dir)).sign({ fhirUser: 'Practitioner/bench', scope: 'user/*.rs' });
-  const headers = { authorization: `Bearer ${token}` };
+  const issuer = await ensureLocalIssuer(dir);
+  // The reference runs: a system client, whom no access clause confines.
+  const headers = { authorization: `Bearer ${await issuer.sign({ scope: 'system/*.rs' })}` };
+  const proHeaders = { authorization: `Bearer ${await issuer.sign({ fhirUser: PRO, scope: 'user/*.rs' })}` };
+  const gpHeaders = { authorization: `Bearer ${await issuer.sign({ fhirUser: GP, scope: 'user/*.rs' })}` };
   const query = (p: number) => `/fhir/DocumentReference?patient=p${p}&type=http://loinc.org|${TYPES[p % TYPES.length]}&date=ge2024-06-01`;
   const results: string[] = [];
   let bare: { port: number; pid: number; stop: () => void } | undefined;
@@ -113,6 +138,11 @@ async function main() {
           sampleBody = await (await fetch(`${base}${query(1)}`, { headers })).text();
           const matches = (JSON.parse(sampleBody).entry ?? []).length;
           console.log(`query: DocumentReference?patient=X&type=...&date=ge2024-06-01 (sample answer: ${matches} matches, ${sampleBody.length} bytes)`);
+          // The access runs must find what the system client finds: an empty answer would be a fast one.
+          const asPro = JSON.parse(await (await fetch(`${base}${query(1)}`, { headers: proHeaders })).text());
+          const asGp = JSON.parse(await (await fetch(`${base}/fhir/DocumentReference?type=http://loinc.org|${TYPES[0]}&_total=accurate`, { headers: gpHeaders })).text());
+          console.log(`as the authorized professional: ${(asPro.entry ?? []).length} matches; as the médecin traitant across patients: ${asGp.total} matches (${GP_PATIENTS} patients)`);
+          if ((asPro.entry ?? []).length !== matches || !asGp.total) throw new Error('the access runs do not see what they should');
         }
         // Bare Fastify runs in as many processes as this carnet.
         bare?.stop();
@@ -123,10 +153,10 @@ async function main() {
         // request rebuilt at every send (autocannon's setupRequest) cost the load generator 6 to 10 µs
         // of CPU per request more than the fixed request bare Fastify gets, CPU that the servers
         // sharing this machine's cores with it then lacked.
-        const searches = (connections: number, duration: number) => {
+        const searches = (connections: number, duration: number, as = headers) => {
           const perConnection = Math.ceil(REQUESTS_BUILT / connections);
           return load({
-            url: base, connections, duration, headers,
+            url: base, connections, duration, headers: as,
             setupClient: (client) => client.setRequests(Array.from({ length: perConnection }, () => ({ method: 'GET', path: query(nextPatient()) }))),
           });
         };
@@ -141,6 +171,21 @@ async function main() {
           await searches(connections, SETTLE);
           const [c, cpu] = await measured(carnet.pid!, () => searches(connections, DURATION));
           results.push(row(`carnet search, ${workers} worker${workers > 1 ? 's' : ''}, concurrency ${connections}`, c, `   = ${((100 * c.requestsPerSec) / b).toFixed(0)}% of bare${cpuPerRequest(cpu, c)}`));
+          if (workers !== 1) continue;
+          // The same searches by a professional the patients authorized (20 Consents per record), right after.
+          await searches(connections, SETTLE, proHeaders);
+          const [pro, proCpu] = await measured(carnet.pid!, () => searches(connections, DURATION, proHeaders));
+          const ratio = `   = ${((100 * pro.requestsPerSec) / c.requestsPerSec).toFixed(0)}% of the system client's throughput, p99 ${(pro.p99 / Math.max(c.p99, 0.001)).toFixed(2)}x`;
+          results.push(row(`  as an authorized professional, concurrency ${connections}`, pro, `${ratio}${cpuPerRequest(proCpu, pro)}`));
+        }
+        if (workers === 1) {
+          // A médecin traitant's search across their 2,000 patients.
+          for (const connections of [1, 16]) {
+            const gpQuery = `${base}/fhir/DocumentReference?type=http://loinc.org|${TYPES[0]}`;
+            await load({ url: gpQuery, connections, duration: SETTLE, headers: gpHeaders });
+            const g = await load({ url: gpQuery, connections, duration: DURATION, headers: gpHeaders });
+            results.push(row(`  médecin traitant of ${GP_PATIENTS} patients, DocumentReference?type=..., concurrency ${connections}`, g));
+          }
         }
       } finally {
         carnet.kill('SIGTERM');

@@ -71,7 +71,6 @@ async function find(store: Store, type: string, filter: Record<string, unknown>,
 }
 
 const entry = (p: string, field: 'r' | 'c', values: string[]) => ({ idx: { $elemMatch: { p, [field]: values.length === 1 ? values[0] : { $in: values } } } });
-const ACTIVE = entry('status', 'c', ['active']);
 
 /** The references a professional acts as: the token's Practitioner or PractitionerRole, its practitioner, and that practitioner's roles. */
 async function professionalSelf(store: Store, fhirUser: { type: string; reference: string; id: string }): Promise<string[]> {
@@ -126,7 +125,9 @@ export async function gatherFacts(store: Store, principal: Principal, now: Date,
 
   // Consents naming this professional: who permits and who blocks them (among the named patients
   // when the request names them: a professional may be named by many thousands of records).
-  const naming: Record<string, unknown>[] = [entry('provision-actor', 'r', self), ACTIVE];
+  // Status is left to readConsent: as a query term it would make the engine read every active
+  // Consent of the patient instead of the few naming this professional.
+  const naming: Record<string, unknown>[] = [entry('provision-actor', 'r', self)];
   if (names) naming.push({ comp: { $in: names } });
   for (const rec of names?.length === 0 ? [] : await find(store, 'Consent', { $and: naming })) {
     const consent = rec.resource && readConsent(rec.resource);
@@ -151,7 +152,7 @@ export async function gatherFacts(store: Store, principal: Principal, now: Date,
   const emergencyFor = !emergencyAsked ? [] : principal.patient ? [`Patient/${principal.patient}`] : (names ?? []);
   for (const p of emergencyFor) if (!gpSet.has(p)) reached.add(p);
   if (reached.size > 0) {
-    for (const rec of await find(store, 'Consent', { $and: [{ comp: { $in: [...reached] } }, ACTIVE, entry('provision-type', 'c', ['deny'])] })) {
+    for (const rec of await find(store, 'Consent', { $and: [{ comp: { $in: [...reached] } }, entry('provision-type', 'c', ['deny'])] })) {
       const consent = rec.resource && readConsent(rec.resource);
       if (!consent?.patient) continue;
       for (const p of consent.provisions) {
