@@ -32,6 +32,8 @@ export interface Config {
   maxStringLength: number;
   /** Most items in any one array of a resource. */
   maxArrayItems: number;
+  /** Most values in one resource, all levels together. */
+  maxElements: number;
   /** Server processes sharing the port (CARNET_WORKERS; `auto`: one per core). 1: no cluster. */
   workers: number;
 }
@@ -111,6 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     searchBudget: int(env, 'CARNET_SEARCH_BUDGET', 100_000, 1, 1_000_000_000),
     maxStringLength: int(env, 'CARNET_MAX_STRING_LENGTH', 1024 * 1024, 1, 1024 * 1024 * 1024),
     maxArrayItems: int(env, 'CARNET_MAX_ARRAY_ITEMS', 10_000, 1, 10_000_000),
+    maxElements: int(env, 'CARNET_MAX_ELEMENTS', 100_000, 1, 100_000_000),
     workers: workers(env),
   };
 }

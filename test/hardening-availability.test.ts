@@ -7,7 +7,7 @@ import type { Write } from '../src/store/store.js';
 import { describeEngines, startServer, type TestServer } from './harness.js';
 
 // Small limits, so the data stays small.
-const LIMITS = { CARNET_SEARCH_BUDGET: '50', CARNET_MAX_STRING_LENGTH: '1000', CARNET_MAX_ARRAY_ITEMS: '20' };
+const LIMITS = { CARNET_SEARCH_BUDGET: '50', CARNET_MAX_STRING_LENGTH: '1000', CARNET_MAX_ARRAY_ITEMS: '20', CARNET_MAX_ELEMENTS: '200' };
 const LOINC = 'http://loinc.org';
 
 const patient = (i: number) => ({ resourceType: 'Patient', id: `p${i}`, name: [{ family: `Famille${i}` }] });
@@ -112,6 +112,15 @@ describeEngines('availability: search budget and size limits', (engine) => {
     expect(read.body.name[0].family).toBe('Famille1');
   });
 
+  it('arrays within arrays count together: more values in all than the limit answers 413', async () => {
+    // Ten names of nineteen given names each: no array over 20 items, but 220 values in all.
+    const names = Array.from({ length: 10 }, (_, i) => ({ family: `Imbrique${i}`, given: Array.from({ length: 19 }, (_, j) => `G${j}`) }));
+    const res = await s.request({ method: 'POST', url: '/fhir/Patient', token, body: { resourceType: 'Patient', name: names } });
+    expect(res.status).toBe(413);
+    expect(res.body.issue[0].diagnostics).toMatch(/more than 200 values/);
+    expect((await s.request({ method: 'GET', url: '/fhir/Patient?family=imbrique', token })).body.entry ?? []).toHaveLength(0);
+  });
+
   it('a transaction holding an oversized resource answers 413 and writes none of its entries', async () => {
     const entry = [put({ ...patient(20), name: [{ family: 'Transac' }] } as any), put({ ...patient(21), name: Array.from({ length: 21 }, () => ({ family: 'Transac' })) } as any)];
     const res = await s.request({ method: 'POST', url: '/fhir', token, body: { resourceType: 'Bundle', type: 'transaction', entry } });
@@ -182,7 +191,7 @@ describeEngines('availability: the event loop keeps answering during a long sear
 
 describe('availability: configuration', () => {
   it('an invalid limit stops start-up with an error naming the variable', () => {
-    for (const [name, value] of [['CARNET_SEARCH_BUDGET', 'lots'], ['CARNET_SEARCH_BUDGET', '0'], ['CARNET_MAX_STRING_LENGTH', '-1'], ['CARNET_MAX_ARRAY_ITEMS', '1e3']]) {
+    for (const [name, value] of [['CARNET_SEARCH_BUDGET', 'lots'], ['CARNET_SEARCH_BUDGET', '0'], ['CARNET_MAX_STRING_LENGTH', '-1'], ['CARNET_MAX_ARRAY_ITEMS', '1e3'], ['CARNET_MAX_ELEMENTS', 'many']]) {
       let error: unknown;
       try {
         loadConfig({ [name]: value });
@@ -192,6 +201,6 @@ describe('availability: configuration', () => {
       expect(error, `${name}=${value}`).toBeInstanceOf(ConfigError);
       expect((error as ConfigError).variable).toBe(name);
     }
-    expect(loadConfig({})).toMatchObject({ searchBudget: 100_000, maxStringLength: 1024 * 1024, maxArrayItems: 10_000 });
+    expect(loadConfig({})).toMatchObject({ searchBudget: 100_000, maxStringLength: 1024 * 1024, maxArrayItems: 10_000, maxElements: 100_000 });
   });
 });

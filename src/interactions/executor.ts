@@ -15,7 +15,7 @@ export interface ExecutorDeps {
   baseUrl: string;
   defaultCount: number;
   maxCount: number;
-  limits: { binaryBytes: number; maxStringLength: number; maxArrayItems: number };
+  limits: { binaryBytes: number; maxStringLength: number; maxArrayItems: number; maxElements: number };
   /** Records one request's searches may examine together (CARNET_SEARCH_BUDGET). */
   searchBudget: number;
   handlers: Map<string, InteractionHandler>;

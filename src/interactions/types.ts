@@ -66,7 +66,7 @@ export interface Context {
   accessClauses: (type: string) => Record<string, unknown>[];
   defaultCount: number;
   maxCount: number;
-  limits: { binaryBytes: number; maxStringLength: number; maxArrayItems: number };
+  limits: { binaryBytes: number; maxStringLength: number; maxArrayItems: number; maxElements: number };
   /** Records this request's searches may still examine: shared by its sub-queries, includes, and the entries of its Bundle. */
   budget?: SearchBudget;
   /** Shared by the entries of one transaction: what earlier entries stored, before the commit. */

@@ -5,6 +5,8 @@ export interface SizeLimits {
   maxStringLength: number;
   /** Most items in any one array. */
   maxArrayItems: number;
+  /** Most values (objects, array items, strings, numbers, booleans) in the whole resource. */
+  maxElements: number;
 }
 
 /**
@@ -14,10 +16,11 @@ export interface SizeLimits {
 const BASE64_KEYS = new Set(['data', 'valueBase64Binary']);
 
 /**
- * Refuses (413) a resource holding a string or an array larger than the limits, before anything
- * costly is done with it: validation, index extraction and the indexes themselves grow with every
- * element, and run without yielding. One walk, without recursion; a path is spelled only for the
- * element refused.
+ * Refuses (413) a resource holding a string or an array larger than the limits, or more values in
+ * all than the limit (arrays within arrays multiply: 1,000 names of 1,000 given names each), before
+ * anything costly is done with it: validation, index extraction and the indexes themselves grow
+ * with every element, and run without yielding. One walk, without recursion; a path is spelled
+ * only for the element refused.
  */
 export function checkSizeLimits(resource: unknown, limits: SizeLimits, root: string): void {
   const stack: Array<{ value: unknown; parent: number; step: string }> = [{ value: resource, parent: -1, step: root }];
@@ -28,6 +31,7 @@ export function checkSizeLimits(resource: unknown, limits: SizeLimits, root: str
   };
   // `stack` keeps every node visited (the path's ancestors), `todo` the indices left to visit.
   const todo = [0];
+  let elements = 0;
   while (todo.length > 0) {
     const at = todo.pop()!;
     const value = stack[at].value;
@@ -39,6 +43,9 @@ export function checkSizeLimits(resource: unknown, limits: SizeLimits, root: str
   }
 
   function visit(child: unknown, parent: number, step: string, base64: boolean): void {
+    if (++elements > limits.maxElements) {
+      throw fhirError('too-large', `${root} holds more than ${limits.maxElements} values; this server takes at most that many in one resource`, path(parent, step));
+    }
     if (typeof child === 'string') {
       if (!base64 && child.length > limits.maxStringLength) {
         throw fhirError('too-large', `${path(parent, step)} is a string of ${child.length} characters; this server takes at most ${limits.maxStringLength}`, path(parent, step));
