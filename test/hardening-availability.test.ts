@@ -187,6 +187,28 @@ describeEngines('availability: the event loop keeps answering during a long sear
     expect(read.status).toBe(200);
     expect(order).toEqual(['read', 'search']);
   }, 60_000);
+
+  it('a read sent during a long batch of light searches is answered before the batch', async () => {
+    const order: string[] = [];
+    const stats = engine === 'lmdb' ? (s.app.store as LmdbStore).stats : undefined;
+    const before = stats?.examined ?? 0;
+    const entry = Array.from({ length: 1000 }, () => get('Patient?_id=p0'));
+    const batch = s.request({ method: 'POST', url: '/fhir', token, body: { resourceType: 'Bundle', type: 'batch', entry } }).then((r) => {
+      order.push('batch');
+      return r;
+    });
+    do await new Promise((resolve) => setImmediate(resolve));
+    while (stats && stats.examined === before);
+    const light = s.request({ method: 'GET', url: '/fhir/Patient/p0', token }).then((r) => {
+      order.push('read');
+      return r;
+    });
+    const [done, read] = await Promise.all([batch, light]);
+    expect(done.status).toBe(200);
+    expect(done.body.entry.every((e: any) => e.response.status === '200 OK')).toBe(true);
+    expect(read.status).toBe(200);
+    expect(order).toEqual(['read', 'batch']);
+  }, 60_000);
 });
 
 describe('availability: configuration', () => {

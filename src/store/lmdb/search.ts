@@ -1,6 +1,6 @@
 import type { Transaction } from 'lmdb';
 import { spend, type CurrentRecord, type StoreQuery, type StoreSearchResult } from '../store.js';
-import { pace } from '../pace.js';
+import { pace } from '../../pace.js';
 import type { Dbs } from './dbs.js';
 import type { RecordTest } from './filters.js';
 import { carries } from './terms.js';

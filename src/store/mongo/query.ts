@@ -2,7 +2,7 @@ import { Query } from 'mingo';
 import type { Criteria } from 'mingo/types';
 import { MongoServerError, type Filter, type Sort } from 'mongodb';
 import { SearchBudgetExceeded, spend, type CurrentRecord, type HistoryQuery, type SearchBudget, type SortKey, type StoreQuery, type StoreSearchResult, type VersionRecord } from '../store.js';
-import { pace } from '../pace.js';
+import { pace } from '../../pace.js';
 import { CURRENT_PROJECTION, VERSION_PROJECTION, type Collections, type CurrentDoc, type VersionDoc } from './documents.js';
 
 /**
