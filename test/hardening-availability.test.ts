@@ -192,7 +192,8 @@ describeEngines('availability: the event loop keeps answering during a long sear
     const order: string[] = [];
     const stats = engine === 'lmdb' ? (s.app.store as LmdbStore).stats : undefined;
     const before = stats?.examined ?? 0;
-    const entry = Array.from({ length: 1000 }, () => get('Patient?_id=p0'));
+    // On FerretDB each search reads and sorts the collection (about a second here): fewer entries.
+    const entry = Array.from({ length: engine === 'lmdb' ? 1000 : 10 }, () => get('Patient?_id=p0'));
     const batch = s.request({ method: 'POST', url: '/fhir', token, body: { resourceType: 'Bundle', type: 'batch', entry } }).then((r) => {
       order.push('batch');
       return r;
