@@ -112,6 +112,13 @@ describeEngines('availability: search budget and size limits', (engine) => {
     expect(read.body.name[0].family).toBe('Famille1');
   });
 
+  it('$validate refuses an oversized resource with 413 too, before validating it', async () => {
+    const names = Array.from({ length: 21 }, (_, i) => ({ family: `Valide${i}` }));
+    const res = await s.request({ method: 'POST', url: '/fhir/Patient/$validate', token, body: { resourceType: 'Patient', name: names } });
+    expect(res.status).toBe(413);
+    expect(res.body.issue[0].expression).toEqual(['Patient.name']);
+  });
+
   it('arrays within arrays count together: more values in all than the limit answers 413', async () => {
     // Ten names of nineteen given names each: no array over 20 items, but 220 values in all.
     const names = Array.from({ length: 10 }, (_, i) => ({ family: `Imbrique${i}`, given: Array.from({ length: 19 }, (_, j) => `G${j}`) }));

@@ -72,7 +72,7 @@ export function transactionInteraction(getExecutor: () => Executor, maxEntries: 
     async handle(req, ctx) {
       const executor = getExecutor();
       const entries = checkBundle(req.body, 'transaction', maxEntries);
-      // The entries share the transaction's search budget (a search past it fails the whole transaction).
+      // The entries share the transaction's search budget.
       const prepare = (r: FhirRequest) => executor.prepare(r, ctx.principal, ctx.requestId, ctx.log, ctx.budget);
       // A conflict (a concurrent write, or a conditional create that someone else's create now
       // matches) runs the whole transaction again: its conditional parts resolve anew.
