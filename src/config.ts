@@ -26,6 +26,14 @@ export interface Config {
   maxBundleEntries: number;
   /** Largest Binary content, bytes. */
   binaryLimit: number;
+  /** Most records one request's searches may examine together (a batch's entries share it). */
+  searchBudget: number;
+  /** Longest string in a resource, in characters (base64 content excepted). */
+  maxStringLength: number;
+  /** Most items in any one array of a resource. */
+  maxArrayItems: number;
+  /** Most values in one resource, all levels together. */
+  maxElements: number;
   /** Server processes sharing the port (CARNET_WORKERS; `auto`: one per core). 1: no cluster. */
   workers: number;
   /** Origins of browser apps allowed to call the server (CORS); empty: none. */
@@ -129,6 +137,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxCount: int(env, 'CARNET_MAX_COUNT', 1000, defaultCount, 10000),
     maxBundleEntries: int(env, 'CARNET_MAX_BUNDLE_ENTRIES', 1000, 1, 100000),
     binaryLimit: int(env, 'CARNET_BINARY_LIMIT', 64 * 1024 * 1024, 1, 4 * 1024 * 1024 * 1024),
+    searchBudget: int(env, 'CARNET_SEARCH_BUDGET', 100_000, 1, 1_000_000_000),
+    maxStringLength: int(env, 'CARNET_MAX_STRING_LENGTH', 1024 * 1024, 1, 1024 * 1024 * 1024),
+    maxArrayItems: int(env, 'CARNET_MAX_ARRAY_ITEMS', 10_000, 1, 10_000_000),
+    maxElements: int(env, 'CARNET_MAX_ELEMENTS', 100_000, 1, 100_000_000),
     workers: workers(env),
     corsOrigins: corsOrigins(env),
     maxConnections: int(env, 'CARNET_MAX_CONNECTIONS', 10_000, 1, 1_000_000),

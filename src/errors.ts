@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   'bad-request': { status: 400, issue: 'invalid' },
   'bad-json': { status: 400, issue: 'structure' },
   'bad-search': { status: 400, issue: 'invalid' },
+  'too-costly': { status: 400, issue: 'too-costly' },
   'unauthenticated': { status: 401, issue: 'login' },
   'forbidden': { status: 403, issue: 'forbidden' },
   'not-found': { status: 404, issue: 'not-found' },

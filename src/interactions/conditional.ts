@@ -35,8 +35,8 @@ export async function conditionalSearch(
   const parsed = parseSearch(type, criteria, ctx.registry, { strict: true, baseUrl: ctx.baseUrl });
   const compiled = compileSearch(parsed, { and: ctx.accessClauses(type) });
   // Chained criteria (patient.identifier=...) run their sub-queries first.
-  const filter = await resolveFilter(ctx.store, compiled.filter, compiled.subqueries, ctx.accessClauses);
-  const { records } = await ctx.store.search({ types: [type], filter, sort: [], offset: 0, limit: 2, count: false });
+  const filter = await resolveFilter(ctx.store, compiled.filter, compiled.subqueries, ctx.accessClauses, undefined, ctx.budget);
+  const { records } = await ctx.store.search({ types: [type], filter, sort: [], offset: 0, limit: 2, count: false, budget: ctx.budget });
   // The claim: the criteria as given, in a stable order, without the caller's access clauses.
   const claim = `${type}?${JSON.stringify(keys.sort().map((k) => [k, criteria[k]]))}`;
   return { matches: records, query: { types: [type], filter, claim } };

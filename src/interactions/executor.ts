@@ -1,11 +1,11 @@
-import { fhirError } from '../errors.js';
+import { FhirError, fhirError } from '../errors.js';
 import { isServedType } from '../fhir/resource-types.js';
 import type { Principal } from '../auth/authenticator.js';
 import { authorize, compartmentFilter, type AccessGrant } from '../access/permissions.js';
 import { actorClauses, NOTHING } from '../access/clauses.js';
 import { gatherFacts, type AccessFacts } from '../access/facts.js';
 import { namedPatients } from '../access/named.js';
-import type { Store } from '../store/store.js';
+import { SearchBudgetExceeded, type SearchBudget, type Store } from '../store/store.js';
 import type { SearchRegistry } from '../search/registry.js';
 import type { Validator } from '../validation/validator.js';
 import type { Context, Log, FhirRequest, FhirResult, InteractionHandler } from './types.js';
@@ -18,17 +18,28 @@ export interface ExecutorDeps {
   baseUrl: string;
   defaultCount: number;
   maxCount: number;
-  limits: { binaryBytes: number };
+  limits: { binaryBytes: number; maxStringLength: number; maxArrayItems: number; maxElements: number };
+  /** Records one request's searches may examine together (CARNET_SEARCH_BUDGET). */
+  searchBudget: number;
   handlers: Map<string, InteractionHandler>;
 }
 
 export interface Executor {
-  execute(req: FhirRequest, principal: Principal, requestId: string, log: Log): Promise<FhirResult>;
+  /** `budget`: the search budget of an enclosing request (a batch's), shared; a new one otherwise. */
+  execute(req: FhirRequest, principal: Principal, requestId: string, log: Log, budget?: SearchBudget): Promise<FhirResult>;
   /**
    * Checks and authorizes a request without running it: its handler and its context (for the
-   * entries of a transaction, which share the facts gathered for the transaction).
+   * entries of a transaction, which share the facts gathered and the budget of the transaction).
    */
-  prepare(req: FhirRequest, principal: Principal, requestId: string, log: Log, facts: AccessFacts): { handler: InteractionHandler; ctx: Context };
+  prepare(req: FhirRequest, principal: Principal, requestId: string, log: Log, facts: AccessFacts, budget?: SearchBudget): { handler: InteractionHandler; ctx: Context };
+}
+
+/** The answer to a request whose searches examined more than the budget allows. */
+export function tooCostly(e: SearchBudgetExceeded): FhirError {
+  return fhirError(
+    'too-costly',
+    `This request's searches would examine more than ${e.limit} resources (CARNET_SEARCH_BUDGET); narrow the search, e.g. to a patient, a code or a date range`,
+  );
 }
 
 /**
@@ -70,7 +81,7 @@ function accessFor(
  */
 export function createExecutor(deps: ExecutorDeps): Executor {
   const inCompartment = (type: string) => type === 'Patient' || deps.registry.compartmentParams(type).length > 0;
-  const context = (principal: Principal, grant: AccessGrant, requestType: string | undefined, requestId: string, log: Log, facts: AccessFacts): Context => ({
+  const context = (principal: Principal, grant: AccessGrant, requestType: string | undefined, requestId: string, log: Log, facts: AccessFacts, budget: SearchBudget): Context => ({
     store: deps.store,
     registry: deps.registry,
     validator: deps.validator,
@@ -85,6 +96,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     grant,
     facts,
     accessClauses: accessFor(principal, grant, requestType, facts, inCompartment),
+    budget,
   });
 
   /** The cross-cutting checks that need no store: the type is served, the scopes grant the interaction. */
@@ -97,16 +109,21 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     if (handler.traits.needsType && req.type === undefined) throw fhirError('bad-request', `${req.interaction} needs a resource type`);
     return { handler, grant: authorize(principal, req.type ?? '*', req.interaction) };
   };
+  const newBudget = (): SearchBudget => ({ limit: deps.searchBudget, examined: 0 });
 
   return {
-    prepare(req, principal, requestId, log, facts) {
+    prepare(req, principal, requestId, log, facts, budget) {
       const { handler, grant } = check(req, principal);
-      return { handler, ctx: context(principal, grant, req.type, requestId, log, facts) };
+      return { handler, ctx: context(principal, grant, req.type, requestId, log, facts, budget ?? newBudget()) };
     },
-    async execute(req, principal, requestId, log) {
+    async execute(req, principal, requestId, log, budget) {
       const { handler, grant } = check(req, principal);
       const facts = await gatherFacts(deps.store, principal, deps.now(), () => namedPatients(req, deps.store));
-      return handler.handle(req, context(principal, grant, req.type, requestId, log, facts));
+      try {
+        return await handler.handle(req, context(principal, grant, req.type, requestId, log, facts, budget ?? newBudget()));
+      } catch (e) {
+        throw e instanceof SearchBudgetExceeded ? tooCostly(e) : e;
+      }
     },
   };
 }

@@ -99,7 +99,7 @@ export async function runSearch(req: FhirRequest, ctx: Context): Promise<FhirRes
     executeSearch(
       ctx.store,
       { ...compiled, include: [], revinclude: [], filter, query: { ...compiled.query, filter, offset, limit, count, createdAtMost: cursor.at } },
-      { accessFor: ctx.accessClauses },
+      { accessFor: ctx.accessClauses, budget: ctx.budget },
     );
 
   const wantTotal = compiled.total !== 'none';
@@ -129,7 +129,7 @@ export async function runSearch(req: FhirRequest, ctx: Context): Promise<FhirRes
   const records = result.records.slice(0, size);
   if (cursor.key && wantTotal) total = (await run(compiled.filter, 0, 0, true)).total;
   const warnings = [...result.warnings];
-  const included = await includes(ctx.store, records, compiled.include, compiled.revinclude, ctx.accessClauses, {}, warnings);
+  const included = await includes(ctx.store, records, compiled.include, compiled.revinclude, ctx.accessClauses, { budget: ctx.budget }, warnings);
 
   const keep: Record<string, string | string[] | undefined> = { ...query, _count: String(size), ...(req.interaction === 'search-system' ? { _type: scope.types.join(',') } : {}) };
   delete keep._offset;

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 /** The logging calls interactions use (a pino logger or a Fastify request's child logger). */
 export type Log = Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
 import type { Resource } from '../fhir/resource-types.js';
-import type { BlobInfo, Store } from '../store/store.js';
+import type { BlobInfo, SearchBudget, Store } from '../store/store.js';
 import type { Principal } from '../auth/authenticator.js';
 import type { AccessGrant, Interaction } from '../access/permissions.js';
 import type { AccessFacts } from '../access/facts.js';
@@ -69,7 +69,9 @@ export interface Context {
   accessClauses: (type: string) => Record<string, unknown>[];
   defaultCount: number;
   maxCount: number;
-  limits: { binaryBytes: number };
+  limits: { binaryBytes: number; maxStringLength: number; maxArrayItems: number; maxElements: number };
+  /** Records this request's searches may still examine: shared by its sub-queries, includes, and the entries of its Bundle. */
+  budget?: SearchBudget;
   /** Shared by the entries of one transaction: what earlier entries stored, before the commit. */
   transaction?: TransactionScope;
 }

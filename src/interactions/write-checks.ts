@@ -2,6 +2,7 @@ import { FhirError, fhirError, informational } from '../errors.js';
 import type { Resource } from '../fhir/resource-types.js';
 import { ID_PATTERN } from '../fhir/resource-types.js';
 import type { CurrentRecord } from '../store/store.js';
+import { checkSizeLimits } from '../validation/limits.js';
 import { securityContextReference, withoutBlobMarker } from './binary.js';
 import { etag, httpDate, isVisible } from './records.js';
 import { checkWriteRules } from '../access/write-rules.js';
@@ -41,8 +42,12 @@ export function rawBinary(req: FhirRequest, baseUrl: string): Resource {
   };
 }
 
-/** Validates against the R4 schema, invariants and declared profiles: 422 with one issue per problem. */
+/**
+ * Validates against the R4 schema, invariants and declared profiles: 422 with one issue per
+ * problem. First the size limits (413), which cost one walk of the resource.
+ */
 export function validateOrThrow(resource: Resource, ctx: Context): void {
+  checkSizeLimits(resource, ctx.limits, resource.resourceType);
   const { issues } = ctx.validator.validate(resource);
   const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
   if (errors.length > 0) {

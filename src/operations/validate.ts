@@ -3,6 +3,7 @@ import type { Resource } from '../fhir/resource-types.js';
 import { readVisible } from '../interactions/records.js';
 import { checkBody } from '../interactions/write-checks.js';
 import type { OperationHandler } from './types.js';
+import { checkSizeLimits } from '../validation/limits.js';
 import definition from './validate.json' with { type: 'json' };
 
 
@@ -45,6 +46,8 @@ export const validate: OperationHandler = {
     if (mode === 'delete') {
       return { status: 200, body: operationOutcome([{ severity: 'information', code: 'informational', diagnostics: 'The resource may be deleted' }]) };
     }
+    // A resource the server would refuse to store for its size is refused here too, before the costly part.
+    checkSizeLimits(resource, ctx.limits, type);
     const { issues } = ctx.validator.validate(resource, { profile });
     const all: Issue[] = issues.length > 0 ? issues : [{ severity: 'information', code: 'informational', diagnostics: 'No problems found' }];
     // $validate reports problems with 200; the client reads the issues' severities (FHIR R4 resource-operation-validate).

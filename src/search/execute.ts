@@ -1,5 +1,5 @@
 import { FhirError, type Issue } from '../errors.js';
-import type { CurrentRecord, Store } from '../store/store.js';
+import type { CurrentRecord, SearchBudget, Store } from '../store/store.js';
 import { andFilters, type CompiledSearch, type Filter, type SubQuery } from './compile.js';
 import type { IncludeParam } from './result-params.js';
 
@@ -12,6 +12,8 @@ export interface ExecuteOptions {
   maxIncluded?: number;
   /** Rounds of :iterate (default 3). */
   maxIterations?: number;
+  /** The request's budget of records examined, which every query here counts into. */
+  budget?: SearchBudget;
 }
 
 export interface SearchPage {
@@ -28,8 +30,8 @@ export interface SearchPage {
  */
 export async function executeSearch(store: Store, compiled: CompiledSearch, opts: ExecuteOptions = {}): Promise<SearchPage> {
   const access = opts.accessFor ?? (() => []);
-  const filter = await resolveFilter(store, compiled.filter, compiled.subqueries, access, opts.maxSubqueryMatches ?? 1000);
-  const { records, total } = await store.search({ ...compiled.query, filter });
+  const filter = await resolveFilter(store, compiled.filter, compiled.subqueries, access, opts.maxSubqueryMatches ?? 1000, opts.budget);
+  const { records, total } = await store.search({ ...compiled.query, filter, budget: opts.budget });
   const warnings = [...compiled.warnings];
   const included = await includes(store, records, compiled.include, compiled.revinclude, access, opts, warnings);
   return { records, ...(total !== undefined ? { total } : {}), included, warnings };
@@ -42,6 +44,7 @@ export async function resolveFilter(
   subqueries: SubQuery[],
   access: (type: string) => Filter[],
   maxMatches = 1000,
+  budget?: SearchBudget,
 ): Promise<Filter> {
   if (subqueries.length === 0) return filter;
   const resolved = new Map<number, Filter>();
@@ -49,7 +52,7 @@ export async function resolveFilter(
   for (let n = subqueries.length - 1; n >= 0; n--) {
     const sub = subqueries[n];
     const subFilter = andFilters(substitute(sub.filter, resolved) as Filter, accessAcross(sub.types, access));
-    const { records } = await store.search({ types: sub.types, filter: subFilter, sort: [], offset: 0, limit: maxMatches + 1, count: false });
+    const { records } = await store.search({ types: sub.types, filter: subFilter, sort: [], offset: 0, limit: maxMatches + 1, count: false, budget });
     if (records.length > maxMatches) {
       const msg = `A chained or _has parameter matches more than ${maxMatches} resources; narrow the search`;
       throw new FhirError('bad-search', msg, { issues: [{ severity: 'error', code: 'too-costly', diagnostics: msg }] });
@@ -134,8 +137,8 @@ export async function includes(
     const incs = include.filter((i) => round === 0 || i.iterate);
     const revs = revinclude.filter((i) => round === 0 || i.iterate);
     const found: CurrentRecord[] = [];
-    for (const inc of incs) found.push(...add(await forward(store, sources, inc, access, max + 1)));
-    for (const rev of revs) found.push(...add(await reverse(store, sources, rev, access, max + 1)));
+    for (const inc of incs) found.push(...add(await forward(store, sources, inc, access, max + 1, opts.budget)));
+    for (const rev of revs) found.push(...add(await reverse(store, sources, rev, access, max + 1, opts.budget)));
     sources = found;
     if (round === rounds && sources.length > 0 && incs.concat(revs).some((i) => i.iterate)) cut = true;
   }
@@ -146,7 +149,7 @@ export async function includes(
 }
 
 /** _include: the resources the sources refer to by inc.code. */
-async function forward(store: Store, sources: CurrentRecord[], inc: IncludeParam, access: (type: string) => Filter[], limit: number) {
+async function forward(store: Store, sources: CurrentRecord[], inc: IncludeParam, access: (type: string) => Filter[], limit: number, budget?: SearchBudget) {
   const byType = new Map<string, Set<string>>();
   for (const rec of sources) {
     if (rec.type !== inc.type) continue;
@@ -161,18 +164,18 @@ async function forward(store: Store, sources: CurrentRecord[], inc: IncludeParam
   const out: CurrentRecord[] = [];
   for (const [type, ids] of byType) {
     const filter = andFilters({ id: { $in: [...ids] } }, ...access(type));
-    const res = await store.search({ types: [type], filter, sort: [], offset: 0, limit, count: false });
+    const res = await store.search({ types: [type], filter, sort: [], offset: 0, limit, count: false, budget });
     out.push(...res.records);
   }
   return out;
 }
 
 /** _revinclude: the resources of rev.type that refer to the sources by rev.code. */
-async function reverse(store: Store, sources: CurrentRecord[], rev: IncludeParam, access: (type: string) => Filter[], limit: number) {
+async function reverse(store: Store, sources: CurrentRecord[], rev: IncludeParam, access: (type: string) => Filter[], limit: number, budget?: SearchBudget) {
   const refs = sources.filter((r) => !rev.target || r.type === rev.target).map(key);
   if (refs.length === 0) return [];
   const match = rev.code === '*' ? { r: { $in: refs } } : { p: rev.code, r: { $in: refs } };
   const filter = andFilters({ idx: { $elemMatch: match } }, ...access(rev.type));
-  const res = await store.search({ types: [rev.type], filter, sort: [], offset: 0, limit, count: false });
+  const res = await store.search({ types: [rev.type], filter, sort: [], offset: 0, limit, count: false, budget });
   return res.records;
 }

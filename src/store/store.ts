@@ -86,6 +86,18 @@ export interface StoreQuery {
    * sequence of pages to what existed when the first one was read.
    */
   createdAtMost?: string;
+  /**
+   * The records this query may examine, shared by every query of one request (its sub-queries,
+   * includes, the entries of a batch): each engine counts what it examines into it and throws
+   * SearchBudgetExceeded past the limit.
+   */
+  budget?: SearchBudget;
+}
+
+/** A count of records examined against a limit; mutable, shared across the queries of one request. */
+export interface SearchBudget {
+  limit: number;
+  examined: number;
 }
 
 export interface StoreSearchResult {
@@ -192,4 +204,17 @@ export class BlobTooLarge extends Error {
     super(`binary content exceeds the limit of ${maxBytes} bytes`);
     this.name = 'BlobTooLarge';
   }
+}
+
+/** A query examined more records than its budget allows: nothing is returned. */
+export class SearchBudgetExceeded extends Error {
+  constructor(readonly limit: number) {
+    super(`the search examined more than ${limit} records`);
+    this.name = 'SearchBudgetExceeded';
+  }
+}
+
+/** Counts one examined record into the budget; throws past its limit. */
+export function spend(budget: SearchBudget | undefined, records = 1): void {
+  if (budget && (budget.examined += records) > budget.limit) throw new SearchBudgetExceeded(budget.limit);
 }

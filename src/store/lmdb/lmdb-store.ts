@@ -6,7 +6,7 @@ import { history } from './history.js';
 import { ensureTerms } from './terms.js';
 import { updateSearchData } from './reindex.js';
 import { currentKey, versionKey } from './keys.js';
-import { search, type SearchStats } from './search.js';
+import { anyMatch, search, type SearchStats } from './search.js';
 import { filterCache } from './filters.js';
 
 export interface LmdbStoreOptions {
@@ -48,10 +48,10 @@ export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbSt
     stats,
     read: async (type, id) => dbs.current.get(currentKey(type, id)),
     vread: async (type, id, versionId) => dbs.versions.get(versionKey(type, id, versionId)),
-    search: async (query) => search(dbs, stats, compile, query),
+    search: (query) => search(dbs, stats, compile, query),
     history: async (query) => history(dbs, query),
     commit: async (writes) =>
-      commit(dbs, writes, ({ types, filter }) => search(dbs, stats, compile, { types, filter, sort: [], offset: 0, limit: 1, count: false }).records.length > 0),
+      commit(dbs, writes, ({ types, filter }) => anyMatch(dbs, stats, compile, { types, filter })),
     updateSearchData: (updates) => updateSearchData(dbs, updates),
     putBlob: blobs.putBlob,
     openBlob: blobs.openBlob,

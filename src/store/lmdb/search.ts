@@ -1,8 +1,10 @@
-import type { CurrentRecord, StoreQuery, StoreSearchResult } from '../store.js';
+import type { Transaction } from 'lmdb';
+import { spend, type CurrentRecord, type StoreQuery, type StoreSearchResult } from '../store.js';
+import { pace } from '../../pace.js';
 import type { Dbs } from './dbs.js';
 import type { RecordTest } from './filters.js';
 import { carries } from './terms.js';
-import { byCodeUnit, eachCandidate, plan } from './plan.js';
+import { byCodeUnit, candidates, plan, type Candidates } from './plan.js';
 import { compareBy } from './sort.js';
 
 export interface SearchStats {
@@ -10,52 +12,83 @@ export interface SearchStats {
   examined: number;
 }
 
-/**
- * Runs synchronously from start to end: lmdb-js keeps one read snapshot until the event loop
- * turns, so the index ranges and the records read here all come from the same commit.
- */
-export function search(
-  dbs: Dbs,
-  stats: SearchStats,
-  compile: (filter: Record<string, unknown>) => RecordTest,
-  query: StoreQuery,
-): StoreSearchResult {
+type Compile = (filter: Record<string, unknown>) => RecordTest;
+
+/** The candidates of each type and the test of each, the same for a search and for an existence check. */
+function prepare(dbs: Dbs, stats: SearchStats, compile: Compile, query: Pick<StoreQuery, 'types' | 'filter' | 'createdAtMost' | 'budget'>, txn?: Transaction) {
   const { source, checks, residual } = plan(query.filter);
   const test = compile(residual);
   const pin = query.createdAtMost;
+  const { budget } = query;
   const types = [...new Set(query.types)].sort(byCodeUnit);
   const matches = (record: CurrentRecord): boolean => {
     stats.examined++;
+    spend(budget);
     if (record.deleted) return false;
     if (pin !== undefined && !(record.created !== undefined && record.created <= pin)) return false;
     return checks.every((t) => carries(record, t)) && test(record);
   };
+  // Every type's ids are read now, in this turn of the event loop: from the snapshot `txn` pins.
+  const perType: Candidates[] = types.map((type) => candidates(dbs, type, source, txn));
+  return { perType, matches };
+}
+
+/**
+ * Reads from one snapshot, pinned for the whole search (lmdb-js otherwise moves to a newer one
+ * when the event loop turns), and hands the event loop back every few milliseconds of work
+ * (pace.ts): a search over many candidates no longer stalls other requests. Past the query's
+ * budget of records examined, throws SearchBudgetExceeded.
+ */
+export async function search(dbs: Dbs, stats: SearchStats, compile: Compile, query: StoreQuery): Promise<StoreSearchResult> {
+  const txn = dbs.root.useReadTransaction();
+  try {
+    return await searchIn(dbs, stats, compile, query, txn);
+  } finally {
+    txn.done();
+  }
+}
+
+async function searchIn(dbs: Dbs, stats: SearchStats, compile: Compile, query: StoreQuery, txn: Transaction): Promise<StoreSearchResult> {
+  const { perType, matches } = prepare(dbs, stats, compile, query, txn);
   const { offset, limit } = query;
+  const slice = pace();
 
   if (query.sort.length === 0 && !query.count) {
     // Candidates already come in the tie-break order: stop at the end of the page.
     const records: CurrentRecord[] = [];
     if (limit <= 0) return { records };
     let seen = 0;
-    for (const type of types) {
-      eachCandidate(dbs, type, source, (record) => {
-        if (!matches(record) || seen++ < offset) return true;
+    for (const next of perType) {
+      for (let record = next(); record; record = next()) {
+        if (slice.due()) await slice.pause();
+        if (!matches(record) || seen++ < offset) continue;
         records.push(record);
-        return records.length < limit;
-      });
-      if (records.length >= limit) break;
+        if (records.length >= limit) return { records };
+      }
     }
     return { records };
   }
 
   const all: CurrentRecord[] = [];
-  for (const type of types) {
-    eachCandidate(dbs, type, source, (record) => {
+  for (const next of perType) {
+    for (let record = next(); record; record = next()) {
+      if (slice.due()) await slice.pause();
       if (matches(record)) all.push(record);
-      return true;
-    });
+    }
   }
   if (query.sort.length > 0) all.sort(compareBy(query.sort));
   const records = limit <= 0 ? [] : all.slice(offset, offset + limit);
   return query.count ? { records, total: all.length } : { records };
+}
+
+/**
+ * Whether any record matches: a conditional create's criteria, checked inside the commit's write
+ * transaction, synchronously (the transaction's callback cannot wait), without a budget.
+ */
+export function anyMatch(dbs: Dbs, stats: SearchStats, compile: Compile, query: Pick<StoreQuery, 'types' | 'filter'>): boolean {
+  const { perType, matches } = prepare(dbs, stats, compile, query);
+  for (const next of perType) {
+    for (let record = next(); record; record = next()) if (matches(record)) return true;
+  }
+  return false;
 }

@@ -1,0 +1,28 @@
+/**
+ * Long loops hand the event loop back now and then, so one costly request does not stall every
+ * other client: `due()` is cheap enough to call per record (it reads the clock every `checkEvery`
+ * calls, 64 by default; 1 for a loop whose steps are costly themselves), and true once the current
+ * slice has run SLICE_MS; `pause()` then waits for the next turn of the event loop (setImmediate:
+ * after pending I/O, so other requests' callbacks run first).
+ */
+export const SLICE_MS = 4;
+
+export interface Pace {
+  due(): boolean;
+  pause(): Promise<void>;
+}
+
+export function pace(checkEvery = 64, sliceMs = SLICE_MS): Pace {
+  let start = performance.now();
+  let calls = 0;
+  return {
+    due: () => ++calls % checkEvery === 0 && performance.now() - start >= sliceMs,
+    pause: () =>
+      new Promise((resolve) =>
+        setImmediate(() => {
+          start = performance.now();
+          resolve();
+        }),
+      ),
+  };
+}
