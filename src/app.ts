@@ -72,7 +72,8 @@ async function openAuthenticator(config: Config, logger: Logger) {
   mkdirSync(config.dataDir, { recursive: true });
   const local = await ensureLocalIssuer(config.dataDir);
   logger.warn('CARNET_AUTH_JWKS is not set: running with a local development token issuer (npm run token). Do not use this in production.');
-  return { authenticator: createAuthenticator({ jwks: { kind: 'local', jwks: local.jwks }, issuer: local.issuer, audience: local.audience }), issuer: local.issuer };
+  const unknownKeyHint = 'This server runs the local development issuer: a token from npm run token works only against a server started with the same CARNET_DATA_DIR (the key pair lives there)';
+  return { authenticator: createAuthenticator({ jwks: { kind: 'local', jwks: local.jwks }, issuer: local.issuer, audience: local.audience, unknownKeyHint }), issuer: local.issuer };
 }
 
 export async function createApp(deps: AppDeps): Promise<App> {
