@@ -34,7 +34,7 @@ export interface App {
   store: Store;
   /**
    * Compiles the validators of the served types one at a time, yielding between them, so the first
-   * write of each type does not pay for it. Run after listening; requests are served meanwhile.
+   * write of each type does not pay for it. src/main.ts runs it before listening.
    */
   warmUp(): Promise<void>;
   /** Stops accepting, finishes in-flight requests, closes the store. */
