@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { ensureLocalIssuer } from '../src/auth/local-issuer.js';
 import { describeEngines, useServer, type TestServer } from './harness.js';
 import { PROCESS_TIMEOUT, startProcess, type Running } from './processes.js';
@@ -137,3 +139,11 @@ describe('the log of a running server', () => {
     expect(server.stdout()).not.toMatch(/Secretname|Dupont|1970-13-45|not-a-jwt/);
   }, PROCESS_TIMEOUT);
 });
+
+it('a test run without MONGODB_URI says why the MongoDB engine tests were skipped', async () => {
+  const { MONGODB_URI: _uri, ...env } = process.env;
+  const vitest = join(new URL('..', import.meta.url).pathname, 'node_modules/vitest/vitest.mjs');
+  const { stdout } = await promisify(execFile)(process.execPath, [vitest, 'run', 'src/store/mongo/claims.test.ts'], { cwd: new URL('..', import.meta.url).pathname, env: { ...env, NO_COLOR: '1' } });
+  expect(stdout).toMatch(/1 skipped/);
+  expect(stdout).toMatch(/MongoDB engine tests skipped: MONGODB_URI is not set/);
+}, PROCESS_TIMEOUT);
