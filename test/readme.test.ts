@@ -59,8 +59,8 @@ it("the README's first steps work as written: create, read, search, upload a doc
   expect(found).toMatchObject({ resourceType: 'Bundle', total: 1 });
   expect(found.entry[0].resource.id).toBe(doc.id);
 
-  // Needs issue 14 item 1 (the lead's branch): a DocumentReference pointing at a Binary stored
-  // without a security context gives it the document's patient. Until that is merged, this one
-  // assertion fails (the patient gets 404 for the Binary); every step before it passes.
+  // The patient reaches a Binary stored without a security context through the DocumentReference
+  // that points at it: main's access model since 53b4bcc (and issue 14 item 1). On a branch without
+  // it, this one assertion fails (the patient gets 404 for the Binary); every step before it passes.
   expect(patientRead).toBe('Compte rendu de consultation du 2 mars : examen normal.\n');
 }, PROCESS_TIMEOUT);
