@@ -66,7 +66,9 @@ export async function prepareData(config: Config, logger: Logger): Promise<void>
 async function openAuthenticator(config: Config, logger: Logger) {
   if (config.authJwks) {
     return {
-      authenticator: createAuthenticator({ jwks: await loadJwks(config.authJwks), issuer: config.authIssuer!, audience: config.authAudience! }),
+      authenticator: createAuthenticator({
+        jwks: await loadJwks(config.authJwks), issuer: config.authIssuer!, audience: config.authAudience!, onKeysError: (message) => logger.warn(message),
+      }),
       issuer: config.authIssuer!,
       authServer: await loadAuthServer({
         issuer: config.authIssuer!, discoveryUrl: config.authDiscovery, authorizationEndpoint: config.authAuthorizationEndpoint, tokenEndpoint: config.authTokenEndpoint,
@@ -103,6 +105,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     const http = createHttpServer({
       logger, bodyLimit: config.bodyLimit, maxDepth: config.maxDepth, authenticator, executor, store,
       capabilities: () => capabilityStatement, smartConfiguration: () => smart,
+      corsOrigins: config.corsOrigins, maxConnections: config.maxConnections, requestTimeoutMs: config.requestTimeoutMs,
     });
     let closed = false;
     return {

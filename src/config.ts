@@ -33,6 +33,12 @@ export interface Config {
   binaryLimit: number;
   /** Server processes sharing the port (CARNET_WORKERS; `auto`: one per core). 1: no cluster. */
   workers: number;
+  /** Origins of browser apps allowed to call the server (CORS); empty: none. */
+  corsOrigins: string[];
+  /** Most open connections per server process. */
+  maxConnections: number;
+  /** Longest time to receive a whole request, ms. */
+  requestTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -87,6 +93,27 @@ function authUrl(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return raw;
 }
 
+/** `*`, or a list of origins as browsers send them (scheme://host[:port], nothing after). */
+function corsOrigins(env: NodeJS.ProcessEnv): string[] {
+  const raw = env.CARNET_CORS_ORIGINS?.trim();
+  if (!raw) return [];
+  if (raw === '*') return ['*'];
+  return raw.split(',').map((item) => {
+    const value = item.trim();
+    let origin: string | undefined;
+    try {
+      const parsed = new URL(value);
+      if (parsed.protocol === 'http:' || parsed.protocol === 'https:') origin = parsed.origin;
+    } catch {
+      origin = undefined;
+    }
+    if (origin === undefined || origin !== value) {
+      throw new ConfigError('CARNET_CORS_ORIGINS', `"${value}" is not an origin (expected scheme://host[:port] in lower case, no path nor trailing slash; or * alone)`);
+    }
+    return origin;
+  });
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = int(env, 'PORT', 8080, 0, 65535);
   const host = env.HOST || '127.0.0.1';
@@ -126,6 +153,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBundleEntries: int(env, 'CARNET_MAX_BUNDLE_ENTRIES', 1000, 1, 100000),
     binaryLimit: int(env, 'CARNET_BINARY_LIMIT', 64 * 1024 * 1024, 1, 4 * 1024 * 1024 * 1024),
     workers: workers(env),
+    corsOrigins: corsOrigins(env),
+    maxConnections: int(env, 'CARNET_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
+    requestTimeoutMs: int(env, 'CARNET_REQUEST_TIMEOUT', 300, 1, 86_400) * 1000,
   };
 }
 

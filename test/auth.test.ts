@@ -12,7 +12,7 @@ describeEngines('authentication and scopes', (engine) => {
   let p2ObsId: string;
   beforeAll(async () => {
     s = await startServer(engine);
-    admin = await s.token({ fhirUser: 'Practitioner/p1', scope: 'user/*.cruds' });
+    admin = await s.token({ scope: 'system/*.cruds' });
     p1Id = (await s.request({ method: 'POST', url: '/fhir/Patient', token: admin, body: { resourceType: 'Patient', name: [{ family: 'Un' }] } })).body.id;
     const p2Id = (await s.request({ method: 'POST', url: '/fhir/Patient', token: admin, body: { resourceType: 'Patient', name: [{ family: 'Deux' }] } })).body.id;
     p2ObsId = (await s.request({ method: 'POST', url: '/fhir/Observation', token: admin, body: { resourceType: 'Observation', status: 'final', code: { text: 'poids' }, subject: { reference: `Patient/${p2Id}` } } })).body.id;
@@ -50,13 +50,14 @@ describeEngines('authentication and scopes', (engine) => {
   });
 
   it('enforces scopes per type and interaction with 403', async () => {
-    const readOnly = await s.token({ fhirUser: 'Practitioner/p2', scope: 'user/Observation.rs' });
+    // System clients: scopes alone decide (a practitioner's reach also depends on the patient's consent, see access tests).
+    const readOnly = await s.token({ scope: 'system/Observation.rs' });
     expect((await s.request({ method: 'GET', url: `/fhir/Observation/${p2ObsId}`, token: readOnly })).status).toBe(200);
     const create = await s.request({ method: 'POST', url: '/fhir/Observation', token: readOnly, body: { resourceType: 'Observation', status: 'final', code: { text: 'x' } } });
     expect(create.status).toBe(403);
     expect(create.body.issue[0].code).toBe('forbidden');
     expect((await s.request({ method: 'GET', url: `/fhir/Patient/${p1Id}`, token: readOnly })).status).toBe(403);
-    const v1 = await s.token({ fhirUser: 'Practitioner/p2', scope: 'user/Patient.read' });
+    const v1 = await s.token({ scope: 'system/Patient.read' });
     expect((await s.request({ method: 'GET', url: `/fhir/Patient/${p1Id}`, token: v1 })).status).toBe(200);
     expect((await s.request({ method: 'DELETE', url: `/fhir/Patient/${p1Id}`, token: v1 })).status).toBe(403);
   });

@@ -41,7 +41,7 @@ describeEngines('several workers on one port (CARNET_WORKERS)', (engine) => {
   it('serves from every worker, one conditional create wins across them, a dead worker is replaced, SIGTERM stops all', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'carnet-cluster-'));
     dirs.push(dataDir);
-    const token = await (await ensureLocalIssuer(dataDir)).sign({ fhirUser: 'Practitioner/p1', scope: 'user/*.cruds' });
+    const token = await (await ensureLocalIssuer(dataDir)).sign({ scope: 'system/*.cruds' });
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' };
     const run = await startProcess({
       CARNET_DATA_DIR: dataDir,

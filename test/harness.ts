@@ -84,13 +84,13 @@ export async function startServer(engine: Engine, env: Record<string, string> = 
 
 /**
  * A server for the enclosing describe block, started before its tests and closed after them; `use`
- * receives it with a token of a practitioner holding every scope.
+ * receives it with a token of a system client holding every scope.
  */
 export function useServer(engine: Engine, use: (s: TestServer, token: string) => void, env: Record<string, string> = {}, now?: () => Date): void {
   let server: TestServer | undefined;
   beforeAll(async () => {
     server = await startServer(engine, env, now);
-    use(server, await server.token({ fhirUser: 'Practitioner/p1', scope: 'user/*.cruds' }));
+    use(server, await server.token({ scope: 'system/*.cruds' }));
   });
   afterAll(async () => server?.close());
 }

@@ -8,7 +8,7 @@ describeEngines('history paging', (engine) => {
   beforeAll(async () => {
     // An injected clock that moves one second per write, so _since is exact.
     s = await startServer(engine, {}, () => new Date((clock += 1000)));
-    token = await s.token({ fhirUser: 'Practitioner/p1', scope: 'user/*.cruds' });
+    token = await s.token({ scope: 'system/*.cruds' });
   });
   afterAll(async () => s?.close());
 

@@ -128,7 +128,7 @@ describeEngines('IHE MHD Document Recipient and Responder (ITI-65, ITI-66, ITI-6
 
   beforeAll(async () => {
     s = await startServer(engine);
-    token = await s.token({ fhirUser: 'Practitioner/p1', scope: 'user/*.cruds' });
+    token = await s.token({ scope: 'system/*.cruds' });
     patientId = (await s.request({ method: 'POST', url: '/fhir/Patient', token, body: { resourceType: 'Patient', identifier: [{ system: INS, value: '1900112345678' }], name: [{ family: 'Martin', given: ['Léa'] }] } })).body.id;
     practitionerId = (await s.request({ method: 'POST', url: '/fhir/Practitioner', token, body: { resourceType: 'Practitioner', name: [{ family: 'Durand', given: ['Paul'] }] } })).body.id;
     await s.request({ method: 'POST', url: '/fhir/Organization', token, body: { resourceType: 'Organization', name: 'CH Test', identifier: [{ system: 'https://finess.esante.gouv.fr', value: '750712184' }] } });

@@ -22,7 +22,7 @@ describeEngines('the server process', (engine) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'carnet-kill-'));
     dirs.push(dataDir);
     const env = envFor(dataDir);
-    const token = await (await ensureLocalIssuer(dataDir)).sign({ fhirUser: 'Practitioner/p1', scope: 'user/*.cruds' });
+    const token = await (await ensureLocalIssuer(dataDir)).sign({ scope: 'system/*.cruds' });
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' };
     const first = await startProcess(env);
     const acknowledged: Array<{ id: string; family: string }> = [];
@@ -53,7 +53,7 @@ describeEngines('the server process', (engine) => {
   it('on SIGTERM finishes a request in flight, then exits 0', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'carnet-term-'));
     dirs.push(dataDir);
-    const token = await (await ensureLocalIssuer(dataDir)).sign({ fhirUser: 'Practitioner/p1', scope: 'user/*.cruds' });
+    const token = await (await ensureLocalIssuer(dataDir)).sign({ scope: 'system/*.cruds' });
     const env = envFor(dataDir);
     const run = await startProcess(env);
     const body = Buffer.from(JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Term' }] }));

@@ -29,8 +29,11 @@ describeEngines('search over HTTP', (engine) => {
   };
   beforeAll(async () => {
     s = await startServer(engine);
-    token = await s.token({ fhirUser: 'Practitioner/pr1', scope: 'user/*.cruds' });
-    const res = await s.request({ method: 'POST', url: '/fhir', token, body: { resourceType: 'Bundle', type: 'transaction', entry: DATA.map((r) => ({ resource: r, request: { method: 'PUT', url: `${r.resourceType}/${r.id}` } })) } });
+    token = await s.token({ scope: 'system/*.cruds' });
+    // The documents' content: a DocumentReference may point only at a Binary that exists.
+    const pdfs = ['b1', 'b2', 'b3'].map((id) => ({ resourceType: 'Binary', id, contentType: 'application/pdf', data: Buffer.from(`%PDF-1.4 ${id}`).toString('base64') }));
+    const entry = [...pdfs, ...DATA].map((r) => ({ resource: r, request: { method: 'PUT', url: `${r.resourceType}/${r.id}` } }));
+    const res = await s.request({ method: 'POST', url: '/fhir', token, body: { resourceType: 'Bundle', type: 'transaction', entry } });
     expect(res.status).toBe(200);
   });
   afterAll(async () => s?.close());

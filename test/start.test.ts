@@ -39,7 +39,7 @@ it('the built server (what npm start runs) serves metadata and stores a resource
     }
     expect(metadata?.status, err).toBe(200);
     expect(((await metadata!.json()) as { fhirVersion: string }).fhirVersion).toBe('4.0.1');
-    const token = await (await ensureLocalIssuer(dataDir)).sign({ fhirUser: 'Practitioner/p1', scope: 'user/*.cruds' });
+    const token = await (await ensureLocalIssuer(dataDir)).sign({ scope: 'system/*.cruds' });
     const created = await fetch(`http://127.0.0.1:${port}/fhir/Patient/$validate`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' },

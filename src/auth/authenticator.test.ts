@@ -186,6 +186,38 @@ describe('key sources', () => {
     expect((await a.authenticate(`Bearer ${jwt}`)).subject).toBe('user-1');
   });
 
+  it('reads a JWKS file again: a new kid at once, a removed key at the next periodic check, a broken file not at all', async () => {
+    const [one, two, three] = await Promise.all([1, 2, 3].map(() => generateKeyPair('ES256')));
+    const jwk = async (pair: typeof one, kid: string) => ({ ...(await exportJWK(pair!.publicKey)), kid });
+    const path = join(dir, 'rotating.json');
+    await writeFile(path, JSON.stringify({ keys: [await jwk(one, 'r1')] }));
+    let clock = 0;
+    const problems: string[] = [];
+    const a = createAuthenticator({ jwks: await loadJwks(path), issuer: ISSUER, audience: AUDIENCE, now: () => clock, onKeysError: (m) => problems.push(m) });
+    const t1 = `Bearer ${await token({}, { key: one!.privateKey, kid: 'r1' })}`;
+    const t2 = `Bearer ${await token({}, { key: two!.privateKey, kid: 'r2' })}`;
+    expect((await a.authenticate(t1)).subject).toBe('user-1');
+
+    await writeFile(path, JSON.stringify({ keys: [await jwk(two, 'r2')] }));
+    expect((await a.authenticate(t2)).subject).toBe('user-1');
+    // The unknown kid brought the new file in, which no longer holds r1; the periodic check is not due yet.
+    expect((await refusal(t1, a)).message).toMatch(/no trusted key/);
+
+    await writeFile(path, JSON.stringify({ keys: [await jwk(one, 'r1'), await jwk(two, 'r2')] }));
+    expect((await a.authenticate(t1)).subject).toBe('user-1');
+    await writeFile(path, JSON.stringify({ keys: [await jwk(two, 'r2')] }));
+    expect(a.verified(t1)).toBeDefined();
+    clock += 30_000;
+    expect(a.verified(t1)).toBeUndefined();
+    expect((await refusal(t1, a)).message).toMatch(/no trusted key/);
+
+    await writeFile(path, '{"keys": [');
+    const t3 = `Bearer ${await token({}, { key: three!.privateKey, kid: 'r3' })}`;
+    expect((await refusal(t3, a)).message).toMatch(/no trusted key/);
+    expect(problems).toEqual([expect.stringMatching(/is not JSON: keeping the keys in use/)]);
+    expect((await a.authenticate(t2)).subject).toBe('user-1');
+  });
+
   it('refuses symmetric keys, non-JWKS files and plain http URLs', async () => {
     const path = join(dir, 'oct.json');
     await writeFile(path, JSON.stringify({ keys: [{ kty: 'oct', k: 'c2VjcmV0' }] }));

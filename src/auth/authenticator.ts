@@ -1,5 +1,6 @@
-import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions, type JWTVerifyResult } from 'jose';
 import { FhirError } from '../errors.js';
+import { FileKeySet } from './file-key-set.js';
 import { checkJwksUrl, publicJwks, type JWKSource } from './jwks.js';
 import { principalFromClaims, type Principal } from './principal.js';
 import { VerifiedTokenCache } from './verified-cache.js';
@@ -11,10 +12,16 @@ export interface AuthenticatorOptions {
   jwks: JWKSource;
   issuer: string;
   audience: string;
-  /** Accepted clock skew for exp/nbf, in seconds (default 30). */
+  /** Accepted clock skew for exp/nbf/iat, in seconds (default 30). */
   clockToleranceSec?: number;
   /** Appended to the 401 of a token that no trusted key signed (the local issuer says where its key lives). */
   unknownKeyHint?: string;
+  /** Told when a JWKS file that changed cannot be read (the keys in use are kept). */
+  onKeysError?: (message: string) => void;
+  /** How often a JWKS file is checked for changes besides on an unknown kid, ms (default 30 s). */
+  keysCheckIntervalMs?: number;
+  /** The clock of that check (tests inject one). */
+  now?: () => number;
 }
 
 export interface Authenticator {
@@ -29,6 +36,9 @@ export const ACCEPTED_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384',
 
 const BEARER = /^Bearer[ \t]+([A-Za-z0-9\-_.~+/]+=*)[ \t]*$/i;
 const COMPACT_JWT = /^[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*$/;
+// RFC 9068 section 2.1 types access tokens "at+jwt"; plain "JWT" or none is what most issuers send.
+// Media types are case-insensitive and may carry the "application/" prefix (RFC 7515 section 4.1.9).
+const ACCESS_TOKEN_TYP = /^(application\/)?(jwt|at\+jwt)$/i;
 
 function unauthenticated(reason: string): FhirError {
   return new FhirError('unauthenticated', reason);
@@ -76,28 +86,52 @@ function mapError(err: unknown, unknownKeyHint: string | undefined): FhirError {
   return new FhirError('unavailable', 'Cannot obtain the keys that verify access tokens; try again later');
 }
 
+/**
+ * Refuses what is signed by a trusted issuer but is not an access token: an ID token or a refresh
+ * token must not open the API. Also refuses an iat in the future, which jose checks only together
+ * with a maximum token age.
+ */
+function checkAccessToken({ payload, protectedHeader }: JWTVerifyResult, toleranceSec: number): JWTPayload {
+  const typ = protectedHeader.typ;
+  if (typ !== undefined && !(typeof typ === 'string' && ACCESS_TOKEN_TYP.test(typ))) {
+    throw unauthenticated('The token is not an access token (its JWT typ is neither JWT nor at+jwt)');
+  }
+  if (payload.token_use !== undefined && payload.token_use !== 'access') {
+    throw unauthenticated('The token is not an access token (its token_use claim is not "access")');
+  }
+  if (payload.iat !== undefined && payload.iat > Date.now() / 1000 + toleranceSec) {
+    throw unauthenticated('Access token is not yet valid (issued in the future, iat)');
+  }
+  return payload;
+}
+
 export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
+  const fileKeys =
+    opts.jwks.kind === 'local' && opts.jwks.file
+      ? new FileKeySet(publicJwks(opts.jwks.jwks, 'JWKS'), opts.jwks.file, opts.onKeysError, opts.keysCheckIntervalMs, opts.now)
+      : undefined;
+  // A remote set is fetched again by jose when a token names an unknown kid (at most every 30 s).
   const keys: JWTVerifyGetKey =
-    opts.jwks.kind === 'local'
-      ? createLocalJWKSet(publicJwks(opts.jwks.jwks, 'JWKS'))
-      : createRemoteJWKSet(checkJwksUrl(opts.jwks.url));
+    fileKeys?.getKey ??
+    (opts.jwks.kind === 'local' ? createLocalJWKSet(publicJwks(opts.jwks.jwks, 'JWKS')) : createRemoteJWKSet(checkJwksUrl(opts.jwks.url)));
+  const toleranceSec = opts.clockToleranceSec ?? 30;
   const verifyOptions: JWTVerifyOptions = {
     issuer: opts.issuer,
     audience: opts.audience,
     algorithms: ACCEPTED_ALGORITHMS,
     requiredClaims: ['exp'],
-    clockTolerance: opts.clockToleranceSec ?? 30,
+    clockTolerance: toleranceSec,
   };
 
-  async function verify(token: string): Promise<JWTPayload> {
+  async function verifyWithKeys(token: string): Promise<JWTVerifyResult> {
     try {
-      return (await jwtVerify(token, keys, verifyOptions)).payload;
+      return await jwtVerify(token, keys, verifyOptions);
     } catch (err) {
       // Several keys may match a token without kid (e.g. during key rotation): try each.
       if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err;
       for await (const key of err) {
         try {
-          return (await jwtVerify(token, key, verifyOptions)).payload;
+          return await jwtVerify(token, key, verifyOptions);
         } catch (inner) {
           if (!(inner instanceof errors.JWSSignatureVerificationFailed)) throw inner;
         }
@@ -106,14 +140,29 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     }
   }
 
+  async function verify(token: string): Promise<JWTPayload> {
+    try {
+      return checkAccessToken(await verifyWithKeys(token), toleranceSec);
+    } catch (err) {
+      if (!(err instanceof errors.JWKSNoMatchingKey && fileKeys && (await fileKeys.refresh()))) throw err;
+      cache.clear();
+      return checkAccessToken(await verifyWithKeys(token), toleranceSec);
+    }
+  }
+
   const cache = new VerifiedTokenCache();
   return {
     verified(authorizationHeader) {
+      // When the key file is due for a check, the token goes the long way (authenticate).
+      if (fileKeys?.due()) return undefined;
       const m = authorizationHeader ? BEARER.exec(authorizationHeader.trim()) : null;
       return m ? cache.get(m[1]!) : undefined;
     },
     async authenticate(authorizationHeader) {
       const token = bearerToken(authorizationHeader);
+      // New keys drop what was verified with the old ones: a key removed from the file stops being
+      // trusted within one check interval, for tokens already seen too.
+      if (fileKeys?.due() && (await fileKeys.refresh())) cache.clear();
       const known = cache.get(token);
       if (known) return known;
       let claims: JWTPayload;

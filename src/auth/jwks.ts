@@ -1,8 +1,28 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import type { JSONWebKeySet, JWK } from 'jose';
 
 /** Where the keys that sign access tokens come from. */
-export type JWKSource = { kind: 'local'; jwks: JSONWebKeySet } | { kind: 'remote'; url: string };
+export type JWKSource = { kind: 'local'; jwks: JSONWebKeySet; file?: JwksFile } | { kind: 'remote'; url: string };
+
+/** The file a local key set was read from: its text, and what its stat said just before the read. */
+export interface JwksFile {
+  path: string;
+  text: string;
+  stamp: string;
+  /**
+   * Changed too recently for the stamp to be trusted: file times tick coarsely (milliseconds on
+   * Linux), so a rewrite of the same size within one tick keeps the stamp. The text decides then.
+   */
+  racy: boolean;
+}
+
+/** Changes whenever the file is rewritten or replaced (a rename gives a new inode), bar `racy`. */
+export function fileStamp(st: Stats): string {
+  return `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+}
+
+const RACY_MS = 2000;
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv'] as const;
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -39,20 +59,33 @@ export function publicJwks(value: unknown, origin: string): JSONWebKeySet {
   };
 }
 
+/**
+ * Reads a JWKS file. The stat is taken before the read: a change made meanwhile gives another
+ * stamp (or a racy one), so the next check does not miss it.
+ */
+export async function readJwksFile(path: string): Promise<JwksFile> {
+  try {
+    const st = await stat(path);
+    const text = await readFile(path, 'utf8');
+    return { path, text, stamp: fileStamp(st), racy: st.mtimeMs >= Date.now() - RACY_MS };
+  } catch (err) {
+    throw new Error(`Cannot read JWKS file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+export function parseJwksFile(file: JwksFile): JSONWebKeySet {
+  let json: unknown;
+  try {
+    json = JSON.parse(file.text);
+  } catch {
+    throw new Error(`JWKS file ${file.path} is not JSON`);
+  }
+  return publicJwks(json, `JWKS file ${file.path}`);
+}
+
 /** A JWKS file path, or an https URL fetched (and cached) by jose when tokens are verified. */
 export async function loadJwks(pathOrUrl: string): Promise<JWKSource> {
   if (/^https?:\/\//i.test(pathOrUrl)) return { kind: 'remote', url: checkJwksUrl(pathOrUrl).href };
-  let text: string;
-  try {
-    text = await readFile(pathOrUrl, 'utf8');
-  } catch (err) {
-    throw new Error(`Cannot read JWKS file ${pathOrUrl}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new Error(`JWKS file ${pathOrUrl} is not JSON`);
-  }
-  return { kind: 'local', jwks: publicJwks(json, `JWKS file ${pathOrUrl}`) };
+  const file = await readJwksFile(pathOrUrl);
+  return { kind: 'local', jwks: parseJwksFile(file), file };
 }

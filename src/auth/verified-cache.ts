@@ -35,6 +35,11 @@ export class VerifiedTokenCache {
     return hit.principal;
   }
 
+  clear(): void {
+    this.entries.clear();
+    this.newest = undefined;
+  }
+
   set(token: string, principal: Principal, expSeconds: number | undefined): void {
     const until = Math.min(this.now() + this.maxAgeMs, expSeconds !== undefined ? expSeconds * 1000 : 0);
     if (until <= this.now()) return;

@@ -6,9 +6,11 @@ import type { Executor } from '../interactions/executor.js';
 import type { Store } from '../store/store.js';
 import { registerAuthHook } from './auth-hook.js';
 import { checkAcceptable, registerParsers } from './content.js';
+import { registerCors } from './cors.js';
 import { sendError, sendJson } from './reply.js';
 import { registerFhirRoutes } from './routes.js';
 import { registerRequestLog } from './request-log.js';
+import { registerSecurityHeaders } from './security-headers.js';
 
 export interface HttpDeps {
   logger: Logger;
@@ -19,6 +21,12 @@ export interface HttpDeps {
   store: Store;
   capabilities: () => unknown;
   smartConfiguration: () => unknown;
+  /** Origins allowed to call from a browser (CORS); none by default. */
+  corsOrigins?: readonly string[];
+  /** Most open connections (Node's server.maxConnections); more are closed on arrival. */
+  maxConnections?: number;
+  /** Longest time to receive a whole request, ms (Fastify sets none by default). */
+  requestTimeoutMs?: number;
 }
 
 export function createHttpServer(deps: HttpDeps): FastifyInstance {
@@ -31,8 +39,15 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
     requestIdHeader: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     return503OnClosing: true,
+    requestTimeout: deps.requestTimeoutMs ?? 300_000,
   }) as unknown as FastifyInstance;
+  app.server.maxConnections = deps.maxConnections ?? 10_000;
+  // Node enforces requestTimeout only while headersTimeout (60 s by default) is not longer.
+  app.server.headersTimeout = Math.min(app.server.headersTimeout, deps.requestTimeoutMs ?? 300_000);
   registerParsers(app, deps.maxDepth);
+  // First, so that every answer, refusals included, carries these headers.
+  registerCors(app, deps.corsOrigins ?? []);
+  registerSecurityHeaders(app);
   registerRequestLog(app);
   // Hooks on every request are callbacks, not async functions: a read costs tens of microseconds.
   app.addHook('onRequest', (req, reply, done) => {

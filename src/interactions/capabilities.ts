@@ -1,3 +1,4 @@
+import { ACCESS_MODEL } from '../access/describe.js';
 import type { AuthServer } from '../auth/auth-server.js';
 import { SERVED_TYPES } from '../fhir/resource-types.js';
 import { MHD_INSTANTIATES, PATCH_FORMATS } from '../mhd/capabilities.js';
@@ -58,7 +59,7 @@ export function buildCapabilityStatement(deps: CapabilityDeps): Record<string, u
         security: {
           cors: false,
           service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }],
-          description: 'Bearer JWT verified against the configured JWKS (issuer and audience checked, expiry enforced). Scopes are enforced per resource type and interaction; patient-context scopes confine the caller to the patient of the launch context.',
+          description: ACCESS_MODEL,
         },
         resource: SERVED_TYPES.map((type) => ({
           type,

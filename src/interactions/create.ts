@@ -2,6 +2,7 @@ import { fhirError } from '../errors.js';
 import { checkPatientDocument } from '../mhd/patient-documents.js';
 import type { Write } from '../store/store.js';
 import { conditionalSearch, criteriaFromString } from './conditional.js';
+import { binaryLinks } from './attachments.js';
 import { buildRecord, etag, httpDate } from './records.js';
 import { planned, writeHandler } from './planned.js';
 import { prepareForStorage, withInheritedCompartments } from './prepare.js';
@@ -28,6 +29,7 @@ export const create = writeHandler('create', async (req, ctx) => {
   const stored = await prepareForStorage(resource, id, req, ctx);
   const record = await withInheritedCompartments(buildRecord(stored, type, id, undefined, ctx), ctx);
   checkWritable(record, ctx);
+  const links = (await binaryLinks(record, ctx)).map((b): Write => ({ record: b, expect: { kind: 'version', versionId: b.versionId - 1 } }));
   // Committed only if the criteria still find nothing: a concurrent twin conflicts and is re-planned into a 200.
-  return planned([{ record, expect: { kind: 'absent' }, ...(unlessFound ? { unlessFound } : {}) }], writeResult(record, 201, req, ctx));
+  return planned([{ record, expect: { kind: 'absent' }, ...(unlessFound ? { unlessFound } : {}) }, ...links], writeResult(record, 201, req, ctx));
 });

@@ -1,19 +1,21 @@
 import { fhirError, informational } from '../errors.js';
 import { findMatches } from './conditional.js';
 import { planned, writeHandler, type Plan } from './planned.js';
-import { buildTombstone, isVisible, parseIfMatch } from './records.js';
+import { buildTombstone, canSee, parseIfMatch, unknown } from './records.js';
+import { checkDeleteRules } from '../access/write-rules.js';
 import type { Context, FhirRequest } from './types.js';
 
 async function planDelete(type: string, id: string, req: FhirRequest, ctx: Context): Promise<Plan> {
   const expected = req.ifMatch !== undefined ? parseIfMatch(req.ifMatch) : undefined;
   const current = await ctx.store.read(type, id);
-  if (!current || !isVisible(current, ctx)) throw fhirError('not-found', `${type}/${id} is not known`);
+  if (!current || !(await canSee(current, ctx))) throw unknown(type, id);
+  checkDeleteRules(current, ctx.facts);
   // Deleting what is already deleted succeeds and writes nothing (idempotent).
   if (current.deleted) return planned([], { status: 204 });
   if (expected !== undefined && current.versionId !== expected) {
     throw fhirError('precondition-failed', `If-Match ${req.ifMatch} does not match the current version W/"${current.versionId}"`);
   }
-  const tombstone = buildTombstone(current, ctx.now());
+  const tombstone = buildTombstone(current, ctx.now(), ctx.principal);
   const tag = `W/"${tombstone.versionId}"`;
   const result = req.preferReturn === 'OperationOutcome'
     ? { status: 200, body: informational(`${type}/${id} deleted`), etag: tag }

@@ -2,6 +2,9 @@ import { fhirError } from '../errors.js';
 import { isServedType } from '../fhir/resource-types.js';
 import type { Principal } from '../auth/authenticator.js';
 import { authorize, compartmentFilter, type AccessGrant } from '../access/permissions.js';
+import { actorClauses, NOTHING } from '../access/clauses.js';
+import { gatherFacts, type AccessFacts } from '../access/facts.js';
+import { namedPatients } from '../access/named.js';
 import type { Store } from '../store/store.js';
 import type { SearchRegistry } from '../search/registry.js';
 import type { Validator } from '../validation/validator.js';
@@ -21,19 +24,26 @@ export interface ExecutorDeps {
 
 export interface Executor {
   execute(req: FhirRequest, principal: Principal, requestId: string, log: Log): Promise<FhirResult>;
-  /** Checks and authorizes a request without running it: its handler and its context (for transactions). */
-  prepare(req: FhirRequest, principal: Principal, requestId: string, log: Log): { handler: InteractionHandler; ctx: Context };
+  /**
+   * Checks and authorizes a request without running it: its handler and its context (for the
+   * entries of a transaction, which share the facts gathered for the transaction).
+   */
+  prepare(req: FhirRequest, principal: Principal, requestId: string, log: Log, facts: AccessFacts): { handler: InteractionHandler; ctx: Context };
 }
-
-/** Matches no record: what a caller may not read of a type. */
-const NOTHING = { id: { $in: [] } };
 
 /**
  * The access clauses per resource type for one request: the request's own grant for its type; for
- * other types a query reaches (includes, chains, _has), the caller's read grant on that type,
- * decided once per type and kept for the request.
+ * other types a query reaches (includes, chains, _has), the caller's read grant on that type; then
+ * what the actor may see of patients' records (src/access/clauses.ts). Decided once per type and
+ * kept for the request.
  */
-function accessFor(principal: Principal, grant: AccessGrant, requestType: string | undefined): (type: string) => Record<string, unknown>[] {
+function accessFor(
+  principal: Principal,
+  grant: AccessGrant,
+  requestType: string | undefined,
+  facts: AccessFacts,
+  inCompartment: (type: string) => boolean,
+): (type: string) => Record<string, unknown>[] {
   const decided = new Map<string, Record<string, unknown>[]>();
   return (type) => {
     let clauses = decided.get(type);
@@ -47,7 +57,7 @@ function accessFor(principal: Principal, grant: AccessGrant, requestType: string
         }
       }
       const clause = g ? compartmentFilter(g, type) : NOTHING;
-      clauses = clause ? [clause] : [];
+      clauses = [...(clause ? [clause] : []), ...(g ? actorClauses(facts, type, inCompartment(type)) : [])];
       decided.set(type, clauses);
     }
     return clauses;
@@ -59,7 +69,8 @@ function accessFor(principal: Principal, grant: AccessGrant, requestType: string
  * scopes grant the interaction, and the access decision becomes query clauses in the context.
  */
 export function createExecutor(deps: ExecutorDeps): Executor {
-  const context = (principal: Principal, grant: AccessGrant, requestType: string | undefined, requestId: string, log: Log): Context => ({
+  const inCompartment = (type: string) => type === 'Patient' || deps.registry.compartmentParams(type).length > 0;
+  const context = (principal: Principal, grant: AccessGrant, requestType: string | undefined, requestId: string, log: Log, facts: AccessFacts): Context => ({
     store: deps.store,
     registry: deps.registry,
     validator: deps.validator,
@@ -72,25 +83,30 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     log,
     principal,
     grant,
-    accessClauses: accessFor(principal, grant, requestType),
+    facts,
+    accessClauses: accessFor(principal, grant, requestType, facts, inCompartment),
   });
 
-  const prepare: Executor['prepare'] = (req, principal, requestId, log) => {
+  /** The cross-cutting checks that need no store: the type is served, the scopes grant the interaction. */
+  const check = (req: FhirRequest, principal: Principal): { handler: InteractionHandler; grant: AccessGrant } => {
     const handler = deps.handlers.get(req.interaction);
     if (!handler) throw fhirError('method-not-allowed', `The ${req.interaction} interaction is not supported`);
     if (req.type !== undefined && !isServedType(req.type)) {
       throw fhirError('type-not-supported', `Resource type "${req.type}" is not served by this server`);
     }
     if (handler.traits.needsType && req.type === undefined) throw fhirError('bad-request', `${req.interaction} needs a resource type`);
-    const grant = authorize(principal, req.type ?? '*', req.interaction);
-    return { handler, ctx: context(principal, grant, req.type, requestId, log) };
+    return { handler, grant: authorize(principal, req.type ?? '*', req.interaction) };
   };
 
   return {
-    prepare,
+    prepare(req, principal, requestId, log, facts) {
+      const { handler, grant } = check(req, principal);
+      return { handler, ctx: context(principal, grant, req.type, requestId, log, facts) };
+    },
     async execute(req, principal, requestId, log) {
-      const { handler, ctx } = prepare(req, principal, requestId, log);
-      return handler.handle(req, ctx);
+      const { handler, grant } = check(req, principal);
+      const facts = await gatherFacts(deps.store, principal, deps.now(), () => namedPatients(req, principal, deps.store));
+      return handler.handle(req, context(principal, grant, req.type, requestId, log, facts));
     },
   };
 }

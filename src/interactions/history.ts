@@ -2,8 +2,11 @@ import { fhirError } from '../errors.js';
 import type { VersionRecord } from '../store/store.js';
 import { bundle, countParam, decodeCursor, encodeCursor, pageUrl, single, type BundleEntry, type BundleLink } from './bundle.js';
 import { presentInBundle } from './binary.js';
-import { etag, httpDate, readVisible } from './records.js';
+import { canSee, etag, httpDate, unknown, versionVisible } from './records.js';
 import type { Context, FhirRequest, InteractionHandler } from './types.js';
+
+/** The versions of one resource read at once to judge each (a resource has far fewer in practice). */
+const INSTANCE_VERSIONS = 100_000;
 
 interface HistoryCursor {
   at: string;
@@ -40,13 +43,10 @@ export const history: InteractionHandler = {
   traits: { readOnly: true, needsType: false },
   async handle(req: FhirRequest, ctx: Context) {
     const { type, id } = req;
-    if (id !== undefined) {
-      await readVisible(ctx, type!, id).catch((e) => {
-        if (e.code !== 'gone') throw e;
-      });
-    } else if (ctx.grant.compartment !== undefined) {
-      // Old versions carry no compartment data to filter on: patient-context tokens get instance history only.
-      throw fhirError('forbidden', 'Type and system history are not available to patient-context tokens; ask for one resource\'s history');
+    if (id === undefined && ctx.facts.actor.kind !== 'system') {
+      // Old versions carry no search data to filter on inside the query: type and system history
+      // are for system clients; a user asks for one resource's history.
+      throw fhirError('forbidden', 'Type and system history are available to system clients only; ask for one resource\'s history');
     }
     const { count } = countParam(req.query, ctx.defaultCount, ctx.maxCount);
     const page = single(req.query, '_page');
@@ -56,7 +56,19 @@ export const history: InteractionHandler = {
     const atRaw = single(req.query, '_at');
     const at = atRaw !== undefined && !page ? parseInstant(atRaw, '_at') : cursor.at;
 
-    const { records, total } = await ctx.store.history({ type, id, since, at, offset: cursor.offset, limit: count });
+    let records: VersionRecord[];
+    let total: number;
+    if (id !== undefined) {
+      const current = await ctx.store.read(type!, id);
+      if (!current || !(await canSee(current, ctx))) throw unknown(type!, id);
+      // Every version is judged on its own content: the page and the total count only those the caller may see.
+      const all = await ctx.store.history({ type, id, since, at, offset: 0, limit: INSTANCE_VERSIONS });
+      const visible = ctx.facts.actor.kind === 'system' ? all.records : all.records.filter((v) => versionVisible(v, current, ctx));
+      records = visible.slice(cursor.offset, cursor.offset + count);
+      total = visible.length;
+    } else {
+      ({ records, total } = await ctx.store.history({ type, since, at, offset: cursor.offset, limit: count }));
+    }
     const path = `/${[type, id, '_history'].filter(Boolean).join('/')}`;
     const keep = { _since: sinceRaw, _count: String(count) };
     const link: BundleLink[] = [{ relation: 'self', url: pageUrl(ctx.baseUrl, path, { ...keep, ...(page ? { _page: page } : {}) }) }];

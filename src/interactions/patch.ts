@@ -35,7 +35,7 @@ async function planPatch(type: string, id: string, req: FhirRequest, ctx: Contex
   validateOrThrow(patched, ctx);
   const plan = await planVersion(patched, type, id, req, ctx);
   // The patch was computed on the version read above: commit only on top of that version.
-  for (const w of plan.writes) w.expect = { kind: 'version', versionId: current.versionId };
+  plan.writes[0].expect = { kind: 'version', versionId: current.versionId };
   return plan;
 }
 

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { fhirError } from '../errors.js';
 import type { Resource } from '../fhir/resource-types.js';
 import type { BlobInfo, CurrentRecord } from '../store/store.js';
 import { checkAttachments } from './attachments.js';
@@ -36,7 +37,24 @@ export async function prepareForStorage(resource: Resource, id: string, req: Fhi
     return stored.resource;
   }
   await checkAttachments(resource, ctx);
-  return resource;
+  return resource.resourceType === 'Consent' ? resolveConsentPatient(resource, ctx) : resource;
+}
+
+/**
+ * A professional who has the patient in front of them records their authorization knowing only the
+ * patient's identifier (INS): the server finds the Patient. This tells the writer only whether the
+ * identifier is known, nothing of the record.
+ */
+async function resolveConsentPatient(consent: Resource, ctx: Context): Promise<Resource> {
+  const patient = consent.patient as { reference?: string; identifier?: { system?: string; value?: string } } | undefined;
+  const identifier = patient?.identifier;
+  if (!patient || patient.reference !== undefined || typeof identifier?.value !== 'string') return consent;
+  const entry = { p: 'identifier', c: identifier.value, ...(typeof identifier.system === 'string' ? { s: identifier.system } : {}) };
+  const { records } = await ctx.store.search({ types: ['Patient'], filter: { idx: { $elemMatch: entry } }, sort: [], offset: 0, limit: 2, count: false });
+  if (records.length !== 1) {
+    throw fhirError('invalid-resource', records.length === 0 ? 'No patient has the identifier in Consent.patient.identifier' : 'Several patients have the identifier in Consent.patient.identifier', 'Consent.patient.identifier');
+  }
+  return { ...consent, patient: { ...patient, reference: `Patient/${records[0].id}` } };
 }
 
 /** The record's compartments, with those a Binary inherits. */

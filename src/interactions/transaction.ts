@@ -72,7 +72,7 @@ export function transactionInteraction(getExecutor: () => Executor, maxEntries: 
     async handle(req, ctx) {
       const executor = getExecutor();
       const entries = checkBundle(req.body, 'transaction', maxEntries);
-      const prepare = (r: FhirRequest) => executor.prepare(r, ctx.principal, ctx.requestId, ctx.log);
+      const prepare = (r: FhirRequest) => executor.prepare(r, ctx.principal, ctx.requestId, ctx.log, ctx.facts);
       // A conflict (a concurrent write, or a conditional create that someone else's create now
       // matches) runs the whole transaction again: its conditional parts resolve anew.
       for (let attempt = 1; ; attempt++) {

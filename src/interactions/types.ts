@@ -6,6 +6,7 @@ import type { Resource } from '../fhir/resource-types.js';
 import type { BlobInfo, Store } from '../store/store.js';
 import type { Principal } from '../auth/authenticator.js';
 import type { AccessGrant, Interaction } from '../access/permissions.js';
+import type { AccessFacts } from '../access/facts.js';
 import type { SearchRegistry } from '../search/registry.js';
 import type { Validator } from '../validation/validator.js';
 import type { OperationOutcome } from '../errors.js';
@@ -62,6 +63,8 @@ export interface Context {
   principal: Principal;
   /** The access decision for this request's type and interaction. */
   grant: AccessGrant;
+  /** What the access decision rests on (who the actor is, whom they reach, an emergency access). */
+  facts: AccessFacts;
   /** Query clauses the access decision adds to every query of this request, for a resource type. */
   accessClauses: (type: string) => Record<string, unknown>[];
   defaultCount: number;

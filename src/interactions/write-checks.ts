@@ -4,6 +4,7 @@ import { ID_PATTERN } from '../fhir/resource-types.js';
 import type { CurrentRecord } from '../store/store.js';
 import { withoutBlobMarker } from './binary.js';
 import { etag, httpDate, isVisible } from './records.js';
+import { checkWriteRules } from '../access/write-rules.js';
 import type { Context, FhirRequest, FhirResult } from './types.js';
 
 /** The body must be a resource of the URL's type (and, for an update, of the URL's id). */
@@ -49,11 +50,15 @@ export function validateOrThrow(resource: Resource, ctx: Context): void {
   }
 }
 
-/** A caller may only write what it could then see (e.g. a patient-context token: its own compartment). */
-export function checkWritable(record: CurrentRecord, ctx: Context): void {
+/**
+ * A caller may only write what it could then see (e.g. a patient-context token: its own
+ * compartment), and what the access rules let it write (src/access/write-rules.ts).
+ */
+export function checkWritable(record: CurrentRecord, ctx: Context, before?: CurrentRecord): void {
   if (!isVisible(record, ctx)) {
     throw fhirError('forbidden', `This token may not write ${record.type} resources outside its patient compartment`);
   }
+  checkWriteRules(before, record, ctx.facts);
 }
 
 /** The reply to a write, shaped by Prefer: return=. */

@@ -75,7 +75,7 @@ export async function planReplacements(replacements: Replacement[], parsed: Pars
     req.body = { ...current.resource, status: 'superseded' };
     const plan = await (handler as WriteHandler).plan(req, ctx);
     // Computed from the version read above: commit only on top of it (a conflict re-plans).
-    for (const w of plan.writes) w.expect = { kind: 'version', versionId: current.versionId };
+    plan.writes[0].expect = { kind: 'version', versionId: current.versionId };
     writes.push(...plan.writes);
   }
   if (issues.length > 0) throw new FhirError('invalid-resource', issues[0].diagnostics, { issues });

@@ -24,6 +24,12 @@ export interface VersionRecord {
   deleted: boolean;
   /** The FHIR JSON, with meta.versionId and meta.lastUpdated set; absent when deleted. */
   resource?: Resource;
+  /**
+   * Who wrote this version, as the server saw it: the token's fhirUser reference
+   * ('Practitioner/123'), or 'client:<sub>' for a system client. Absent on versions written before
+   * writers were recorded.
+   */
+  writer?: string;
 }
 
 export interface CurrentRecord extends VersionRecord {
@@ -35,6 +41,8 @@ export interface CurrentRecord extends VersionRecord {
   comp: string[];
   /** Sort values per search parameter code (first value for ascending, see src/search). */
   srt?: Record<string, string | number>;
+  /** Every distinct writer of the resource's versions (VersionRecord.writer), oldest first. Queried by access clauses. */
+  by?: string[];
 }
 
 /** What a write expects of the current version, checked atomically with the write. */

@@ -58,8 +58,9 @@ function apply(dbs: Dbs, record: CurrentRecord): void {
 }
 
 function versionOf(record: CurrentRecord): VersionRecord {
-  const { type, id, versionId, lastUpdated, deleted, resource } = record;
-  return resource === undefined
-    ? { type, id, versionId, lastUpdated, deleted }
-    : { type, id, versionId, lastUpdated, deleted, resource };
+  const { type, id, versionId, lastUpdated, deleted, resource, writer } = record;
+  const version: VersionRecord = { type, id, versionId, lastUpdated, deleted };
+  if (resource !== undefined) version.resource = resource;
+  if (writer !== undefined) version.writer = writer;
+  return version;
 }

@@ -34,6 +34,7 @@ export interface CommitInfo {
   comp: string[];
   srt?: SortValues;
   created?: string;
+  by?: string[];
 }
 
 export interface VersionDoc extends VersionRecord {
@@ -62,6 +63,7 @@ function versionFields(record: VersionRecord): VersionRecord {
     deleted: record.deleted,
   };
   if (record.resource !== undefined) fields.resource = record.resource;
+  if (record.writer !== undefined) fields.writer = record.writer;
   return fields;
 }
 
@@ -73,6 +75,7 @@ export function toCurrentDoc(record: CurrentRecord, token: string): CurrentDoc {
     idx: record.idx,
     comp: record.comp,
   };
+  if (record.by !== undefined) doc.by = record.by;
   if (record.created !== undefined) doc.created = record.created;
   if (record.srt !== undefined) {
     doc.srt = record.srt;
@@ -87,12 +90,14 @@ export function toVersionDoc(record: CurrentRecord, commit?: { token: string; at
     doc.commit = { ...commit, idx: record.idx, comp: record.comp };
     if (record.srt !== undefined) doc.commit.srt = record.srt;
     if (record.created !== undefined) doc.commit.created = record.created;
+    if (record.by !== undefined) doc.commit.by = record.by;
   }
   return doc;
 }
 
 export function toRecord(doc: CurrentDoc): CurrentRecord {
   const record: CurrentRecord = { ...versionFields(doc), idx: doc.idx, comp: doc.comp };
+  if (doc.by !== undefined) record.by = doc.by;
   if (doc.created !== undefined) record.created = doc.created;
   if (doc.srt !== undefined) record.srt = doc.srt;
   return record;
@@ -102,6 +107,7 @@ export function toRecord(doc: CurrentDoc): CurrentRecord {
 export function fromCommitted(doc: VersionDoc & { commit: CommitInfo }): CurrentRecord {
   const record: CurrentRecord = { ...versionFields(doc), idx: doc.commit.idx, comp: doc.commit.comp };
   if (doc.commit.created !== undefined) record.created = doc.commit.created;
+  if (doc.commit.by !== undefined) record.by = doc.commit.by;
   if (doc.commit.srt !== undefined) record.srt = doc.commit.srt;
   return record;
 }

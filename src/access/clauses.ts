@@ -1,0 +1,80 @@
+import type { AccessFacts } from './facts.js';
+import { EMBARGO_MS, INVISIBLE_PATIENT, INVISIBLE_REPRESENTANTS_LEGAUX, MASQUE_PS, labelEntry } from './labels.js';
+
+type Filter = Record<string, unknown>;
+
+/** Matches no record. */
+export const NOTHING: Filter = { id: { $in: [] } };
+
+/** Types whose records only their writers (and system clients) see, whoever their patient is. */
+const WRITERS_ONLY = new Set(['Binary', 'Subscription']);
+/** Messages: their sender and recipients only (and system clients), whoever their subject is. */
+const MESSAGES = new Set(['Communication', 'CommunicationRequest']);
+
+const and = (...filters: Filter[]): Filter => {
+  const parts = filters.filter((f) => Object.keys(f).length > 0);
+  return parts.length === 0 ? {} : parts.length === 1 ? parts[0] : { $and: parts };
+};
+const or = (branches: Filter[]): Filter => (branches.length === 1 ? branches[0] : { $or: branches });
+const oneOf = (values: string[]): unknown => (values.length === 1 ? values[0] : { $in: values });
+
+/** Records of these patients: their compartments, or (for Patient) the patients themselves. */
+function ofPatients(type: string, patients: string[]): Filter {
+  if (type !== 'Patient') return { comp: oneOf(patients) };
+  return { $or: [{ comp: oneOf(patients) }, { id: oneOf(patients.map((p) => p.slice('Patient/'.length))) }] };
+}
+
+function parties(type: string, refs: string[]): Filter[] {
+  const who = oneOf(refs);
+  return type === 'Communication' || type === 'CommunicationRequest'
+    ? [{ idx: { $elemMatch: { p: 'sender', r: who } } }, { idx: { $elemMatch: { p: 'recipient', r: who } } }]
+    : [];
+}
+
+/** Not under the patient's embargo: no INVISIBLE_PATIENT label, or a date a month past. */
+function notEmbargoed(now: number): Filter {
+  const announced = { idx: { $elemMatch: { p: 'date', st: { $lte: now - EMBARGO_MS } } } };
+  return { $nor: [{ $and: [labelEntry(INVISIBLE_PATIENT), { $nor: [announced] }] }] };
+}
+
+function notMasked(type: string, masked: string[]): Filter {
+  const ids = masked.filter((m) => m.startsWith(`${type}/`)).map((m) => m.slice(type.length + 1));
+  return and(type === 'DocumentReference' ? { $nor: [labelEntry(MASQUE_PS)] } : {}, ids.length > 0 ? { id: { $nin: ids } } : {});
+}
+
+/**
+ * The clauses that confine a query of `type` to what the actor may see: a pure function of the
+ * facts (see ../../README.md, "Who sees what"). `inCompartment` tells whether records of the type
+ * can belong to a patient; the others (Practitioner, Organization...) are directory data, left to
+ * the scopes. An empty list confines nothing.
+ */
+export function actorClauses(facts: AccessFacts, type: string, inCompartment: boolean): Filter[] {
+  const actor = facts.actor;
+  if (actor.kind === 'system') return [];
+  const byMe: Filter = { by: oneOf(actor.self) };
+  if (WRITERS_ONLY.has(type)) return [byMe];
+  if (MESSAGES.has(type)) {
+    const mine = actor.kind === 'patient' || actor.kind === 'representative' ? [...actor.self, actor.patient] : actor.self;
+    return [or([byMe, ...parties(type, [...new Set(mine)])])];
+  }
+  if (!inCompartment) return [];
+
+  if (actor.kind === 'patient' || actor.kind === 'representative') {
+    let visible = ofPatients(type, [actor.patient]);
+    if (type === 'DocumentReference') {
+      const hidden = actor.kind === 'representative' ? { $nor: [labelEntry(INVISIBLE_REPRESENTANTS_LEGAUX)] } : {};
+      visible = and(visible, or([byMe, and(notEmbargoed(facts.now), hidden)]));
+    }
+    return [visible];
+  }
+  if (actor.kind === 'nobody' || type === 'AuditEvent' || type === 'Consent') {
+    // Access histories are the patient's; a professional sees only the Consents they wrote.
+    return [type === 'AuditEvent' ? NOTHING : byMe];
+  }
+  const notBlocked: Filter = facts.blocked.length > 0 ? { comp: { $nin: facts.blocked } } : {};
+  const branches: Filter[] = [byMe];
+  if (facts.gp.length > 0) branches.push(and(ofPatients(type, facts.gp), notBlocked));
+  const reached = [...facts.permitted, ...facts.emergency];
+  if (reached.length > 0) branches.push(and(ofPatients(type, reached), notBlocked, notMasked(type, facts.masked)));
+  return [or(branches)];
+}

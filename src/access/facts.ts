@@ -1,0 +1,165 @@
+import type { Principal } from '../auth/principal.js';
+import type { CurrentRecord, Store } from '../store/store.js';
+import { readConsent } from './consent.js';
+
+/**
+ * Who the caller is for access decisions, from the verified token and the record. A system client
+ * (system scopes and no fhirUser) has the power of its scopes; any token naming a fhirUser acts as
+ * that user.
+ */
+export type Actor =
+  | { kind: 'system' }
+  | { kind: 'patient'; patient: string; self: string[] }
+  | { kind: 'representative'; patient: string; self: string[] }
+  | { kind: 'professional'; self: string[]; emergency: boolean }
+  | { kind: 'nobody'; self: string[] };
+
+/**
+ * What the access decision of one request rests on, gathered once per request by ordinary store
+ * queries on indexed search data. Patient references are 'Patient/<id>'.
+ */
+export interface AccessFacts {
+  actor: Actor;
+  /** Professional: patients whose médecin traitant they are (Patient.generalPractitioner), not blocked. */
+  gp: string[];
+  /** Professional: patients whose active Consent permits them, not blocked. */
+  permitted: string[];
+  /** Professional: patients whose active Consent denies them. Overrides everything but authorship. */
+  blocked: string[];
+  /** Professional with purpose_of_use BTG: the patients the request names who did not oppose it. */
+  emergency: string[];
+  /** References ('Type/id') that Consent provisions mask from this professional. */
+  masked: string[];
+  /** Request time, epoch milliseconds (to the minute: clauses stay the same within it). */
+  now: number;
+}
+
+/** v3 RoleCode parents and guardians: who may act for a minor. */
+export const REPRESENTATIVE_CODES = new Set([
+  'PRN', 'MTH', 'FTH', 'NPRN', 'NMTH', 'NFTH', 'NMTHF', 'NFTHF', 'ADOPTP', 'ADOPTM', 'ADOPTF', 'STPPRN', 'STPMTH', 'STPFTH',
+  'PRNFOST', 'MTHFOST', 'FTHFOST', 'GESTM', 'GUARD',
+]);
+const V3_ROLE_CODE = 'http://terminology.hl7.org/CodeSystem/v3-RoleCode';
+const PROFESSIONAL_TYPES = new Set(['Practitioner', 'PractitionerRole']);
+const ADULT_YEARS = 18;
+
+const ref = (value: unknown): string | undefined => {
+  const r = (value as { reference?: unknown } | undefined)?.reference;
+  return typeof r === 'string' ? r : undefined;
+};
+
+/** Whether someone born on `birthDate` (FHIR date, possibly partial) is under 18 at `now`; partial dates count from their earliest day. */
+export function isMinor(birthDate: unknown, now: Date): boolean {
+  if (typeof birthDate !== 'string') return false;
+  const m = /^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?/.exec(birthDate);
+  if (!m) return false;
+  const adult = Date.UTC(Number(m[1]) + ADULT_YEARS, Number(m[2] ?? 1) - 1, Number(m[3] ?? 1));
+  return now.getTime() < adult;
+}
+
+function isRepresentativeOf(related: CurrentRecord | undefined): string | undefined {
+  const r = related?.resource;
+  if (!r || related.deleted || r.active === false) return undefined;
+  const codes = ((r.relationship as Array<{ coding?: Array<{ system?: string; code?: string }> }> | undefined) ?? []).flatMap((c) => c.coding ?? []);
+  if (!codes.some((c) => c.system === V3_ROLE_CODE && typeof c.code === 'string' && REPRESENTATIVE_CODES.has(c.code))) return undefined;
+  const patient = ref(r.patient);
+  return patient && /^Patient\/[^/]+$/.test(patient) ? patient : undefined;
+}
+
+async function find(store: Store, type: string, filter: Record<string, unknown>, limit = 10_000): Promise<CurrentRecord[]> {
+  return (await store.search({ types: [type], filter, sort: [], offset: 0, limit, count: false })).records;
+}
+
+const entry = (p: string, field: 'r' | 'c', values: string[]) => ({ idx: { $elemMatch: { p, [field]: values.length === 1 ? values[0] : { $in: values } } } });
+const ACTIVE = entry('status', 'c', ['active']);
+
+/** The references a professional acts as: the token's Practitioner or PractitionerRole, its practitioner, and that practitioner's roles. */
+async function professionalSelf(store: Store, fhirUser: { type: string; reference: string; id: string }): Promise<string[]> {
+  const self = new Set([fhirUser.reference]);
+  let practitioner: string | undefined = fhirUser.type === 'Practitioner' ? fhirUser.reference : undefined;
+  if (fhirUser.type === 'PractitionerRole') {
+    const role = await store.read('PractitionerRole', fhirUser.id);
+    const p = role && !role.deleted ? ref(role.resource?.practitioner) : undefined;
+    if (p && /^Practitioner\/[^/]+$/.test(p)) practitioner = p;
+  }
+  if (practitioner) {
+    self.add(practitioner);
+    for (const role of await find(store, 'PractitionerRole', entry('practitioner', 'r', [practitioner]), 1000)) self.add(`PractitionerRole/${role.id}`);
+  }
+  return [...self];
+}
+
+function minuteOf(now: Date): number {
+  return Math.floor(now.getTime() / 60_000) * 60_000;
+}
+
+const empty = (actor: Actor, now: Date): AccessFacts => ({ actor, gp: [], permitted: [], blocked: [], emergency: [], masked: [], now: minuteOf(now) });
+
+/**
+ * Gathers the facts of one request. `named` gives the patients the request is about when it names
+ * them (a compartment, a patient parameter, the resource it reads): a professional's facts are then
+ * read for those patients alone; without it, for every patient they are linked to.
+ */
+export async function gatherFacts(store: Store, principal: Principal, now: Date, named: () => Promise<string[] | undefined>): Promise<AccessFacts> {
+  const user = principal.fhirUser;
+  if (!user) return empty({ kind: 'system' }, now);
+  if (user.type === 'Patient') return empty({ kind: 'patient', patient: user.reference, self: [user.reference] }, now);
+  if (user.type === 'RelatedPerson') {
+    const patient = isRepresentativeOf(await store.read('RelatedPerson', user.id));
+    const record = patient ? await store.read('Patient', patient.slice('Patient/'.length)) : undefined;
+    if (patient && record && !record.deleted && isMinor(record.resource?.birthDate, now)) {
+      return empty({ kind: 'representative', patient, self: [user.reference] }, now);
+    }
+    return empty({ kind: 'nobody', self: [user.reference] }, now);
+  }
+  if (!PROFESSIONAL_TYPES.has(user.type)) return empty({ kind: 'nobody', self: [user.reference] }, now);
+
+  const emergencyAsked = principal.purposeOfUse?.includes('BTG') ?? false;
+  const self = await professionalSelf(store, user);
+  const mine = new Set(self);
+  const facts = empty({ kind: 'professional', self, emergency: emergencyAsked }, now);
+  const names = await named();
+  const permitted = new Set<string>();
+  const blocked = new Set<string>();
+  const masked = new Set<string>();
+  const opposed = new Set<string>();
+
+  // Consents naming this professional: who permits and who blocks them, wherever the request goes.
+  for (const rec of await find(store, 'Consent', { $and: [entry('provision-actor', 'r', self), ACTIVE] })) {
+    const consent = rec.resource && readConsent(rec.resource);
+    if (!consent?.patient) continue;
+    for (const p of consent.provisions) {
+      if (!p.actors.some((a) => mine.has(a))) continue;
+      if (p.type === 'permit' && p.data.length === 0 && p.purposes.length === 0) permitted.add(consent.patient);
+      else if (p.type === 'deny' && p.data.length > 0) for (const d of p.data) masked.add(d);
+      else if (p.type === 'deny' && p.purposes.includes('BTG')) opposed.add(consent.patient);
+      else if (p.type === 'deny') blocked.add(consent.patient);
+    }
+  }
+  const gpFilter: Record<string, unknown>[] = [entry('general-practitioner', 'r', self)];
+  if (names) gpFilter.push({ id: { $in: names.map((n) => n.slice('Patient/'.length)) } });
+  const gp = names && names.length === 0 ? [] : (await find(store, 'Patient', { $and: gpFilter })).map((r) => `Patient/${r.id}`);
+
+  // The masks (and emergency oppositions) of the patients reached without being médecin traitant.
+  const gpSet = new Set(gp);
+  const inScope = (p: string) => !names || names.includes(p);
+  const reached = new Set([...permitted].filter((p) => !gpSet.has(p) && inScope(p)));
+  if (emergencyAsked && names) for (const p of names) if (!gpSet.has(p)) reached.add(p);
+  if (reached.size > 0) {
+    for (const rec of await find(store, 'Consent', { $and: [{ comp: { $in: [...reached] } }, ACTIVE] })) {
+      const consent = rec.resource && readConsent(rec.resource);
+      if (!consent?.patient) continue;
+      for (const p of consent.provisions) {
+        if (p.type !== 'deny' || (p.actors.length > 0 && !p.actors.some((a) => mine.has(a)))) continue;
+        for (const d of p.data) masked.add(d);
+        if (p.purposes.includes('BTG')) opposed.add(consent.patient);
+      }
+    }
+  }
+  facts.blocked = [...blocked];
+  facts.gp = gp.filter((p) => !blocked.has(p));
+  facts.permitted = [...permitted].filter((p) => !blocked.has(p) && !gpSet.has(p) && inScope(p));
+  facts.masked = [...masked];
+  if (emergencyAsked && names) facts.emergency = names.filter((p) => !blocked.has(p) && !opposed.has(p) && !gpSet.has(p));
+  return facts;
+}
