@@ -124,8 +124,11 @@ export async function gatherFacts(store: Store, principal: Principal, now: Date,
   const masked = new Set<string>();
   const opposed = new Set<string>();
 
-  // Consents naming this professional: who permits and who blocks them, wherever the request goes.
-  for (const rec of await find(store, 'Consent', { $and: [entry('provision-actor', 'r', self), ACTIVE] })) {
+  // Consents naming this professional: who permits and who blocks them (among the named patients
+  // when the request names them: a professional may be named by many thousands of records).
+  const naming: Record<string, unknown>[] = [entry('provision-actor', 'r', self), ACTIVE];
+  if (names) naming.push({ comp: { $in: names } });
+  for (const rec of names?.length === 0 ? [] : await find(store, 'Consent', { $and: naming })) {
     const consent = rec.resource && readConsent(rec.resource);
     if (!consent?.patient) continue;
     for (const p of consent.provisions) {
@@ -144,9 +147,11 @@ export async function gatherFacts(store: Store, principal: Principal, now: Date,
   const gpSet = new Set(gp);
   const inScope = (p: string) => !names || names.includes(p);
   const reached = new Set([...permitted].filter((p) => !gpSet.has(p) && inScope(p)));
-  if (emergencyAsked && names) for (const p of names) if (!gpSet.has(p)) reached.add(p);
+  // Emergency access is to one record: the token's launch patient, else the patients the request names.
+  const emergencyFor = !emergencyAsked ? [] : principal.patient ? [`Patient/${principal.patient}`] : (names ?? []);
+  for (const p of emergencyFor) if (!gpSet.has(p)) reached.add(p);
   if (reached.size > 0) {
-    for (const rec of await find(store, 'Consent', { $and: [{ comp: { $in: [...reached] } }, ACTIVE] })) {
+    for (const rec of await find(store, 'Consent', { $and: [{ comp: { $in: [...reached] } }, ACTIVE, entry('provision-type', 'c', ['deny'])] })) {
       const consent = rec.resource && readConsent(rec.resource);
       if (!consent?.patient) continue;
       for (const p of consent.provisions) {
@@ -160,6 +165,6 @@ export async function gatherFacts(store: Store, principal: Principal, now: Date,
   facts.gp = gp.filter((p) => !blocked.has(p));
   facts.permitted = [...permitted].filter((p) => !blocked.has(p) && !gpSet.has(p) && inScope(p));
   facts.masked = [...masked];
-  if (emergencyAsked && names) facts.emergency = names.filter((p) => !blocked.has(p) && !opposed.has(p) && !gpSet.has(p));
+  facts.emergency = emergencyFor.filter((p) => !blocked.has(p) && !opposed.has(p) && !gpSet.has(p));
   return facts;
 }

@@ -1,4 +1,3 @@
-import type { Principal } from '../auth/principal.js';
 import type { FhirRequest } from '../interactions/types.js';
 import type { Store } from '../store/store.js';
 
@@ -14,13 +13,12 @@ function patientRef(value: string, param: string): string | undefined {
 }
 
 /**
- * The patients a request is about, when it says so: the token's launch patient, a compartment, a
- * patient or subject search parameter, the Patient or the record it reads or writes. Undefined when
+ * The patients a request is about, when it says so: a compartment, a patient or subject search
+ * parameter, the Patient or the record it reads or writes. Undefined when
  * the request does not name them (a search across patients). A hint that narrows what the access
  * facts read, never what they allow: the clauses still name every patient they admit.
  */
-export async function namedPatients(req: FhirRequest, principal: Principal, store: Store): Promise<string[] | undefined> {
-  if (principal.patient) return [`Patient/${principal.patient}`];
+export async function namedPatients(req: FhirRequest, store: Store): Promise<string[] | undefined> {
   if (req.compartment?.type === 'Patient') return [`Patient/${req.compartment.id}`];
   if (req.type === 'Patient' && req.id !== undefined) return [`Patient/${req.id}`];
   if (req.type !== undefined && req.id !== undefined && BY_ID.has(req.interaction)) {

@@ -32,6 +32,9 @@ export function isServedType(type: string): type is ServedType {
 /** FHIR id: [A-Za-z0-9\-\.]{1,64} (http://hl7.org/fhir/R4/datatypes.html#id). */
 export const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
+/** A relative reference to a Patient that can exist: what puts a resource in a Patient compartment. */
+export const PATIENT_REFERENCE = /^Patient\/[A-Za-z0-9\-.]{1,64}$/;
+
 export interface Resource {
   resourceType: string;
   id?: string;

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { fhirError } from '../errors.js';
+import { FhirError, fhirError } from '../errors.js';
+import { isMediaType } from '../validation/media-type.js';
 
 export const FHIR_JSON = 'application/fhir+json';
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json-patch+json'];
@@ -35,6 +36,16 @@ export function registerParsers(app: FastifyInstance, maxDepth: number): void {
       return done(fhirError('bad-request', `The body nests deeper than ${maxDepth} levels`), undefined);
     }
     done(null, value);
+  });
+  // Fastify finds no parser for a Content-Type that is not a media type and answers 415; on a raw
+  // Binary upload it is the Binary's contentType that is wrong: 422, as in a FHIR JSON Binary.
+  app.addHook('preParsing', (req, _reply, payload, done) => {
+    const contentType = req.headers['content-type'];
+    const binary = (req.method === 'POST' || req.method === 'PUT') && (req.params as { type?: string } | undefined)?.type === 'Binary';
+    if (binary && typeof contentType === 'string' && !isMediaType(contentType)) {
+      return done(new FhirError('invalid-resource', 'Content-Type is not a media type (type/subtype, RFC 9110)', { expression: 'Binary.contentType' }), payload);
+    }
+    done(null, payload);
   });
   // Anything else is left unread: only a Binary takes raw content, streamed into the blob store.
   app.addContentTypeParser('*', (_req, payload, done) => done(null, { raw: payload }));

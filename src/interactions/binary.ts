@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import { fhirError } from '../errors.js';
-import type { Resource } from '../fhir/resource-types.js';
+import { ID_PATTERN, isServedType, type Resource } from '../fhir/resource-types.js';
 import { BlobTooLarge, type BlobInfo } from '../store/store.js';
+import { isMediaType } from '../validation/media-type.js';
 import type { Context } from './types.js';
 
 /**
@@ -27,6 +28,17 @@ export function withoutBlobMarker(resource: Resource): Resource {
   if (rest.length > 0) meta.extension = rest;
   else delete meta.extension;
   return { ...resource, meta };
+}
+
+/**
+ * The reference an X-Security-Context header stands for (FHIR R4 binary.html#rest): `Type/id` of a
+ * type this server serves, or that resource's absolute URL on this server, kept relative.
+ */
+export function securityContextReference(header: string, baseUrl: string): string {
+  const relative = header.startsWith(`${baseUrl}/`) ? header.slice(baseUrl.length + 1) : header;
+  const [type, id, ...rest] = relative.split('/');
+  if (rest.length === 0 && type !== undefined && isServedType(type) && id !== undefined && ID_PATTERN.test(id)) return relative;
+  throw fhirError('bad-request', `X-Security-Context must be a reference Type/id to a resource this server serves, or its URL on this server (${baseUrl}/Type/id)`, 'Binary.securityContext');
 }
 
 async function put(ctx: Context, content: AsyncIterable<Uint8Array> | Uint8Array): Promise<BlobInfo> {
@@ -85,7 +97,8 @@ export function presentInBundle(resource: Resource): Resource {
 
 /** The raw content of a stored Binary, to stream with its content type. */
 export async function binaryBytes(resource: Resource, ctx: Context): Promise<{ contentType: string; size: number; stream: NodeJS.ReadableStream }> {
-  const contentType = typeof resource.contentType === 'string' ? resource.contentType : 'application/octet-stream';
+  // A content type stored before they were checked on write may be one no HTTP header can carry.
+  const contentType = typeof resource.contentType === 'string' && isMediaType(resource.contentType) ? resource.contentType : 'application/octet-stream';
   const sha256 = blobOf(resource);
   const opened = sha256 ? await ctx.store.openBlob(sha256) : undefined;
   if (!opened) return { contentType, size: 0, stream: Readable.from([]) };

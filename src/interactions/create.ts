@@ -10,7 +10,7 @@ import { checkBody, checkWritable, newId, rawBinary, validateOrThrow, writeResul
 
 export const create = writeHandler('create', async (req, ctx) => {
   const type = req.type!;
-  const resource = req.raw ? rawBinary(req) : checkBody(req.body, type);
+  const resource = req.raw ? rawBinary(req, ctx.baseUrl) : checkBody(req.body, type);
   checkPatientDocument(resource, ctx.principal, ctx.baseUrl);
   validateOrThrow(resource, ctx);
   let unlessFound: Write['unlessFound'];

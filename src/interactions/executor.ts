@@ -105,7 +105,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     },
     async execute(req, principal, requestId, log) {
       const { handler, grant } = check(req, principal);
-      const facts = await gatherFacts(deps.store, principal, deps.now(), () => namedPatients(req, principal, deps.store));
+      const facts = await gatherFacts(deps.store, principal, deps.now(), () => namedPatients(req, deps.store));
       return handler.handle(req, context(principal, grant, req.type, requestId, log, facts));
     },
   };

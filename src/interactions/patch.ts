@@ -11,9 +11,28 @@ import { validateOrThrow } from './write-checks.js';
 
 const UNPROCESSABLE = new Set(['TEST_OPERATION_FAILED', 'OPERATION_PATH_UNRESOLVABLE', 'OPERATION_PATH_CANNOT_ADD']);
 
+/**
+ * A path through `__proto__` or `constructor/prototype` names no element of a resource; the
+ * library refuses it with a bare TypeError (its prototype pollution guard), told apart here.
+ */
+function checkPrototypePaths(ops: unknown[], type: string): void {
+  ops.forEach((op, i) => {
+    if (op === null || typeof op !== 'object') return;
+    for (const field of ['path', 'from'] as const) {
+      const pointer = (op as Record<string, unknown>)[field];
+      if (typeof pointer !== 'string') continue;
+      const keys = pointer.split('/').map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
+      if (keys.some((k, at) => k === '__proto__' || (k === 'prototype' && keys[at - 1] === 'constructor'))) {
+        throw fhirError('invalid-resource', `JSON Patch operation ${i + 1} failed: ${field} ${JSON.stringify(pointer)} names no element of a ${type}`, type);
+      }
+    }
+  });
+}
+
 /** Applies an RFC 6902 JSON Patch to a copy of the resource; the original is never touched. */
 export function applyJsonPatch(resource: Resource, ops: unknown, type: string): Resource {
   if (!Array.isArray(ops)) throw fhirError('bad-request', 'A JSON Patch body must be an array of operations');
+  checkPrototypePaths(ops, type);
   try {
     const copy = jsonpatch.deepClone(resource) as Resource;
     return jsonpatch.applyPatch(copy, ops as jsonpatch.Operation[], true, true, true).newDocument as Resource;

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { fhirError } from '../errors.js';
-import type { Resource } from '../fhir/resource-types.js';
+import { PATIENT_REFERENCE, type Resource } from '../fhir/resource-types.js';
 import type { BlobInfo, CurrentRecord } from '../store/store.js';
 import { checkAttachments } from './attachments.js';
 import { storeBinaryContent } from './binary.js';
@@ -13,7 +13,7 @@ const rawBlobs = new WeakMap<FhirRequest, { resource: Resource; blob?: BlobInfo 
 async function binaryCompartments(resource: Resource, ctx: Context): Promise<string[]> {
   const ref = (resource.securityContext as { reference?: string } | undefined)?.reference;
   if (!ref) return [];
-  if (/^Patient\/[^/]+$/.test(ref)) return [ref];
+  if (PATIENT_REFERENCE.test(ref)) return [ref];
   const known = ctx.transaction?.compartments.get(ref);
   if (known) return known;
   const [type, id] = ref.split('/');

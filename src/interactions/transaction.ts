@@ -1,4 +1,5 @@
 import { fhirError } from '../errors.js';
+import { PATIENT_REFERENCE } from '../fhir/resource-types.js';
 import type { Write } from '../store/store.js';
 import { StoreConflict } from '../store/store.js';
 import { mhdTransaction } from '../mhd/transaction-hooks.js';
@@ -27,7 +28,7 @@ function linkBinariesToDocuments(parsed: ParsedEntry[], baseUrl: string, scope: 
     const doc = p.req.body as { resourceType?: string; subject?: { reference?: string }; content?: Array<{ attachment?: { url?: string } }> } | undefined;
     if (doc?.resourceType !== 'DocumentReference' || !p.req.id) continue;
     const subject = doc.subject?.reference;
-    if (subject && /^Patient\/[^/]+$/.test(subject)) scope.compartments.set(`DocumentReference/${p.req.id}`, [subject]);
+    if (subject && PATIENT_REFERENCE.test(subject)) scope.compartments.set(`DocumentReference/${p.req.id}`, [subject]);
     for (const c of doc.content ?? []) {
       const bin = c.attachment?.url ? binaries.get(c.attachment.url) : undefined;
       const body = bin?.req.body as { securityContext?: unknown } | undefined;

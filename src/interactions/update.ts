@@ -36,7 +36,7 @@ export async function planVersion(resource: Resource, type: string, id: string, 
 export const update = writeHandler('update', async (req, ctx) => {
   const type = req.type!;
   if (req.id !== undefined) {
-    const resource = req.raw ? { ...rawBinary(req), id: req.id } : checkBody(req.body, type, req.id);
+    const resource = req.raw ? { ...rawBinary(req, ctx.baseUrl), id: req.id } : checkBody(req.body, type, req.id);
     validateOrThrow(resource, ctx);
     return planVersion(resource, type, req.id, req, ctx);
   }

@@ -2,7 +2,7 @@ import { FhirError, fhirError, informational } from '../errors.js';
 import type { Resource } from '../fhir/resource-types.js';
 import { ID_PATTERN } from '../fhir/resource-types.js';
 import type { CurrentRecord } from '../store/store.js';
-import { withoutBlobMarker } from './binary.js';
+import { securityContextReference, withoutBlobMarker } from './binary.js';
 import { etag, httpDate, isVisible } from './records.js';
 import { checkWriteRules } from '../access/write-rules.js';
 import type { Context, FhirRequest, FhirResult } from './types.js';
@@ -30,14 +30,14 @@ export function checkBody(body: unknown, type: string, id?: string): Resource {
  * The Binary a raw (non-FHIR) body stands for: its content type from Content-Type, its
  * securityContext from X-Security-Context (FHIR R4 binary.html#rest).
  */
-export function rawBinary(req: FhirRequest): Resource {
+export function rawBinary(req: FhirRequest, baseUrl: string): Resource {
   if (req.type !== 'Binary') {
     throw fhirError('unsupported-media-type', `Send ${req.type} as application/fhir+json; only Binary takes raw content`);
   }
   return {
     resourceType: 'Binary',
     contentType: req.contentType ?? 'application/octet-stream',
-    ...(req.securityContext ? { securityContext: { reference: req.securityContext } } : {}),
+    ...(req.securityContext ? { securityContext: { reference: securityContextReference(req.securityContext, baseUrl) } } : {}),
   };
 }
 

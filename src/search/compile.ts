@@ -1,4 +1,5 @@
 import type { Issue } from '../errors.js';
+import { PATIENT_REFERENCE } from '../fhir/resource-types.js';
 import type { SortKey, StoreQuery } from '../store/store.js';
 import { RECORD_FIELD_PARAMS } from './extract.js';
 import type { ParsedParam, ParsedSearch } from './parse.js';
@@ -189,7 +190,7 @@ function renameEntries(filter: Filter, rename: (code: string) => string): Filter
 
 function patientRefs(values: unknown[]): string[] | undefined {
   const refs = values.map((v) => (v as ReferenceValue).kind === 'ref' ? (v as { r: string }).r : undefined);
-  return refs.every((r) => r !== undefined && /^Patient\/[^/]+$/.test(r)) ? [...new Set(refs as string[])] : undefined;
+  return refs.every((r) => r !== undefined && PATIENT_REFERENCE.test(r)) ? [...new Set(refs as string[])] : undefined;
 }
 
 function or(clauses: Filter[]): Filter {

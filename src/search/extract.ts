@@ -1,4 +1,4 @@
-import type { Resource } from '../fhir/resource-types.js';
+import { PATIENT_REFERENCE, type Resource } from '../fhir/resource-types.js';
 import type { IndexEntry } from '../store/store.js';
 import { createSearchRegistry, type SearchParamDef, type SearchRegistry } from './registry.js';
 import type { ExtractContext, TermContext } from './types/common.js';
@@ -133,7 +133,7 @@ function compartments(resource: Resource, idx: IndexEntry[], registry: SearchReg
   const params = compartmentParams(registry, resource.resourceType);
   if (params.size === 0) return [...comp];
   for (const e of idx) {
-    if (typeof e.p === 'string' && params.has(e.p) && typeof e.r === 'string' && /^Patient\/[^/]+$/.test(e.r)) comp.add(e.r);
+    if (typeof e.p === 'string' && params.has(e.p) && typeof e.r === 'string' && PATIENT_REFERENCE.test(e.r)) comp.add(e.r);
   }
   return [...comp].sort();
 }

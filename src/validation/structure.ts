@@ -1,4 +1,5 @@
 import type { Issue } from '../errors.js';
+import { isMediaType } from './media-type.js';
 import { isObject } from './paths.js';
 
 /** A resource inside another one, validated on its own with its expression as prefix. */
@@ -15,7 +16,7 @@ export interface Embedded {
 /**
  * One pass over the JSON for the rules the schema cannot express: no empty objects or arrays
  * (ele-1, http://hl7.org/fhir/R4/json.html), nulls in primitive arrays only where the `_name`
- * twin has a value, and the embedded resources to validate separately.
+ * twin has a value, media types in `contentType`, and the embedded resources to validate separately.
  */
 export function walkStructure(resource: Record<string, any>, rootExpression: string): { issues: Issue[]; embedded: Embedded[] } {
   const issues: Issue[] = [];
@@ -48,6 +49,9 @@ export function walkStructure(resource: Record<string, any>, rootExpression: str
         visitObject(value, at, key, depth);
       } else if (value === '') {
         issues.push(emptyString(at, key));
+      } else if (key === 'contentType' && typeof value === 'string' && !isMediaType(value)) {
+        // Every R4 element named contentType (Attachment, Binary, TestScript) holds a MIME type.
+        issues.push({ severity: 'error', code: 'value', diagnostics: `Element 'contentType' is not a media type (type/subtype, RFC 9110): ${JSON.stringify(value.slice(0, 100))}`, expression: [at] });
       }
     }
   };

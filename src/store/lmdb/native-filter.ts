@@ -68,6 +68,11 @@ function operator(op: string, b: unknown): Test | undefined {
     }
     case '$in':
       return Array.isArray(b) ? oneOf(b) : undefined;
+    case '$nin': {
+      // Access clauses exclude patients and ids this way (a missing field is in none of them).
+      const inList = Array.isArray(b) ? oneOf(b) : undefined;
+      return inList && ((a) => !inList(a));
+    }
     case '$elemMatch': {
       if (!isPlainObject(b) || Object.keys(b).length === 0) return undefined;
       // Only conditions on the elements' fields: {$elemMatch: {$gt: 1}} (scalar elements) is left to mingo.
@@ -102,12 +107,12 @@ function condition(cond: unknown): Test | undefined {
 function compileDocument(doc: Record<string, unknown>): DocTest | undefined {
   const tests: DocTest[] = [];
   for (const [key, value] of Object.entries(doc)) {
-    if (key === '$and' || key === '$or') {
+    if (key === '$and' || key === '$or' || key === '$nor') {
       if (!Array.isArray(value) || value.length === 0 || !value.every(isPlainObject)) return undefined;
       const parts = value.map((v) => compileDocument(v as Record<string, unknown>));
       if (parts.some((p) => p === undefined)) return undefined;
       const all = parts as DocTest[];
-      tests.push(key === '$and' ? (d) => all.every((p) => p(d)) : (d) => all.some((p) => p(d)));
+      tests.push(key === '$and' ? (d) => all.every((p) => p(d)) : key === '$or' ? (d) => all.some((p) => p(d)) : (d) => !all.some((p) => p(d)));
       continue;
     }
     // Paths, other top-level operators and field names mingo reads specially are left to mingo.

@@ -1,6 +1,6 @@
 import type { CurrentRecord, IndexEntry } from '../store.js';
 import type { Dbs } from './dbs.js';
-import { prefixRange, type Key } from './keys.js';
+import { currentKey, fitsKey, keySize, longValue, MAX_KEY_BYTES, prefixRange, PREFIX_BYTES, utf8Start, type Key } from './keys.js';
 import { addToPosting, hasPostings, removeFromPosting } from './postings.js';
 
 /**
@@ -29,11 +29,45 @@ export interface TermPin {
 
 /** After every string that starts with the prefix: U+10FFFF is the last code point (its UTF-8 lead byte F4 is the highest). */
 const LAST = '\u{10FFFF}';
-const valueRange = (prefix: Array<string | number>, value: string, byPrefix: boolean): { start: Key; end: Key } =>
-  byPrefix ? { start: [...prefix, value], end: [...prefix, value + LAST] } : prefixRange(...prefix, value);
 
-export const termKey = (type: string, p: string, field: TermField, value: string, id: string): Key => [type, p, field, value, id];
-export const compTermKey = (comp: string, term: Key): Key => [comp, ...term];
+/** Ids are FHIR ids: at most 64 characters of [A-Za-z0-9.-], one byte each. */
+const MAX_ID_BYTES = 64;
+const LONGEST_ID = 'i'.repeat(MAX_ID_BYTES);
+
+/**
+ * The key of a term: [...prefix, value, id], or where that would pass LMDB's key limit (a long
+ * name, identifier or reference), the value's long form (keys.ts). Only keys that could not be
+ * written before take the long form, so a store written by an earlier version holds the same keys.
+ */
+function keyed(prefix: Key, value: string, id: string): Key {
+  const key = [...prefix, value, id];
+  return fitsKey(key) ? key : [...prefix, longValue(value), id];
+}
+
+export const termKey = (type: string, p: string, field: TermField, value: string, id: string): Key => keyed([type, p, field], value, id);
+export const compTermKey = (comp: string, type: string, p: string, field: TermField, value: string, id: string): Key =>
+  keyed([comp, type, p, field], value, id);
+
+/**
+ * Where the keys under `prefix` holding `value` (or, byPrefix, a value starting with it) lie; the
+ * start of an exact range is also its posting's key. `verify`: what the ranges find only may hold
+ * the value (a long value's key keeps its start and a hash), so each find is checked on its record.
+ */
+function lookup(prefix: Key, value: string, byPrefix: boolean): { ranges: Array<{ start: Key; end: Key }>; verify: boolean } {
+  if (byPrefix) {
+    if (Buffer.byteLength(value) <= PREFIX_BYTES) return { ranges: [{ start: [...prefix, value], end: [...prefix, value + LAST] }], verify: false };
+    const start = utf8Start(value, PREFIX_BYTES);
+    return { ranges: [{ start: [...prefix, start], end: [...prefix, start + LAST] }], verify: true };
+  }
+  // Beside any id, the value is in its own key: the common case, decided without counting bytes.
+  if (fitsKey([...prefix, value, LONGEST_ID])) return { ranges: [prefixRange(...(prefix as string[]), value)], verify: false };
+  const size = keySize([...prefix, value]);
+  const ranges: Array<{ start: Key; end: Key }> = [];
+  // The shortest id adds two bytes (a separator and a character), the longest 1 + MAX_ID_BYTES.
+  if (size + 2 <= MAX_KEY_BYTES) ranges.push(prefixRange(...(prefix as string[]), value));
+  if (size + 1 + MAX_ID_BYTES > MAX_KEY_BYTES) ranges.push(prefixRange(...(prefix as string[]), longValue(value)));
+  return { ranges, verify: ranges.length > 1 || size + 2 > MAX_KEY_BYTES };
+}
 
 /** The value an index entry holds for a term field, if the term index holds it. */
 function termValue(entry: IndexEntry, field: TermField): string | undefined {
@@ -42,19 +76,21 @@ function termValue(entry: IndexEntry, field: TermField): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-function termsOf(record: CurrentRecord): Key[] {
+type Term = [p: string, field: TermField, value: string];
+
+function termsOf(record: CurrentRecord): Term[] {
   if (record.deleted) return [];
-  const keys = new Map<string, Key>();
+  const terms = new Map<string, Term>();
   for (const entry of record.idx) {
     if (typeof entry.p !== 'string') continue;
     for (const field of FIELDS) {
       const value = termValue(entry, field);
       if (value === undefined) continue;
-      const key = termKey(record.type, entry.p, field, value, record.id);
-      keys.set(JSON.stringify(key), key);
+      const term: Term = [entry.p, field, value];
+      terms.set(JSON.stringify(term), term);
     }
   }
-  return [...keys.values()];
+  return [...terms.values()];
 }
 
 /** Whether the term index holds this record under the pin: what a range read of it would say. */
@@ -68,10 +104,13 @@ export function carries(record: CurrentRecord, pin: TermPin): boolean {
   return false;
 }
 
-function compTermsOf(record: CurrentRecord | undefined, terms: Key[]): Key[] {
+function compTermsOf(record: CurrentRecord | undefined, terms: Term[]): Key[] {
   if (!record || record.deleted || record.comp.length === 0) return [];
-  return [...new Set(record.comp)].flatMap((comp) => terms.map((term) => compTermKey(comp, term)));
+  return [...new Set(record.comp)].flatMap((comp) => terms.map(([p, field, value]) => compTermKey(comp, record.type, p, field, value, record.id)));
 }
+
+const termKeys = (record: CurrentRecord | undefined, terms: Term[]): Key[] =>
+  record ? terms.map(([p, field, value]) => termKey(record.type, p, field, value, record.id)) : [];
 
 /**
  * Inside a write transaction: the terms of `previous` give way to those of `next`. Only the
@@ -80,8 +119,8 @@ function compTermsOf(record: CurrentRecord | undefined, terms: Key[]): Key[] {
 export function replaceTerms(dbs: Dbs, previous: CurrentRecord | undefined, next: CurrentRecord | undefined): void {
   const before = previous ? termsOf(previous) : [];
   const after = next ? termsOf(next) : [];
-  for (const key of before) dbs.terms.removeSync(key);
-  for (const key of after) dbs.terms.putSync(key, null);
+  for (const key of termKeys(previous, before)) dbs.terms.removeSync(key);
+  for (const key of termKeys(next, after)) dbs.terms.putSync(key, null);
   const gone = compTermsOf(previous, before);
   let fresh = compTermsOf(next, after);
   if (gone.length > 0) {
@@ -99,11 +138,23 @@ export function replaceTerms(dbs: Dbs, previous: CurrentRecord | undefined, next
   }
 }
 
+/** Whether the current record of type/id carries one value of the pin (a find of a `verify` lookup). */
+function holds(dbs: Dbs, type: string, id: string, pin: TermPin, value: string): boolean {
+  const record = dbs.current.get(currentKey(type, id));
+  return record !== undefined && !record.deleted && carries(record, { ...pin, values: [value] });
+}
+
 /** The ids of one type that carry the pin. */
 export function idsWithTerm(dbs: Dbs, type: string, pin: TermPin): Set<string> {
   const ids = new Set<string>();
   for (const value of pin.values) {
-    for (const key of dbs.terms.getKeys(valueRange([type, pin.p, pin.field], value, !!pin.prefix))) ids.add(key[4] as string);
+    const { ranges, verify } = lookup([type, pin.p, pin.field], value, !!pin.prefix);
+    for (const range of ranges) {
+      for (const key of dbs.terms.getKeys(range)) {
+        const id = key[4] as string;
+        if (!verify || holds(dbs, type, id, pin, value)) ids.add(id);
+      }
+    }
   }
   return ids;
 }
@@ -113,16 +164,21 @@ export function idsWithCompTerm(dbs: Dbs, comps: string[], type: string, pin: Te
   const ids = new Set<string>();
   for (const comp of comps) {
     for (const value of pin.values) {
-      const prefix = [comp, type, pin.p, pin.field];
-      if (!pin.prefix && hasPostings(pin.field)) {
-        const posting = dbs.compPostings.get([...prefix, value]);
-        if (posting === undefined) continue;
-        if (posting) {
-          for (const id of posting) ids.add(id);
-          continue;
+      const { ranges, verify } = lookup([comp, type, pin.p, pin.field], value, !!pin.prefix);
+      const add = (id: string) => {
+        if (!verify || holds(dbs, type, id, pin, value)) ids.add(id);
+      };
+      for (const range of ranges) {
+        if (!pin.prefix && hasPostings(pin.field)) {
+          const posting = dbs.compPostings.get(range.start);
+          if (posting === undefined) continue;
+          if (posting) {
+            posting.forEach(add);
+            continue;
+          }
         }
+        for (const key of dbs.compTerms.getKeys(range)) add(key[5] as string);
       }
-      for (const key of dbs.compTerms.getKeys(valueRange(prefix, value, !!pin.prefix))) ids.add(key[5] as string);
     }
   }
   return ids;
