@@ -1,13 +1,16 @@
 # carnet: FHIR R4 server. Multi-stage: build with dev dependencies, run with production ones only.
-FROM node:20-bookworm-slim AS build
+# Node 24 LTS: Node 20 reached end of life in April 2026.
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
+# npm ci runs the prepare script, which builds only where sources exist: not yet, at this layer.
 COPY package.json package-lock.json ./
+COPY scripts/build-if-stale.mjs ./scripts/
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8080 \

@@ -11,6 +11,9 @@ import { parseScope } from '../src/auth/scopes.js';
 const USAGE = `usage: npm run -s token -- --scope "<SMART scopes>" [--fhir-user Practitioner/123] [--patient 456]
                       [--purpose BTG] [--sub <subject>] [--expires 12h]`;
 
+// SMART App Launch's other scopes (scopes-and-launch-context.html): accepted, they grant no access by themselves.
+const OTHER_SMART_SCOPES = /^(openid|fhirUser|profile|launch|launch\/(patient|encounter)|offline_access|online_access)$/;
+
 function fail(message: string, code: number): never {
   process.stderr.write(`token: ${message}\n`);
   process.exit(code);
@@ -51,9 +54,10 @@ async function main(): Promise<void> {
 
   if (values.patient !== undefined && !ID_PATTERN.test(values.patient)) fail('--patient must be a Patient id, e.g. 456', 2);
 
-  for (const text of values.scope.split(/\s+/)) {
-    if (/^(patient|user|system)\//.test(text) && !parseScope(text)) {
-      process.stderr.write(`token: warning: "${text}" is not a valid SMART scope and will grant nothing\n`);
+  // A scope carnet would ignore grants nothing: say so now rather than with a 403 later.
+  for (const text of values.scope.split(/\s+/).filter(Boolean)) {
+    if (!parseScope(text) && !OTHER_SMART_SCOPES.test(text)) {
+      fail(`"${text}" is not a SMART scope; resource scopes look like patient/*.rs, user/DocumentReference.cruds, system/*.cruds (v1: patient/*.read)`, 2);
     }
   }
 

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { loadAuthServer } from './auth/auth-server.js';
 import { loadJwks } from './auth/jwks.js';
 import { createAuthenticator } from './auth/authenticator.js';
 import { ensureLocalIssuer } from './auth/local-issuer.js';
@@ -33,7 +34,7 @@ export interface App {
   store: Store;
   /**
    * Compiles the validators of the served types one at a time, yielding between them, so the first
-   * write of each type does not pay for it. Run after listening; requests are served meanwhile.
+   * write of each type does not pay for it. src/main.ts runs it before listening.
    */
   warmUp(): Promise<void>;
   /** Stops accepting, finishes in-flight requests, closes the store. */
@@ -69,12 +70,16 @@ async function openAuthenticator(config: Config, logger: Logger) {
         jwks: await loadJwks(config.authJwks), issuer: config.authIssuer!, audience: config.authAudience!, onKeysError: (message) => logger.warn(message),
       }),
       issuer: config.authIssuer!,
+      authServer: await loadAuthServer({
+        issuer: config.authIssuer!, discoveryUrl: config.authDiscovery, authorizationEndpoint: config.authAuthorizationEndpoint, tokenEndpoint: config.authTokenEndpoint,
+      }),
     };
   }
   mkdirSync(config.dataDir, { recursive: true });
   const local = await ensureLocalIssuer(config.dataDir);
   logger.warn('CARNET_AUTH_JWKS is not set: running with a local development token issuer (npm run token). Do not use this in production.');
-  return { authenticator: createAuthenticator({ jwks: { kind: 'local', jwks: local.jwks }, issuer: local.issuer, audience: local.audience }), issuer: local.issuer };
+  const unknownKeyHint = 'This server runs the local development issuer: a token from npm run token works only against a server started with the same CARNET_DATA_DIR (the key pair lives there)';
+  return { authenticator: createAuthenticator({ jwks: { kind: 'local', jwks: local.jwks }, issuer: local.issuer, audience: local.audience, unknownKeyHint }), issuer: local.issuer, authServer: undefined };
 }
 
 export async function createApp(deps: AppDeps): Promise<App> {
@@ -83,7 +88,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const store = await openStore(config, logger);
   try {
     logger.info({ engine: store.info.engine, atomicCommit: store.info.atomicCommit }, store.info.atomicity);
-    const { authenticator, issuer } = await openAuthenticator(config, logger);
+    const { authenticator, issuer, authServer } = await openAuthenticator(config, logger);
     const registry = createSearchRegistry();
     const validator = createValidator();
     // eslint-disable-next-line prefer-const -- the Bundle handlers reach the executor that holds them
@@ -96,7 +101,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       baseUrl: config.baseUrl, version: packageVersion(), registry, interactions: new Set(handlerMap.keys()), operations, store: store.info, now: now(),
       supportedProfiles: (type) => validator.profilesOf(type),
     });
-    const smart = buildSmartConfiguration({ issuer, baseUrl: config.baseUrl });
+    const smart = buildSmartConfiguration({ issuer, authServer });
     const http = createHttpServer({
       logger, bodyLimit: config.bodyLimit, maxDepth: config.maxDepth, authenticator, executor, store,
       capabilities: () => capabilityStatement, smartConfiguration: () => smart,

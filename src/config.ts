@@ -14,6 +14,11 @@ export interface Config {
   authJwks?: string;
   authIssuer?: string;
   authAudience?: string;
+  /** The authorization server's metadata document (RFC 8414 / OpenID discovery), read once at start. */
+  authDiscovery?: string;
+  /** Published in the SMART configuration; override what discovery says. */
+  authAuthorizationEndpoint?: string;
+  authTokenEndpoint?: string;
   logLevel: string;
   /** Largest accepted request body, bytes. */
   bodyLimit: number;
@@ -87,6 +92,15 @@ function url(env: NodeJS.ProcessEnv, name: string, protocols: string[]): string 
   return raw;
 }
 
+/** An authorization server's URL, published to clients: https, or http on a loopback address (a local IdP). */
+function authUrl(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = url(env, name, ['https:', 'http:']);
+  if (raw && new URL(raw).protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(new URL(raw).hostname)) {
+    throw new ConfigError(name, 'expected an https URL (http only on localhost)');
+  }
+  return raw;
+}
+
 /** `*`, or a list of origins as browsers send them (scheme://host[:port], nothing after). */
 function corsOrigins(env: NodeJS.ProcessEnv): string[] {
   const raw = env.CARNET_CORS_ORIGINS?.trim();
@@ -119,6 +133,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (authJwks?.startsWith('http://')) throw new ConfigError('CARNET_AUTH_JWKS', 'a remote JWKS must use https');
   if (authJwks && !env.CARNET_AUTH_ISSUER) throw new ConfigError('CARNET_AUTH_ISSUER', 'required when CARNET_AUTH_JWKS is set');
   if (authJwks && !env.CARNET_AUTH_AUDIENCE) throw new ConfigError('CARNET_AUTH_AUDIENCE', 'required when CARNET_AUTH_JWKS is set');
+  const authServer = {
+    authDiscovery: authUrl(env, 'CARNET_AUTH_DISCOVERY'),
+    authAuthorizationEndpoint: authUrl(env, 'CARNET_AUTH_AUTHORIZATION_ENDPOINT'),
+    authTokenEndpoint: authUrl(env, 'CARNET_AUTH_TOKEN_ENDPOINT'),
+  };
+  for (const [name, value] of [['CARNET_AUTH_DISCOVERY', authServer.authDiscovery], ['CARNET_AUTH_AUTHORIZATION_ENDPOINT', authServer.authAuthorizationEndpoint], ['CARNET_AUTH_TOKEN_ENDPOINT', authServer.authTokenEndpoint]]) {
+    if (value && !authJwks) throw new ConfigError(name!, 'needs CARNET_AUTH_JWKS: the local development issuer has no authorization server');
+  }
   const defaultCount = int(env, 'CARNET_DEFAULT_COUNT', 20, 1, 1000);
   return {
     port,
@@ -130,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     authJwks,
     authIssuer: env.CARNET_AUTH_ISSUER || undefined,
     authAudience: env.CARNET_AUTH_AUDIENCE || undefined,
+    ...authServer,
     logLevel,
     bodyLimit: int(env, 'CARNET_BODY_LIMIT', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     maxDepth: int(env, 'CARNET_MAX_DEPTH', 64, 8, 1000),

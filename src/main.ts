@@ -27,11 +27,12 @@ async function serve(config: Config): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  await app.http.listen({ port: config.port, host: config.host });
-  logger.info({ url: config.baseUrl, store: app.store.info.engine }, 'carnet is serving FHIR R4');
+  // Compiled before listening: a request arriving during a compile would wait for it (about a second).
   const t0 = performance.now();
   await app.warmUp();
   logger.debug({ ms: Math.round(performance.now() - t0) }, 'validators compiled');
+  await app.http.listen({ port: config.port, host: config.host });
+  logger.info({ url: config.baseUrl, store: app.store.info.engine }, 'carnet is serving FHIR R4');
 }
 
 /**

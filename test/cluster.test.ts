@@ -20,9 +20,14 @@ async function until(run: Running, what: string, check: () => boolean, ms = 60_0
 
 /** The workers that logged having handled a request (each worker's lines carry its number). */
 function workersThatServed(run: Running): Set<number> {
+  return workersThat(run, 'request');
+}
+
+/** The workers that logged a line with this message. */
+function workersThat(run: Running, msg: string): Set<number> {
   const ids = new Set<number>();
   for (const line of run.stdout().split('\n')) {
-    if (!line.includes('"request completed"')) continue;
+    if (!line.includes(`"msg":${JSON.stringify(msg)}`)) continue;
     const worker = JSON.parse(line).worker;
     if (typeof worker === 'number') ids.add(worker);
   }
@@ -47,6 +52,8 @@ describeEngines('several workers on one port (CARNET_WORKERS)', (engine) => {
     const base = `http://127.0.0.1:${run.port}/fhir`;
     try {
       await until(run, 'both workers run', () => workersOf(run.child.pid!).length === 2);
+      // Each worker compiles its validators before it listens: the first one ready could take every connection.
+      await until(run, 'both workers listen', () => workersThat(run, 'carnet is serving FHIR R4').size === 2);
       // Each worker runs with the larger young generation (see SEMI_SPACE_FLAG).
       for (const w of workersOf(run.child.pid!)) expect(readFileSync(`/proc/${w}/cmdline`, 'utf8').split('\0')).toContain(SEMI_SPACE_FLAG);
 

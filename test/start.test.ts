@@ -1,9 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ensureLocalIssuer } from '../src/auth/local-issuer.js';
 import { freePort } from '../scripts/bench/lib.js';
 import { SEMI_SPACE_FLAG } from '../src/cluster.js';
@@ -51,3 +51,52 @@ it('the built server (what npm start runs) serves metadata and stores a resource
     await exited;
   }
 }, 180_000);
+
+describe('npm start compiles only when the sources changed', () => {
+  const project = mkdtempSync(join(tmpdir(), 'carnet-build-'));
+  afterAll(() => rmSync(project, { recursive: true, force: true }));
+  const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const build = () => promisify(execFile)(process.execPath, [join(ROOT, 'scripts/build-if-stale.mjs')], { cwd: project });
+  const main = join(project, 'dist/src/main.js');
+
+  it('is what npm start and npm install run', () => {
+    expect(scripts.prestart).toBe('node scripts/build-if-stale.mjs');
+    expect(scripts.prepare).toBe('node scripts/build-if-stale.mjs');
+  });
+
+  it('builds a missing dist/, then leaves it alone until a source file changes', async () => {
+    mkdirSync(join(project, 'src'));
+    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', outDir: 'dist', rootDir: '.', types: [] } }));
+    writeFileSync(join(project, 'tsconfig.build.json'), JSON.stringify({ extends: './tsconfig.json', include: ['src'] }));
+    writeFileSync(join(project, 'src/main.ts'), 'export const answer: number = 1;\n');
+
+    expect((await build()).stderr).toMatch(/no dist\/ yet: compiling/);
+    expect(readFileSync(main, 'utf8')).toMatch(/answer = 1/);
+    const builtAt = statSync(main).mtimeMs;
+
+    expect((await build()).stderr).toMatch(/up to date/);
+    expect(statSync(main).mtimeMs).toBe(builtAt);
+
+    writeFileSync(join(project, 'src/main.ts'), 'export const answer: number = 2;\n');
+    expect((await build()).stderr).toMatch(/sources changed: compiling/);
+    expect(readFileSync(main, 'utf8')).toMatch(/answer = 2/);
+
+    // A new file is a change too; a build that fails is tried again at the next start.
+    writeFileSync(join(project, 'src/broken.ts'), 'export const n: number = "not a number";\n');
+    await expect(build()).rejects.toThrow(/tsc failed/);
+    await expect(build()).rejects.toThrow(/sources changed: compiling/);
+    rmSync(join(project, 'src/broken.ts'));
+    expect((await build()).stderr).toMatch(/sources changed: compiling/);
+    expect((await build()).stderr).toMatch(/up to date/);
+  }, 180_000);
+
+  it('does nothing where there are no sources yet (the image runs npm ci before copying them)', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'carnet-build-empty-'));
+    try {
+      const { stderr } = await promisify(execFile)(process.execPath, [join(ROOT, 'scripts/build-if-stale.mjs')], { cwd: empty });
+      expect(stderr).toMatch(/nothing to build/);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+});

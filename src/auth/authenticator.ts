@@ -14,6 +14,8 @@ export interface AuthenticatorOptions {
   audience: string;
   /** Accepted clock skew for exp/nbf/iat, in seconds (default 30). */
   clockToleranceSec?: number;
+  /** Appended to the 401 of a token that no trusted key signed (the local issuer says where its key lives). */
+  unknownKeyHint?: string;
   /** Told when a JWKS file that changed cannot be read (the keys in use are kept). */
   onKeysError?: (message: string) => void;
   /** How often a JWKS file is checked for changes besides on an unknown kid, ms (default 30 s). */
@@ -54,7 +56,7 @@ function bearerToken(header: string | undefined): string {
 }
 
 /** Turns a verification failure into a message that names the reason, never the token or its claims. */
-function mapError(err: unknown): FhirError {
+function mapError(err: unknown, unknownKeyHint: string | undefined): FhirError {
   if (err instanceof FhirError) return err;
   if (err instanceof errors.JWTExpired) return unauthenticated('Access token expired');
   if (err instanceof errors.JWTClaimValidationFailed) {
@@ -71,7 +73,9 @@ function mapError(err: unknown): FhirError {
     }
   }
   if (err instanceof errors.JWSSignatureVerificationFailed) return unauthenticated('Access token signature is invalid');
-  if (err instanceof errors.JWKSNoMatchingKey) return unauthenticated('Access token signature is invalid: no trusted key matches its kid/alg');
+  if (err instanceof errors.JWKSNoMatchingKey) {
+    return unauthenticated(`Access token signature is invalid: no trusted key matches its kid/alg${unknownKeyHint ? `. ${unknownKeyHint}` : ''}`);
+  }
   if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) {
     return unauthenticated(`Access token algorithm not accepted (accepted: ${ACCEPTED_ALGORITHMS.join(', ')})`);
   }
@@ -165,7 +169,7 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
       try {
         claims = await verify(token);
       } catch (err) {
-        throw mapError(err);
+        throw mapError(err, opts.unknownKeyHint);
       }
       const principal = principalFromClaims(claims);
       cache.set(token, principal, claims.exp);

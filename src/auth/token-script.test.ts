@@ -49,4 +49,15 @@ describe('scripts/token.ts', () => {
     expect(err?.stdout).toBe('');
     expect(err?.stderr).toMatch(/local issuer/);
   });
+
+  it('refuses what is not a SMART scope, and keeps the scopes SMART defines beside resource scopes', async () => {
+    for (const scope of ['everything', 'patient/*.rs everything', 'patient/*.rr', 'admin']) {
+      const err = await token(['--scope', scope], { CARNET_DATA_DIR: dir }).then(() => undefined, (e: { code: number; stdout: string; stderr: string }) => e);
+      expect(err?.code, scope).toBe(2);
+      expect(err?.stdout).toBe('');
+      expect(err?.stderr).toMatch(/is not a SMART scope/);
+    }
+    const { stdout } = await token(['--scope', 'openid fhirUser launch/patient patient/*.rs'], { CARNET_DATA_DIR: dir });
+    expect(stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
+  });
 });

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FhirError, fhirError } from '../errors.js';
 import { isMediaType } from '../validation/media-type.js';
@@ -48,9 +49,13 @@ export function registerParsers(app: FastifyInstance, maxDepth: number): void {
   });
   // Anything else is left unread: only a Binary takes raw content, streamed into the blob store.
   app.addContentTypeParser('*', (_req, payload, done) => done(null, { raw: payload }));
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+  // A form is a search's parameters (POST _search). Elsewhere it is raw content like any other type:
+  // `curl -d` sends JSON as a form, which must get the 415 a text/plain body gets, and a Binary keeps its bytes.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (req, body, done) => {
+    const bytes = body as Buffer;
+    if (!/\/_search\/?$/.test(req.url.split('?')[0]!)) return done(null, { raw: Readable.from([bytes]) });
     const out: Record<string, string[]> = {};
-    for (const [k, v] of new URLSearchParams(body as string)) (out[k] ??= []).push(v);
+    for (const [k, v] of new URLSearchParams(bytes.toString('utf8'))) (out[k] ??= []).push(v);
     done(null, out);
   });
 }

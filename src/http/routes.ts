@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { fhirError } from '../errors.js';
+import { ID_PATTERN } from '../fhir/resource-types.js';
 import type { Interaction } from '../access/permissions.js';
 import type { FhirRequest } from '../interactions/types.js';
 import type { Executor } from '../interactions/executor.js';
@@ -64,10 +65,20 @@ function searchForm(req: FastifyRequest): Partial<FhirRequest> {
   return { query, body: undefined };
 }
 
+/** A malformed id cannot name anything: 400, not the 404 of an id that is merely unknown. */
+function checkIds(req: FhirRequest): void {
+  for (const [what, value] of [['id', req.id], ['version id', req.versionId], ['id', req.compartment?.id]] as const) {
+    if (value !== undefined && !ID_PATTERN.test(value)) {
+      throw fhirError('bad-request', `"${value}" is not a valid ${what}: 1 to 64 characters among A-Z a-z 0-9 - .`);
+    }
+  }
+}
+
 export function registerFhirRoutes(app: FastifyInstance, executor: Executor): void {
   const run = (interaction: Interaction, extra?: (req: FastifyRequest) => Partial<FhirRequest>) =>
     async (req: FastifyRequest, reply: FastifyReply) => {
       const fhirReq = toFhirRequest(req, interaction, extra?.(req));
+      checkIds(fhirReq);
       const result = await executor.execute(fhirReq, principalOf(req), req.id, req.log);
       return sendResult(req, reply, result);
     };

@@ -1,4 +1,5 @@
 import { ACCESS_MODEL } from '../access/describe.js';
+import type { AuthServer } from '../auth/auth-server.js';
 import { SERVED_TYPES } from '../fhir/resource-types.js';
 import { MHD_INSTANTIATES, PATCH_FORMATS } from '../mhd/capabilities.js';
 import type { OperationHandler } from '../operations/types.js';
@@ -86,16 +87,37 @@ export function buildCapabilityStatement(deps: CapabilityDeps): Record<string, u
   };
 }
 
-/** SMART configuration (https://hl7.org/fhir/smart-app-launch/conformance.html). */
-export function buildSmartConfiguration(deps: { issuer: string; baseUrl: string }): Record<string, unknown> {
-  return {
+const CLIENT_AUTH: Record<string, string> = {
+  private_key_jwt: 'client-confidential-asymmetric',
+  client_secret_basic: 'client-confidential-symmetric',
+  client_secret_post: 'client-confidential-symmetric',
+  none: 'client-public',
+};
+
+/**
+ * SMART configuration (https://hl7.org/fhir/smart-app-launch/conformance.html): what carnet checks
+ * itself (scopes), and of the authorization server only what was configured or discovered. The
+ * local development issuer has no endpoints: it advertises no grant a client could use.
+ */
+export function buildSmartConfiguration(deps: { issuer: string; authServer?: AuthServer }): Record<string, unknown> {
+  const a = deps.authServer ?? {};
+  const grants = a.grantTypes ?? [];
+  const launch = grants.includes('authorization_code');
+  const clientAuth = [...new Set((a.tokenEndpointAuthMethods ?? []).map((m) => CLIENT_AUTH[m]).filter((c): c is string => Boolean(c)))];
+  const config: Record<string, unknown> = {
     issuer: deps.issuer,
-    jwks_uri: undefined,
-    grant_types_supported: ['client_credentials', 'authorization_code'],
-    token_endpoint_auth_methods_supported: ['private_key_jwt'],
-    scopes_supported: ['openid', 'fhirUser', 'launch/patient', 'patient/*.rs', 'patient/*.cruds', 'user/*.rs', 'user/*.cruds', 'system/*.rs', 'system/*.cruds'],
-    response_types_supported: ['code'],
-    capabilities: ['permission-v2', 'permission-v1', 'permission-patient', 'permission-user', 'context-standalone-patient', 'client-confidential-asymmetric'],
-    code_challenge_methods_supported: ['S256'],
+    jwks_uri: a.jwksUri,
+    authorization_endpoint: a.authorizationEndpoint,
+    token_endpoint: a.tokenEndpoint,
+    registration_endpoint: a.registrationEndpoint,
+    introspection_endpoint: a.introspectionEndpoint,
+    revocation_endpoint: a.revocationEndpoint,
+    grant_types_supported: grants,
+    token_endpoint_auth_methods_supported: a.tokenEndpoint ? a.tokenEndpointAuthMethods : undefined,
+    response_types_supported: launch ? a.responseTypes : undefined,
+    code_challenge_methods_supported: launch ? a.codeChallengeMethods : undefined,
+    scopes_supported: [...(launch ? ['openid', 'fhirUser', 'launch/patient'] : []), 'patient/*.rs', 'patient/*.cruds', 'user/*.rs', 'user/*.cruds', 'system/*.rs', 'system/*.cruds'],
+    capabilities: [...(launch ? ['launch-standalone'] : []), ...(a.tokenEndpoint ? clientAuth : []), 'permission-v2', 'permission-v1', 'permission-patient', 'permission-user'],
   };
+  return Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));
 }
