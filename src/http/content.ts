@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { fhirError } from '../errors.js';
+import { keepDecimalText } from './decimals.js';
 
 export const FHIR_JSON = 'application/fhir+json';
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json-patch+json'];
@@ -33,6 +34,7 @@ export function registerParsers(app: FastifyInstance, maxDepth: number): void {
     if (depthOf(value, maxDepth) > maxDepth) {
       return done(fhirError('bad-request', `The body nests deeper than ${maxDepth} levels`), undefined);
     }
+    keepDecimalText(text, value);
     done(null, value);
   });
   // Anything else is left unread: only a Binary takes raw content, streamed into the blob store.
