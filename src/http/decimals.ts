@@ -153,15 +153,16 @@ function withPlaceholders(value: unknown, texts: string[], depth: number): unkno
     for (const [path, text] of parseMarker(marker)) out = replaceAt(out, path, 0, text, texts) as Json;
   }
   if (value.resourceType === 'Bundle' && Array.isArray(value.entry)) {
-    let changed = false;
-    const entries = value.entry.map((e: unknown) => {
+    // Search pages are the common answer: no copy unless an entry has texts to splice.
+    let entries: unknown[] | undefined;
+    value.entry.forEach((e: unknown, i: number) => {
       const resource = (e as Json | null)?.resource;
       const replaced = withPlaceholders(resource, texts, depth + 1);
-      if (replaced === resource) return e;
-      changed = true;
-      return { ...(e as Json), resource: replaced };
+      if (replaced === resource) return;
+      entries ??= [...value.entry];
+      entries[i] = { ...(e as Json), resource: replaced };
     });
-    if (changed) out = { ...out, entry: entries };
+    if (entries) out = { ...out, entry: entries };
   }
   return out;
 }
