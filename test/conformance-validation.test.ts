@@ -18,6 +18,9 @@ const refused: Array<[string, Record<string, any>, string, RegExp]> = [
   ['a narrative without the XHTML namespace', { resourceType: 'Patient', text: narrative('<div><p>Bonjour</p></div>') }, 'Patient.text.div', /namespace/],
   ['a narrative that is not well-formed', { resourceType: 'Patient', text: narrative(`<div xmlns="${XHTML}"><p>Bonjour</div>`) }, 'Patient.text.div', /does not match/],
   ['an empty narrative (txt-2)', { resourceType: 'Patient', text: narrative(`<div xmlns="${XHTML}"> <p> </p> </div>`) }, 'Patient.text.div', /txt-2/],
+  ['an image in the narrative that matches no contained resource', {
+    resourceType: 'Patient', text: narrative(`<div xmlns="${XHTML}"><img src="#photo"/></div>`),
+  }, 'Patient.text.div', /'#photo' matches no contained resource/],
   ['a narrative in a contained resource', {
     resourceType: 'Patient',
     contained: [{ resourceType: 'Organization', id: 'o', name: 'Cabinet', text: narrative(`<div xmlns="${XHTML}"><iframe src="x"></iframe></div>`) }],
@@ -117,6 +120,7 @@ describeEngines('conformance: validation as the HL7 validator does it', (engine)
       text: narrative(`<div xmlns="${XHTML}"><p class="x" style="color:red">Anne &amp; <b>Marie</b>&#160;<a href="https://example.org">site</a></p><table><tr><td colspan="2">1</td></tr></table><img src="#photo" alt="photo"/></div>`),
       contained: [
         { resourceType: 'Organization', id: 'o', name: 'Cabinet' },
+        { resourceType: 'Binary', id: 'photo', contentType: 'image/png', data: 'iVBORw0KGgo=' },
         { resourceType: 'Practitioner', id: 'pr', name: [{ family: 'Martin' }] },
       ],
       managingOrganization: { reference: '#o' },

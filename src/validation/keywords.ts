@@ -12,7 +12,7 @@ export const FHIR_CHOICES: KeywordDefinition = {
   validate: function check(groups: string[][], data: Record<string, unknown>) {
     const errors: KeywordErrors = [];
     for (const keys of groups) {
-      const present = keys.filter((k) => k in data || `_${k}` in data);
+      const present = keys.filter((k) => Object.hasOwn(data, k) || Object.hasOwn(data, `_${k}`));
       if (present.length > 1) errors.push({ keyword: 'fhirChoices', message: 'more than one type', params: { present } });
     }
     (check as { errors?: KeywordErrors }).errors = errors;

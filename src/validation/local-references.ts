@@ -2,6 +2,7 @@ import type { Issue } from '../errors.js';
 import { isObject } from './paths.js';
 
 const MAX_DEPTH = 64;
+const NARRATIVE_LINK = /\s(?:src|href)\s*=\s*["']#([^"']+)["']/g;
 const REF_1 = 'Constraint ref-1 failed: SHALL have a contained resource if a local reference is provided';
 
 /**
@@ -34,6 +35,8 @@ export function localReferenceIssues(resource: Record<string, any>, expression: 
     for (const [key, value] of Object.entries(node)) {
       if (top && holdsResources && (key === 'resource' || key === 'outcome')) continue;
       if (typeof value === 'string') {
+        // A narrative's images and links refer to contained resources too (the HL7 validator counts them for dom-3).
+        if (key === 'div') for (const m of value.matchAll(NARRATIVE_LINK)) strings.add(`#${m[1]}`);
         if (value.startsWith('#')) {
           strings.add(value);
           if (key === 'reference') references.push({ value, at });

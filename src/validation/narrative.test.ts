@@ -6,9 +6,9 @@ const NS = 'xmlns="http://www.w3.org/1999/xhtml"';
 describe('narrative: FHIR XHTML subset (txt-1, txt-2)', () => {
   it.each([
     `<div ${NS}>texte</div>`,
-    `<div ${NS}><!-- note --><p>a &lt; b &amp;&amp; c &gt; d &#160; &#xA0; &eacute;</p></div>`,
+    `<div ${NS}><!-- note --><p>a &lt; b &amp;&amp; c &gt; d &#160; &#xA0; &quot;&apos;</p></div>`,
     `<div ${NS}><table border="1"><tbody><tr><th scope="col">x</th><td colspan="2" style="x">y</td></tr></tbody></table></div>`,
-    `<div ${NS}><img src="#photo" alt=""/></div>`,
+    `<div ${NS}><img src="https://example.org/photo.png" alt=""/></div>`,
     `<div ${NS}>\n  <a name="top"></a><a href='https://example.org/?a=1&amp;b=2'>lien</a>\n</div>`,
     `<div ${NS}><p><![CDATA[ a < b ]]></p></div>`,
     `<div ${NS}><ul><li><span xml:lang="fr" lang="fr">é</span></li></ul><br/><hr /></div>`,
@@ -40,7 +40,15 @@ describe('narrative: FHIR XHTML subset (txt-1, txt-2)', () => {
     [`<div ${NS}><!DOCTYPE html>a</div>`, /Declarations/],
     [`<div ${NS}><?php x ?>a</div>`, /processing instructions/],
     [`<div ${NS}> <br/> </div>`, /txt-2/],
+    [`<div ${NS}><img src="#nowhere"/></div>`, /matches no contained resource/],
+    [`<div ${NS}><a href="#nowhere">x</a></div>`, /matches no anchor/],
+    [`<div ${NS}>a&nbsp;b</div>`, /character reference/],
   ])('refuses %s', (div, message) => {
     expect(narrativeProblem(div)).toMatch(message);
+  });
+
+  it('accepts an image that is a contained resource, and links to anchors or contained resources', () => {
+    expect(narrativeProblem(`<div ${NS}><img src="#photo"/></div>`, new Set(['photo']))).toBeUndefined();
+    expect(narrativeProblem(`<div ${NS}><a href="#o">o</a><a href="#s2">2</a><p id="s2">x</p><a name="top"/><a href="#top">^</a></div>`, new Set(['o']))).toBeUndefined();
   });
 });

@@ -40,18 +40,21 @@ const ELEMENT_ATTRIBUTES: Record<string, Set<string>> = {
 };
 
 const NAME = /[A-Za-z_][A-Za-z0-9_.-]*(?::[A-Za-z_][A-Za-z0-9_.-]*)?/y;
-const ENTITY = /&(?:[A-Za-z][A-Za-z0-9]*|#[0-9]{1,7}|#x[0-9A-Fa-f]{1,6});/y;
+/** XML's five named entities only: a narrative is XML, where `&nbsp;` is undefined (write `&#160;`). */
+const ENTITY = /&(?:lt|gt|amp|quot|apos|#[0-9]{1,7}|#x[0-9A-Fa-f]{1,6});/y;
 
 /**
  * Checks a narrative's `div`: well-formed XML, one root `div` in the XHTML namespace, only the
  * elements and attributes of FHIR's subset, no script URLs (txt-1), and some text or an image
  * (txt-2). Returns the first problem found, or undefined.
  */
-export function narrativeProblem(div: string): string | undefined {
+export function narrativeProblem(div: string, containedIds: ReadonlySet<string> = new Set()): string | undefined {
   const stack: string[] = [];
   let pos = 0;
   let root = 0;
   let content = false;
+  const anchors = new Set<string>();
+  const localLinks: string[] = [];
   const fail = (what: string) => `${what} (at character ${pos})`;
   while (pos < div.length) {
     const lt = div.indexOf('<', pos);
@@ -123,10 +126,18 @@ export function narrativeProblem(div: string): string | undefined {
         return `Attribute '${a[0]}' of <${name}> holds a script URL, not allowed in a narrative (txt-1)`;
       }
     }
+    for (const anchor of [attrs.get('id'), name === 'a' ? attrs.get('name') : undefined]) if (anchor) anchors.add(anchor);
+    const href = name === 'a' ? attrs.get('href') : undefined;
+    if (href?.startsWith('#')) localLinks.push(href);
     const xmlns = attrs.get('xmlns');
     if (!stack.length && xmlns !== XHTML_NS) return `The narrative's <div> must declare the XHTML namespace: xmlns="${XHTML_NS}"`;
     if (xmlns !== undefined && xmlns !== XHTML_NS) return `Element <${name}> is in namespace '${xmlns}', not XHTML`;
-    if (name === 'img') content = true;
+    if (name === 'img') {
+      content = true;
+      // An image inside the resource is a contained resource (a Binary): its id must exist.
+      const src = attrs.get('src');
+      if (src?.startsWith('#') && !containedIds.has(src.slice(1))) return `Image source '${src}' matches no contained resource`;
+    }
     if (div.startsWith('/>', pos)) pos += 2;
     else {
       pos += 1;
@@ -137,6 +148,9 @@ export function narrativeProblem(div: string): string | undefined {
   if (stack.length) return `Element <${stack.at(-1)}> is not closed`;
   if (!root) return 'A narrative is one <div> element';
   if (!content) return 'The narrative has no content: it needs some text or an image (txt-2)';
+  // A local link goes to an anchor of the narrative or to a contained resource.
+  const broken = localLinks.find((h) => h !== '#' && !anchors.has(h.slice(1)) && !containedIds.has(h.slice(1)));
+  if (broken) return `Link '${broken}' matches no anchor of the narrative and no contained resource`;
   return undefined;
 }
 
@@ -157,10 +171,12 @@ function decode(value: string): string {
     .replace(/[\u0000-\u0020]/g, '');
 }
 
-/** The narrative issue of one resource, if its `text.div` is outside FHIR's rules. */
-export function narrativeIssue(resource: Record<string, any>, expression: string): Issue | undefined {
+/** The narrative issue of one resource, if its `text.div` is outside FHIR's rules; `container` holds the contained resources. */
+export function narrativeIssue(resource: Record<string, any>, expression: string, container: Record<string, any>): Issue | undefined {
   const div = resource.text?.div;
   if (typeof div !== 'string' || div === '') return undefined;
-  const problem = narrativeProblem(div);
+  const contained: unknown[] = Array.isArray(container.contained) ? container.contained : [];
+  const ids = new Set(contained.map((c) => (c as { id?: unknown } | null)?.id).filter((id): id is string => typeof id === 'string'));
+  const problem = narrativeProblem(div, ids);
   return problem === undefined ? undefined : { severity: 'error', code: 'invalid', diagnostics: problem, expression: [`${expression}.text.div`] };
 }

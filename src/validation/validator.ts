@@ -78,7 +78,7 @@ export function createValidator(opts: { profilesDir?: string } = {}): Validator 
     issues.push(...schema.validate(type, resource, expression));
     const structure = walkStructure(resource, expression);
     issues.push(...structure.issues);
-    const narrative = narrativeIssue(resource, expression);
+    const narrative = narrativeIssue(resource, expression, contained ? rootResource : resource);
     if (narrative) issues.push(narrative);
     if (!contained) issues.push(...localReferenceIssues(resource, expression));
     const env: ConstraintEnv = { resource, rootResource };
