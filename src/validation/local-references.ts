@@ -25,26 +25,38 @@ export function localReferenceIssues(resource: Record<string, any>, expression: 
   const holdsResources = resource.resourceType === 'Bundle' || resource.resourceType === 'Parameters';
   const strings = new Set<string>();
   const references: Array<{ value: string; at: string }> = [];
-  const walk = (node: unknown, at: string, depth: number, top: boolean): void => {
+  // The path is kept as a stack and written out only for a reference found: most elements have none.
+  const path: Array<string | number> = [];
+  const here = () => expression + path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('');
+  const walk = (node: unknown, depth: number, top: boolean): void => {
     if (depth > MAX_DEPTH) return;
     if (Array.isArray(node)) {
-      node.forEach((item, i) => walk(item, `${at}[${i}]`, depth + 1, top));
+      for (let i = 0; i < node.length; i++) {
+        path.push(i);
+        walk(node[i], depth + 1, top);
+        path.pop();
+      }
       return;
     }
     if (!isObject(node)) return;
-    for (const [key, value] of Object.entries(node)) {
+    for (const key in node) {
       if (top && holdsResources && (key === 'resource' || key === 'outcome')) continue;
+      const value = node[key];
       if (typeof value === 'string') {
         // A narrative's images and links refer to contained resources too (the HL7 validator counts them for dom-3).
         if (key === 'div') for (const m of value.matchAll(NARRATIVE_LINK)) strings.add(`#${m[1]}`);
         if (value.startsWith('#')) {
           strings.add(value);
-          if (key === 'reference') references.push({ value, at });
+          if (key === 'reference') references.push({ value, at: here() });
         }
-      } else walk(value, `${at}.${key}`, depth + 1, top && key !== 'contained');
+      } else if (typeof value === 'object' && value !== null) {
+        path.push(key);
+        walk(value, depth + 1, top && key !== 'contained');
+        path.pop();
+      }
     }
   };
-  walk(resource, expression, 0, true);
+  walk(resource, 0, true);
   for (const { value, at } of references) {
     if (value !== '#' && !ids.has(value.slice(1))) {
       // Worded as ref-1, which the invariants check on the Reference elements a resource has directly: one issue, not two.

@@ -40,6 +40,13 @@ const ELEMENT_ATTRIBUTES: Record<string, Set<string>> = {
 };
 
 const NAME = /[A-Za-z_][A-Za-z0-9_.-]*(?::[A-Za-z_][A-Za-z0-9_.-]*)?/y;
+const SPACES = /\s*/y;
+const END_TAG_CLOSE = /\s*>/y;
+const EQUALS_QUOTE = /\s*=\s*(["'])/y;
+const sticky = (re: RegExp, text: string, at: number): RegExpExecArray | null => {
+  re.lastIndex = at;
+  return re.exec(text);
+};
 /** XML's five named entities only: a narrative is XML, where `&nbsp;` is undefined (write `&#160;`). */
 const ENTITY = /&(?:lt|gt|amp|quot|apos|#[0-9]{1,7}|#x[0-9A-Fa-f]{1,6});/y;
 
@@ -84,7 +91,7 @@ export function narrativeProblem(div: string, containedIds: ReadonlySet<string> 
     if (div.startsWith('</', pos)) {
       NAME.lastIndex = pos + 2;
       const m = NAME.exec(div);
-      const close = m ? /^\s*>/.exec(div.slice(NAME.lastIndex, NAME.lastIndex + 64)) : null;
+      const close = m ? sticky(END_TAG_CLOSE, div, NAME.lastIndex) : null;
       if (!m || !close) return fail('Malformed end tag');
       if (stack.pop() !== m[0]) return fail(`End tag </${m[0]}> does not match its start tag`);
       pos = NAME.lastIndex + close[0].length;
@@ -101,7 +108,7 @@ export function narrativeProblem(div: string, containedIds: ReadonlySet<string> 
     }
     const attrs = new Map<string, string>();
     for (;;) {
-      const ws = /^\s*/.exec(div.slice(pos, pos + 4096))![0];
+      const ws = sticky(SPACES, div, pos)![0];
       pos += ws.length;
       if (div.startsWith('/>', pos) || div.startsWith('>', pos)) break;
       if (!ws) return fail(`Malformed start tag <${name}>`);
@@ -109,7 +116,7 @@ export function narrativeProblem(div: string, containedIds: ReadonlySet<string> 
       const a = NAME.exec(div);
       if (!a) return fail(`Malformed attribute in <${name}>`);
       pos = NAME.lastIndex;
-      const eq = /^\s*=\s*(["'])/.exec(div.slice(pos, pos + 64));
+      const eq = sticky(EQUALS_QUOTE, div, pos);
       if (!eq) return fail(`Attribute '${a[0]}' of <${name}> has no quoted value`);
       pos += eq[0].length;
       const end = div.indexOf(eq[1]!, pos);
