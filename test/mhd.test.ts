@@ -46,7 +46,8 @@ function documentReference(spec: DocSpec, subject: string, binaryUrl: string): R
     meta: { profile: [spec.author ? MINIMAL_DOC : PDSM_DOC] },
     contained: [
       { resourceType: 'Patient', id: 'source', identifier: [{ system: INS, value: '1900112345678' }] },
-      { resourceType: 'Practitioner', id: 'auteur', identifier: [{ system: 'urn:oid:1.2.250.1.71.4.2.1', value: '810000000001' }], name: [{ family: 'Contenu', given: ['Claire'] }] },
+      // Contained only when referred to: an unreferenced contained resource is invalid (dom-3).
+      ...(spec.author ? [] : [{ resourceType: 'Practitioner', id: 'auteur', identifier: [{ system: 'urn:oid:1.2.250.1.71.4.2.1', value: '810000000001' }], name: [{ family: 'Contenu', given: ['Claire'] }] }]),
     ],
     ...(spec.masterIdentifier === null ? {} : { masterIdentifier: spec.masterIdentifier ?? uniqueId() }),
     status: 'current',

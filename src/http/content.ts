@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FhirError, fhirError } from '../errors.js';
 import { isMediaType } from '../validation/media-type.js';
+import { keepDecimalText } from './decimals.js';
 
 export const FHIR_JSON = 'application/fhir+json';
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json-patch+json'];
@@ -35,6 +36,7 @@ export function registerParsers(app: FastifyInstance, maxDepth: number): void {
     if (depthOf(value, maxDepth) > maxDepth) {
       return done(fhirError('bad-request', `The body nests deeper than ${maxDepth} levels`), undefined);
     }
+    keepDecimalText(text, value);
     done(null, value);
   });
   // Fastify finds no parser for a Content-Type that is not a media type and answers 415; on a raw

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { FhirError, toOutcome } from '../errors.js';
 import type { FhirResult } from '../interactions/types.js';
 import { FHIR_JSON } from './content.js';
+import { stringifyWithDecimals } from './decimals.js';
 
 function pretty(req: FastifyRequest): boolean {
   const p = (req.query as Record<string, unknown> | undefined)?._pretty;
@@ -10,7 +11,7 @@ function pretty(req: FastifyRequest): boolean {
 
 export function sendJson(req: FastifyRequest, reply: FastifyReply, status: number, body: unknown): FastifyReply {
   reply.code(status).header('content-type', `${FHIR_JSON}; charset=utf-8`);
-  return reply.send(pretty(req) ? JSON.stringify(body, null, 2) : JSON.stringify(body));
+  return reply.send(stringifyWithDecimals(body, pretty(req) ? 2 : undefined));
 }
 
 export function sendResult(req: FastifyRequest, reply: FastifyReply, result: FhirResult): FastifyReply {

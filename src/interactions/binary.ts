@@ -3,6 +3,7 @@ import { fhirError } from '../errors.js';
 import { ID_PATTERN, isServedType, type Resource } from '../fhir/resource-types.js';
 import { BlobTooLarge, type BlobInfo } from '../store/store.js';
 import { isMediaType } from '../validation/media-type.js';
+import { BASE64_BINARY } from '../validation/schema-fixes.js';
 import type { Context } from './types.js';
 
 /**
@@ -56,7 +57,8 @@ export async function storeBinaryContent(resource: Resource, ctx: Context, raw?:
   // Stopping at the size limit must not destroy the request: the client is owed a 413.
   if (raw) blob = await put(ctx, raw.iterator({ destroyOnReturn: false }));
   else if (typeof resource.data === 'string') {
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(resource.data)) throw fhirError('invalid-resource', 'Binary.data is not base64', 'Binary.data');
+    // The same rule as validation: base64Binary allows whitespace, which the decoder skips.
+    if (!BASE64_BINARY.test(resource.data)) throw fhirError('invalid-resource', 'Binary.data is not base64', 'Binary.data');
     blob = await put(ctx, Buffer.from(resource.data, 'base64'));
   }
   const { data: _data, ...rest } = resource;

@@ -22,7 +22,8 @@ export function bundle(type: 'searchset' | 'history' | 'batch-response' | 'trans
     type,
     ...(extra.total !== undefined ? { total: extra.total } : {}),
     ...(extra.link?.length ? { link: extra.link } : {}),
-    entry,
+    // FHIR forbids empty arrays (ele-1): a Bundle without entries has no `entry`.
+    ...(entry.length ? { entry } : {}),
   };
 }
 

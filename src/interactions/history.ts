@@ -2,7 +2,7 @@ import { fhirError } from '../errors.js';
 import type { VersionRecord } from '../store/store.js';
 import { bundle, countParam, decodeCursor, encodeCursor, pageUrl, single, type BundleEntry, type BundleLink } from './bundle.js';
 import { presentInBundle } from './binary.js';
-import { canSee, etag, httpDate, unknown, versionVisible } from './records.js';
+import { canSee, etag, unknown, versionVisible } from './records.js';
 import type { Context, FhirRequest, InteractionHandler } from './types.js';
 
 /** The versions of one resource read at once to judge each (a resource has far fewer in practice). */
@@ -33,7 +33,8 @@ function entry(v: VersionRecord, ctx: Context): BundleEntry {
     response: {
       status: v.deleted ? '204' : v.versionId === 1 ? '201' : '200',
       etag: etag(v.versionId),
-      lastModified: httpDate(v.lastUpdated),
+      // Bundle.entry.response.lastModified is an instant, not the HTTP date of the header.
+      lastModified: new Date(v.lastUpdated).toISOString(),
     },
   };
 }

@@ -58,7 +58,7 @@ function mapError(root: string, error: ErrorObject): { rank: number; issue: Issu
       return issue('structure', `Element '${name}' must be ${what}, not ${describe(error.data)}`);
     }
     case 'enum':
-      return issue('code-invalid', `Invalid code ${show(error.data)} for '${name}': expected one of ${(params.allowedValues as unknown[]).join(', ')}`);
+      return issue('code-invalid', `Invalid code ${show(error.data)} for '${name}': expected one of ${(params.allowedValues as unknown[]).filter((v) => v !== null).join(', ')}`);
     case 'const':
       return issue('value', `Invalid value ${show(error.data)} for '${name}': expected ${show(params.allowedValue)}`);
     case 'pattern':
@@ -72,6 +72,12 @@ function mapError(root: string, error: ErrorObject): { rank: number; issue: Issu
       const fhirType = fhirTypeOf(error) ?? 'integer';
       return issue('value', `Invalid ${fhirType} ${show(error.data)} for '${name}': must be ${error.keyword === 'minimum' ? '>=' : '<='} ${params.limit}`);
     }
+    case 'fhirChoices': {
+      const present = params.present as string[];
+      return issue('structure', `Elements ${present.map((k) => `'${k}'`).join(' and ')} are types of one choice element: give one`, `${at}.${present[1]}`);
+    }
+    case 'fhirReference':
+      return issue('value', error.message ?? 'Invalid reference', `${at}.reference`);
     case 'anyOf':
     case 'oneOf':
       return issue('structure', `Element '${name}' matches none of its allowed forms`);
@@ -87,14 +93,14 @@ const FORMAT_HINTS: Record<string, string> = {
   time: 'hh:mm:ss[.sss]',
   id: '1 to 64 characters among A-Z a-z 0-9 - .',
   code: 'a non-empty token without leading, trailing or repeated whitespace',
-  string: 'a non-empty string',
-  markdown: 'a non-empty string',
+  string: 'a non-empty string without vertical tab or form feed characters',
+  markdown: 'a non-empty string without vertical tab or form feed characters',
   uri: 'a non-empty URI without whitespace',
   url: 'a non-empty URL without whitespace',
   canonical: 'a non-empty canonical URL without whitespace',
   oid: 'urn:oid: followed by a dotted number',
   uuid: 'urn:uuid: followed by a lower-case UUID',
-  base64Binary: 'base64 text',
+  base64Binary: 'base64 text (A-Z a-z 0-9 + / and = padding, whitespace allowed)',
   decimal: 'a decimal number',
   xhtml: 'a non-empty XHTML div',
 };

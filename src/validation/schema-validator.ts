@@ -2,6 +2,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import type { Issue } from '../errors.js';
 import { ajvIssues } from './ajv-issues.js';
 import { prepareSchema, SCHEMA_ID } from './fhir-schema.js';
+import { FHIR_CHOICES, FHIR_REFERENCE } from './keywords.js';
 
 export interface SchemaValidator {
   /** Issues of one resource against its type's schema; `rootExpression` prefixes every expression. */
@@ -24,6 +25,8 @@ export function createSchemaValidator(): SchemaValidator {
       if (!ajv) {
         // verbose: errors carry the offending value and schema, used for readable messages.
         ajv = new Ajv({ strict: false, allErrors: true, verbose: true });
+        ajv.addKeyword(FHIR_CHOICES);
+        ajv.addKeyword(FHIR_REFERENCE);
         ajv.addSchema(prepareSchema());
       }
       fn = ajv.getSchema(`${SCHEMA_ID}#/definitions/${type}`);

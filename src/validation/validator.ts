@@ -7,6 +7,8 @@ import { defaultProfilesDir, loadProfiles } from './profiles.js';
 import { createSchemaValidator } from './schema-validator.js';
 import { isObject } from './paths.js';
 import { walkStructure } from './structure.js';
+import { localReferenceIssues } from './local-references.js';
+import { narrativeIssue } from './narrative.js';
 
 export interface ValidationResult {
   /** Errors (severity 'error') make the resource invalid; warnings do not. */
@@ -57,6 +59,7 @@ export function createValidator(opts: { profilesDir?: string } = {}): Validator 
     extraProfile: string | undefined,
     issues: Issue[],
     depth: number,
+    contained: boolean,
   ): void {
     const type = resource.resourceType;
     if (depth > MAX_NESTING) {
@@ -75,6 +78,9 @@ export function createValidator(opts: { profilesDir?: string } = {}): Validator 
     issues.push(...schema.validate(type, resource, expression));
     const structure = walkStructure(resource, expression);
     issues.push(...structure.issues);
+    const narrative = narrativeIssue(resource, expression, contained ? rootResource : resource);
+    if (narrative) issues.push(narrative);
+    if (!contained) issues.push(...localReferenceIssues(resource, expression));
     const env: ConstraintEnv = { resource, rootResource };
     issues.push(...rules.check(type, resource, expression, env));
     for (const url of profilesToCheck(resource, extraProfile, expression, issues)) {
@@ -91,7 +97,7 @@ export function createValidator(opts: { profilesDir?: string } = {}): Validator 
       }
     }
     for (const inner of structure.embedded) {
-      validateResource(inner.resource, inner.expression, inner.contained ? rootResource : inner.resource, undefined, issues, depth + 1);
+      validateResource(inner.resource, inner.expression, inner.contained ? rootResource : inner.resource, undefined, issues, depth + 1, inner.contained);
     }
   }
 
@@ -127,7 +133,7 @@ export function createValidator(opts: { profilesDir?: string } = {}): Validator 
       }
       const issues: Issue[] = [];
       const root = typeof resource.resourceType === 'string' ? resource.resourceType : 'Resource';
-      validateResource(resource, root, resource, validateOpts.profile, issues, 0);
+      validateResource(resource, root, resource, validateOpts.profile, issues, 0, false);
       return { issues: dedupe(issues) };
     },
     profiles: () => [...profiles.keys()],
