@@ -1,4 +1,4 @@
-import { beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { createValidator } from '../src/validation/validator.js';
 import { describeEngines, useServer, type TestServer } from './harness.js';
 
@@ -10,11 +10,10 @@ describeEngines('conformance: the answers carnet emits', (engine) => {
   let token: string;
   const validator = createValidator();
   const errorsOf = (resource: unknown) => validator.validate(resource).issues.filter((i) => i.severity === 'error');
-  useServer(engine, (server) => {
+  // useServer's token is a system client's.
+  useServer(engine, (server, system) => {
     s = server;
-  });
-  beforeAll(async () => {
-    token = await s.token({ scope: 'system/*.cruds' });
+    token = system;
   });
 
   it('gives history entries a lastModified that is an instant, as transaction responses do', async () => {

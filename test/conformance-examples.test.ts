@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { SERVED_TYPES } from '../src/fhir/resource-types.js';
 import { parseExact, withoutServerMeta } from './exact-json.js';
 import { describeEngines, useServer, type TestServer } from './harness.js';
@@ -35,11 +35,10 @@ const all = examples();
 describeEngines('conformance: the official R4 examples', (engine) => {
   let s: TestServer;
   let token: string;
-  useServer(engine, (server) => {
+  // useServer's token is a system client's.
+  useServer(engine, (server, system) => {
     s = server;
-  });
-  beforeAll(async () => {
-    token = await s.token({ scope: 'system/*.cruds' });
+    token = system;
   });
 
   it(`has examples to check (${all.length} of the served types)`, () => {

@@ -1,4 +1,4 @@
-import { beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { describeEngines, useServer, type TestServer } from './harness.js';
 
 /**
@@ -55,11 +55,10 @@ const refused: Array<[string, Record<string, any>, string, RegExp]> = [
 describeEngines('conformance: validation as the HL7 validator does it', (engine) => {
   let s: TestServer;
   let token: string;
-  useServer(engine, (server) => {
+  // useServer's token is a system client's.
+  useServer(engine, (server, system) => {
     s = server;
-  });
-  beforeAll(async () => {
-    token = await s.token({ scope: 'system/*.cruds' });
+    token = system;
   });
 
   it.each(refused)('refuses %s on write (422 naming the element), and $validate agrees', async (_what, resource, expression, message) => {

@@ -1,4 +1,4 @@
-import { beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { describeEngines, useServer, type TestServer } from './harness.js';
 
 const q = encodeURIComponent;
@@ -6,11 +6,10 @@ const q = encodeURIComponent;
 describeEngines('long indexed values are stored and found by search', (engine) => {
   let s: TestServer;
   let token: string;
-  useServer(engine, (server) => {
+  // useServer's token is a system client's.
+  useServer(engine, (server, system) => {
     s = server;
-  });
-  beforeAll(async () => {
-    token = await s.token({ scope: 'system/*.cruds' });
+    token = system;
   });
   const post = (body: Record<string, unknown>) => s.request({ method: 'POST', url: `/fhir/${body.resourceType}`, token, body });
   const ids = async (url: string) => {
@@ -99,11 +98,10 @@ describeEngines('long indexed values are stored and found by search', (engine) =
 describeEngines('content types, JSON Patch paths and X-Security-Context are checked on write', (engine) => {
   let s: TestServer;
   let token: string;
-  useServer(engine, (server) => {
+  // useServer's token is a system client's.
+  useServer(engine, (server, system) => {
     s = server;
-  });
-  beforeAll(async () => {
-    token = await s.token({ scope: 'system/*.cruds' });
+    token = system;
   });
   const versions = async () => (await s.request({ method: 'GET', url: '/fhir/_history?_count=1', token })).body.total;
   const raw = (url: string, body: string, headers: Record<string, string>) =>
