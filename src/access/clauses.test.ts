@@ -5,7 +5,7 @@ import { actorClauses } from './clauses.js';
 import type { AccessFacts } from './facts.js';
 
 const facts = (actor: AccessFacts['actor'], more: Partial<AccessFacts> = {}): AccessFacts => ({ actor, gp: [], permitted: [], blocked: [], emergency: [], masked: [], now: Date.UTC(2026, 11, 6), ...more });
-const pro = facts({ kind: 'professional', self: ['Practitioner/z'], emergency: false }, { permitted: ['Patient/1'], gp: ['Patient/2'], blocked: ['Patient/3'], masked: ['DocumentReference/d9'] });
+const pro = facts({ kind: 'professional', self: ['Practitioner/z'], emergency: false }, { permitted: ['Patient/1'], gp: ['Patient/2'], blocked: ['Patient/3'], masked: [['Patient/1', 'DocumentReference/d9']] });
 
 describe('access clauses', () => {
   it('confine nothing for a system client, and hide access histories from professionals', () => {

@@ -37,9 +37,15 @@ function notEmbargoed(now: number): Filter {
   return { $nor: [{ $and: [labelEntry(INVISIBLE_PATIENT), { $nor: [announced] }] }] };
 }
 
-function notMasked(type: string, masked: string[]): Filter {
-  const ids = masked.filter((m) => m.startsWith(`${type}/`)).map((m) => m.slice(type.length + 1));
-  return and(type === 'DocumentReference' ? { $nor: [labelEntry(MASQUE_PS)] } : {}, ids.length > 0 ? { id: { $nin: ids } } : {});
+/** Not labelled MASQUE_PS, nor named by a mask of its own patient's Consent. */
+function notMasked(type: string, masked: AccessFacts['masked']): Filter {
+  const byPatient = new Map<string, string[]>();
+  for (const [patient, ref] of masked) {
+    if (ref.startsWith(`${type}/`)) byPatient.set(patient, [...(byPatient.get(patient) ?? []), ref.slice(type.length + 1)]);
+  }
+  const hidden: Filter[] = type === 'DocumentReference' ? [labelEntry(MASQUE_PS)] : [];
+  for (const [patient, ids] of byPatient) hidden.push({ $and: [{ comp: patient }, { id: oneOf(ids) }] });
+  return hidden.length > 0 ? { $nor: hidden } : {};
 }
 
 /**

@@ -28,8 +28,11 @@ export interface AccessFacts {
   blocked: string[];
   /** Professional with purpose_of_use BTG: the patients the request names who did not oppose it. */
   emergency: string[];
-  /** References ('Type/id') that Consent provisions mask from this professional. */
-  masked: string[];
+  /**
+   * What Consent provisions mask from this professional: [patient, 'Type/id'] pairs. A mask holds
+   * within its own patient's record only (a Consent cannot hide another patient's resource).
+   */
+  masked: Array<[patient: string, ref: string]>;
   /** Request time, epoch milliseconds (to the minute: clauses stay the same within it). */
   now: number;
 }
@@ -120,7 +123,8 @@ export async function gatherFacts(store: Store, principal: Principal, now: Date,
   const names = await named();
   const permitted = new Set<string>();
   const blocked = new Set<string>();
-  const masked = new Set<string>();
+  const masked = new Map<string, [string, string]>();
+  const mask = (patient: string, ref: string) => masked.set(`${patient} ${ref}`, [patient, ref]);
   const opposed = new Set<string>();
 
   // Consents naming this professional: who permits and who blocks them (among the named patients
@@ -135,7 +139,7 @@ export async function gatherFacts(store: Store, principal: Principal, now: Date,
     for (const p of consent.provisions) {
       if (!p.actors.some((a) => mine.has(a))) continue;
       if (p.type === 'permit' && p.data.length === 0 && p.purposes.length === 0) permitted.add(consent.patient);
-      else if (p.type === 'deny' && p.data.length > 0) for (const d of p.data) masked.add(d);
+      else if (p.type === 'deny' && p.data.length > 0) for (const d of p.data) mask(consent.patient, d);
       else if (p.type === 'deny' && p.purposes.includes('BTG')) opposed.add(consent.patient);
       else if (p.type === 'deny') blocked.add(consent.patient);
     }
@@ -157,7 +161,7 @@ export async function gatherFacts(store: Store, principal: Principal, now: Date,
       if (!consent?.patient) continue;
       for (const p of consent.provisions) {
         if (p.type !== 'deny' || (p.actors.length > 0 && !p.actors.some((a) => mine.has(a)))) continue;
-        for (const d of p.data) masked.add(d);
+        for (const d of p.data) mask(consent.patient, d);
         if (p.purposes.includes('BTG')) opposed.add(consent.patient);
       }
     }
@@ -165,7 +169,7 @@ export async function gatherFacts(store: Store, principal: Principal, now: Date,
   facts.blocked = [...blocked];
   facts.gp = gp.filter((p) => !blocked.has(p));
   facts.permitted = [...permitted].filter((p) => !blocked.has(p) && !gpSet.has(p) && inScope(p));
-  facts.masked = [...masked];
+  facts.masked = [...masked.values()];
   facts.emergency = emergencyFor.filter((p) => !blocked.has(p) && !opposed.has(p) && !gpSet.has(p));
   return facts;
 }

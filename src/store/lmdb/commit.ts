@@ -1,6 +1,7 @@
 import { StoreConflict, type CurrentRecord, type Expectation, type VersionRecord, type Write } from '../store.js';
 import type { Dbs } from './dbs.js';
-import { compKey, currentKey, systemHistoryKey, typeHistoryKey, versionKey } from './keys.js';
+import { compKey, currentKey, fitsKey, systemHistoryKey, typeHistoryKey, versionKey, type Key } from './keys.js';
+import { WRITER_PREFIX } from './plan.js';
 import { replaceTerms } from './terms.js';
 
 /**
@@ -39,11 +40,13 @@ function apply(dbs: Dbs, record: CurrentRecord): void {
   const previous = dbs.current.get(currentKey(type, id));
   if (previous && !previous.deleted) {
     for (const comp of previous.comp) dbs.comp.removeSync(compKey(comp, type, id));
+    for (const key of writerKeys(previous)) dbs.comp.removeSync(key);
   }
   dbs.current.putSync(currentKey(type, id), record);
   replaceTerms(dbs, previous, record);
   if (!record.deleted) {
     for (const comp of new Set(record.comp)) dbs.comp.putSync(compKey(comp, type, id), null);
+    for (const key of writerKeys(record)) dbs.comp.putSync(key, null);
   }
 
   // A rewritten versionId must not leave its old place in the history order behind.
@@ -55,6 +58,15 @@ function apply(dbs: Dbs, record: CurrentRecord): void {
   dbs.versions.putSync(versionKey(type, id, versionId), versionOf(record));
   dbs.typeHistory.putSync(typeHistoryKey(type, lastUpdated, id, versionId), null);
   dbs.systemHistory.putSync(systemHistoryKey(lastUpdated, type, id, versionId), null);
+}
+
+/**
+ * The writers of a record beside its compartments, under their own prefix: a professional's search
+ * across patients reads what they wrote from there (plan.ts, `reach`). A writer too long for a key
+ * (a system client's subject) is left out: system clients are confined by nothing.
+ */
+function writerKeys(record: CurrentRecord): Key[] {
+  return (record.by ?? []).map((w) => compKey(WRITER_PREFIX + w, record.type, record.id)).filter(fitsKey);
 }
 
 function versionOf(record: CurrentRecord): VersionRecord {

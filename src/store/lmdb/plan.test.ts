@@ -93,4 +93,16 @@ describe('lmdb query plan', () => {
     expect(result.source).toEqual({ kind: 'comp', comps: ['Patient/p1'] });
     expect(result.residual).toEqual({ comp: 'Patient/p2', lastUpdated: { $gt: 'a' }, $and: [{ lastUpdated: { $lt: 'b' } }] });
   });
+
+  it("reads a professional's reach across patients: their patients' compartments through the term, and their writings", () => {
+    const access = { $or: [{ by: 'Practitioner/z' }, { $and: [{ comp: { $in: ['Patient/1', 'Patient/2'] } }, { comp: { $nin: ['Patient/3'] } }] }] };
+    const term = { idx: { $elemMatch: { p: 'type', s: 'http://loinc.org', c: '11502-2' } } };
+    const p = plan({ $and: [term, access] });
+    expect(p.source).toEqual({ kind: 'reach', comps: ['Patient/1', 'Patient/2'], writers: ['Practitioner/z'], term: { p: 'type', field: 'sc', values: ['http://loinc.org|11502-2'] } });
+    // The term narrows the compartments only: every candidate (a writing anywhere) is still checked for it.
+    expect(p.checks).toEqual([{ p: 'type', field: 'sc', values: ['http://loinc.org|11502-2'] }]);
+    // A branch that pins neither (a Patient's own id) and the reach is not used.
+    expect(plan({ $and: [term, { $or: [{ by: 'Practitioner/z' }, { id: 'x' }] }] }).source.kind).toBe('term');
+  });
 });
+

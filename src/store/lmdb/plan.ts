@@ -17,6 +17,8 @@ import { idsWithCompTerm, idsWithTerm, type TermField, type TermPin } from './te
 export type Source =
   | { kind: 'ids'; ids: string[] }
   | { kind: 'comp'; comps: string[]; term?: TermPin }
+  /** What a user may reach: some patients' compartments (through the term, when pinned) and what some writers wrote. */
+  | { kind: 'reach'; comps: string[]; writers: string[]; term?: TermPin }
   | { kind: 'term'; term: TermPin }
   | { kind: 'union'; terms: TermPin[] }
   | { kind: 'scan' };
@@ -53,6 +55,13 @@ export function plan(filter: Record<string, unknown>): Plan {
     read = [...terms].sort((a, b) => FIELD_ORDER.indexOf(a.term.field) - FIELD_ORDER.indexOf(b.term.field))[0];
     source = { kind: 'comp', comps: comps.values, ...(read ? { term: read.term } : {}) };
     answered.add(comps.clause);
+  } else if (reachOf(clauses)) {
+    // An access clause across patients (a professional's search): their patients and their own
+    // writings are far fewer than a type-wide term. The term narrows the compartment reads only,
+    // so every candidate is still checked for it.
+    const reach = reachOf(clauses)!;
+    const term = [...terms].sort((a, b) => FIELD_ORDER.indexOf(a.term.field) - FIELD_ORDER.indexOf(b.term.field))[0];
+    source = { kind: 'reach', ...reach, ...(term ? { term: term.term } : {}) };
   } else if (terms.length > 0) {
     read = terms[0];
     source = { kind: 'term', term: read.term };
@@ -152,6 +161,33 @@ function regexPrefix(condition: unknown): string | undefined {
   return text === '' ? undefined : text;
 }
 
+/** Writers are kept in the compartment index under this prefix (commit.ts): `by:Practitioner/1`. */
+export const WRITER_PREFIX = 'by:';
+
+/**
+ * A top-level `{ $or: [...] }` whose every branch pins `comp` or `by` in its own conjunction: the
+ * compartments and writers it reaches. Any other branch (a Patient's own id, say) and it is none.
+ */
+function reachOf(clauses: Clause[]): { comps: string[]; writers: string[] } | undefined {
+  for (const clause of clauses) {
+    const branches = clause.$or;
+    if (Object.keys(clause).length !== 1 || !Array.isArray(branches) || branches.length === 0 || !branches.every(isObject)) continue;
+    const comps = new Set<string>();
+    const writers = new Set<string>();
+    let all = true;
+    for (const branch of branches) {
+      const parts = conjunction(branch);
+      const comp = firstPin(parts, 'comp');
+      const by = comp ? undefined : firstPin(parts, 'by');
+      if (comp) comp.values.forEach((v) => comps.add(v));
+      else if (by) by.values.forEach((v) => writers.add(v));
+      else all = false;
+    }
+    if (all) return { comps: [...comps], writers: [...writers] };
+  }
+  return undefined;
+}
+
 /** `{ $or: [...] }` whose every branch holds a term pin (or is such an $or itself): each branch's first term. */
 function unionOf(clause: Clause): TermPin[] | undefined {
   const branches = clause.$or;
@@ -196,13 +232,21 @@ function idsOf(dbs: Dbs, type: string, source: Exclude<Source, { kind: 'scan' }>
     case 'comp': {
       const { comps, term } = source;
       if (term) return idsWithCompTerm(dbs, comps, type, term);
-      const found = new Set<string>();
-      for (const comp of comps) {
-        for (const key of dbs.comp.getKeys(prefixRange(comp, type))) found.add(key[2] as string);
-      }
-      return found;
+      return inComps(dbs, comps, type, new Set());
+    }
+    case 'reach': {
+      const { comps, writers, term } = source;
+      const found = term ? new Set(idsWithCompTerm(dbs, comps, type, term)) : inComps(dbs, comps, type, new Set());
+      return inComps(dbs, writers.map((w) => WRITER_PREFIX + w), type, found);
     }
   }
+}
+
+function inComps(dbs: Dbs, comps: string[], type: string, found: Set<string>): Set<string> {
+  for (const comp of comps) {
+    for (const key of dbs.comp.getKeys(prefixRange(comp, type))) found.add(key[2] as string);
+  }
+  return found;
 }
 
 /** The next candidate record, or undefined at the end. */

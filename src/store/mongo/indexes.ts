@@ -7,6 +7,8 @@ const INDEXED_ENTRY_FIELDS = ['c', 'v', 'r', 'st', 'u'] as const;
 export const RESOURCE_INDEXES: IndexDescription[] = [
   { key: { type: 1, comp: 1, lastUpdated: -1 } },
   { key: { type: 1, lastUpdated: -1 } },
+  // A professional's search across patients: what they wrote, beside their patients' compartments.
+  { key: { type: 1, by: 1 } },
   ...INDEXED_ENTRY_FIELDS.map((f): IndexDescription => ({ key: { type: 1, 'idx.p': 1, [`idx.${f}`]: 1 } })),
   { key: { type: 1, id: 1 } },
 ];
