@@ -120,7 +120,11 @@ export async function gatherFacts(store: Store, principal: Principal, now: Date,
   const self = await professionalSelf(store, user);
   const mine = new Set(self);
   const facts = empty({ kind: 'professional', self, emergency: emergencyAsked }, now);
-  const names = await named();
+  const requested = await named();
+  // Emergency access is to one record: the token's launch patient, else the patients the request names.
+  const emergencyFor = !emergencyAsked ? [] : principal.patient ? [`Patient/${principal.patient}`] : (requested ?? []);
+  // The facts of the emergency's patient are read too (a block of theirs must hold).
+  const names = requested && [...new Set([...requested, ...emergencyFor])];
   const permitted = new Set<string>();
   const blocked = new Set<string>();
   const masked = new Map<string, [string, string]>();
@@ -152,8 +156,6 @@ export async function gatherFacts(store: Store, principal: Principal, now: Date,
   const gpSet = new Set(gp);
   const inScope = (p: string) => !names || names.includes(p);
   const reached = new Set([...permitted].filter((p) => !gpSet.has(p) && inScope(p)));
-  // Emergency access is to one record: the token's launch patient, else the patients the request names.
-  const emergencyFor = !emergencyAsked ? [] : principal.patient ? [`Patient/${principal.patient}`] : (names ?? []);
   for (const p of emergencyFor) if (!gpSet.has(p)) reached.add(p);
   if (reached.size > 0) {
     for (const rec of await find(store, 'Consent', { $and: [{ comp: { $in: [...reached] } }, entry('provision-type', 'c', ['deny'])] })) {

@@ -174,6 +174,17 @@ describeEngines('access: leak probes', (engine) => {
     expect((await s.request({ method: 'PUT', url: `/fhir/DocumentReference/${ids.d1}`, token: tokens.doc, body: { ...doc(ids.pA), id: ids.d1, securityLabel: [label('INVISIBLE_PATIENT')] } })).status).toBe(403);
   });
 
+  it("an emergency token of a professional the patient blocked reaches nothing of theirs, even through another record's includes", async () => {
+    const { ids, tokens, s } = w;
+    const mine = await s.request({ method: 'POST', url: '/fhir/DocumentReference', token: tokens.blocked, body: doc(ids.pB, { relatesTo: [{ code: 'appends', target: { reference: `DocumentReference/${ids.d1}` } }] }) });
+    expect(mine.status, mine.text).toBe(201);
+    const btg = await s.token({ fhirUser: `Practitioner/${ids.blocked}`, scope: 'user/*.rs', patient: ids.pA, purpose_of_use: 'BTG' });
+    probes++;
+    const res = await s.request({ method: 'GET', url: `/fhir/DocumentReference?patient=${ids.pB}&_include=DocumentReference:relatesto`, token: btg });
+    // Their own document (which names d1) and nothing of A's record.
+    expect(res.body.entry.map((e: any) => e.resource.id)).toEqual([mine.body.id]);
+  });
+
   it('tokens: expired, for another audience or issuer, forged, or for another patient', async () => {
     const { ids, tokens, s } = w;
     const { privateKey } = await generateKeyPair('ES256');
