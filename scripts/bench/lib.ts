@@ -105,7 +105,7 @@ export function row(name: string, r: LoadResult, extra = ''): string {
 
 export interface Carnet {
   base: string;
-  /** A practitioner's token with every scope, and the FHIR JSON content type. */
+  /** A system client's token with every scope (no consent decides what it sees), and the FHIR JSON content type. */
   headers: Record<string, string>;
 }
 
@@ -114,7 +114,7 @@ export async function withCarnet(name: string, fn: (carnet: Carnet) => Promise<v
   const dataDir = mkdtempSync(join(tmpdir(), `carnet-bench-${name}-`));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const token = await (await ensureLocalIssuer(dataDir)).sign({ fhirUser: 'Practitioner/bench', scope: 'user/*.cruds' });
+  const token = await (await ensureLocalIssuer(dataDir)).sign({ scope: 'system/*.cruds' });
   const child = await startProcess('src/main.ts', { PORT: String(port), CARNET_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, `${base}/health`);
   try {
     await fn({ base, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' } });

@@ -4,6 +4,34 @@ import type { Store } from '../store/store.js';
 const PATIENT_PARAMS = new Set(['patient', 'subject', 'patient:Patient', 'subject:Patient']);
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const BY_ID = new Set(['read', 'vread', 'history-instance', 'update', 'patch', 'delete']);
+const WRITES_WITH_BODY = new Set(['create', 'transaction', 'batch']);
+const PATIENT_IN_REFERENCE = /(?:^|\/)(Patient\/[A-Za-z0-9\-.]{1,64})$/;
+
+/**
+ * Every Patient a body refers to (a resource, or all the resources of a Bundle): a record belongs
+ * to a patient's compartment only through such a reference. Undefined when a reference cannot be
+ * read without resolving it (a conditional or a urn:uuid reference): the facts are then read for
+ * every patient.
+ */
+function patientsReferredBy(body: unknown): string[] | undefined {
+  const found = new Set<string>();
+  let unresolved = false;
+  const walk = (value: unknown, key: string, depth: number): void => {
+    if (unresolved || depth > 64) return;
+    if (typeof value === 'string') {
+      if (key !== 'reference') return;
+      const m = PATIENT_IN_REFERENCE.exec(value);
+      if (m) found.add(m[1]);
+      else if (value.startsWith('urn:') || value.includes('?')) unresolved = true;
+      return;
+    }
+    if (Array.isArray(value)) for (const v of value) walk(v, key, depth + 1);
+    // A Binary joins the compartments of what its securityContext names, a reference to no Patient.
+    else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) k === 'securityContext' ? (unresolved = true) : walk(v, k, depth + 1);
+  };
+  walk(body, '', 0);
+  return unresolved ? undefined : [...found];
+}
 
 function patientRef(value: string, param: string): string | undefined {
   const v = value.trim();
@@ -14,7 +42,8 @@ function patientRef(value: string, param: string): string | undefined {
 
 /**
  * The patients a request is about, when it says so: a compartment, a patient or subject search
- * parameter, the Patient or the record it reads or writes. Undefined when
+ * parameter, the Patient or the record it reads or writes, the patients a created resource (or a
+ * Bundle) refers to. Undefined when
  * the request does not name them (a search across patients). A hint that narrows what the access
  * facts read, never what they allow: the clauses still name every patient they admit.
  */
@@ -25,6 +54,7 @@ export async function namedPatients(req: FhirRequest, store: Store): Promise<str
     const record = await store.read(req.type, req.id);
     return record ? record.comp : [];
   }
+  if (WRITES_WITH_BODY.has(req.interaction) && req.body !== undefined) return patientsReferredBy(req.body);
   if (req.interaction !== 'search-type') return undefined;
   const named: string[] = [];
   for (const [param, raw] of Object.entries(req.query)) {

@@ -55,7 +55,13 @@ describeEngines('access: who sees what of a patient record', (engine) => {
     expect(await status(w, 'GET', `/fhir/Observation/${added.body.id}`, tokens.stranger)).toBe(200);
     expect(await status(w, 'GET', `/fhir/Observation/${ids.oA}`, tokens.stranger)).toBe(404);
     // The blocked professional may not add.
-    expect(await status(w, 'POST', '/fhir/Observation', tokens.blocked, { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${ids.pA}` } })).toBe(403);
+    const blockedObs = { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${ids.pA}` } };
+    expect(await status(w, 'POST', '/fhir/Observation', tokens.blocked, blockedObs)).toBe(403);
+    // Nor through a transaction, nor a batch entry.
+    const bundle = (type: string) => ({ resourceType: 'Bundle', type, entry: [{ resource: { ...blockedObs, subject: { reference: `Patient/${ids.pB}` } }, request: { method: 'POST', url: 'Observation' } }, { resource: blockedObs, request: { method: 'POST', url: 'Observation' } }] });
+    expect(await status(w, 'POST', '/fhir', tokens.blocked, bundle('transaction'))).toBe(403);
+    const batch = await w.s.request({ method: 'POST', url: '/fhir', token: tokens.blocked, body: bundle('batch') });
+    expect(batch.body.entry.map((e: any) => e.response.status.slice(0, 3))).toEqual(['201', '403']);
   });
 
   it('emergency access reads the record without authorization, never masked documents, never against an opposition', async () => {
