@@ -100,6 +100,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     const capabilityStatement = buildCapabilityStatement({
       baseUrl: config.baseUrl, version: packageVersion(), registry, interactions: new Set(handlerMap.keys()), operations, store: store.info, now: now(),
       supportedProfiles: (type) => validator.profilesOf(type),
+      cors: config.corsOrigins.length > 0,
     });
     const smart = buildSmartConfiguration({ issuer, authServer });
     const http = createHttpServer({

@@ -153,6 +153,10 @@ describeEngines('hardening: access tokens, security headers, CORS', (engine) => 
     expect(refused.headers['access-control-allow-origin']).toBe('http://localhost:3000');
   });
 
+  it('says in the CapabilityStatement that CORS is on', async () => {
+    expect((await s.request({ method: 'GET', url: '/fhir/metadata' })).body.rest[0].security.cors).toBe(true);
+  });
+
   it('answers a preflight from an allowed origin without a token', async () => {
     const res = await s.request({
       method: 'OPTIONS',
@@ -200,6 +204,7 @@ describe('hardening: defaults and configuration', () => {
     const res = await s.request({ method: 'GET', url: '/fhir/Patient', token, headers: { origin: APP_ORIGIN } });
     expect(res.status).toBe(200);
     expect(Object.keys(res.headers).filter((h) => h.startsWith('access-control-'))).toEqual([]);
+    expect((await s.request({ method: 'GET', url: '/fhir/metadata' })).body.rest[0].security.cors).toBe(false);
     expect(s.app.http.server.maxConnections).toBe(10_000);
     expect(s.app.http.server.requestTimeout).toBe(300_000);
   });

@@ -17,6 +17,8 @@ export interface CapabilityDeps {
   now: Date;
   /** The profiles carnet checks, per resource type (its own readings in profiles/). */
   supportedProfiles?: (type: string) => string[];
+  /** Whether CORS is on (CARNET_CORS_ORIGINS). */
+  cors?: boolean;
   /** Token endpoint metadata, when an external authorization server is configured. */
   authorizationServer?: { issuer: string };
 }
@@ -57,7 +59,7 @@ export function buildCapabilityStatement(deps: CapabilityDeps): Record<string, u
         mode: 'server',
         documentation: 'Every request except metadata and .well-known/smart-configuration needs a bearer JWT (SMART App Launch scopes, v2 and v1).',
         security: {
-          cors: false,
+          cors: deps.cors ?? false,
           service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }],
           description: ACCESS_MODEL,
         },
