@@ -203,6 +203,29 @@ describeEngines('access history (AuditEvent)', (engine) => {
     expect((await historyOf(ids.pA, tokens.pA)).events.map((x) => x.id)).toContain(e.id);
   });
 
+  it('the events of concurrent requests share commits (group commit), each durable before its answer', async () => {
+    const store = s.app.store;
+    const commit = store.commit.bind(store);
+    let commits = 0;
+    let events = 0;
+    store.commit = async (writes) => {
+      const audit = writes.filter((w) => w.record.type === 'AuditEvent').length;
+      if (audit > 0) {
+        commits++;
+        events += audit;
+      }
+      return commit(writes);
+    };
+    try {
+      const answers = await Promise.all(Array.from({ length: 30 }, () => s.request({ method: 'GET', url: `/fhir/Patient/${ids.pB}`, token: system })));
+      expect(answers.every((a) => a.status === 200)).toBe(true);
+      expect(events).toBe(30);
+      expect(commits).toBeLessThan(30);
+    } finally {
+      store.commit = commit;
+    }
+  });
+
   it('the events are valid R4 AuditEvents', async () => {
     const { events } = await historyOf(ids.pA, system);
     expect(events.length).toBeGreaterThan(3);

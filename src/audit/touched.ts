@@ -7,7 +7,7 @@ import type { Store } from '../store/store.js';
 import { patientEntity, queryEntity, SYSTEMS, type Entity } from './event.js';
 import { describe } from './names.js';
 
-/** At most this many resources and patients per event: a search of thousands is summed up by its query. */
+/** At most this many resources (of a search: its first results) and patients per event; the query says the rest. */
 const MAX_ENTITIES = 50;
 const MAX_PATIENTS = 50;
 
@@ -77,12 +77,13 @@ export async function touched(deps: TouchedDeps, req: FhirRequest, result: FhirR
     entities.push(queryEntity(req.type, queryString(req.query)));
     if (req.compartment?.type === 'Patient') addPatients([`Patient/${req.compartment.id}`]);
     addPatients((await namedPatients(req, deps.store)) ?? []);
-    for (const e of body?.entry ?? []) {
-      if (entities.length > MAX_ENTITIES) break;
+    // The first results of the page: enough to name who was looked at without indexing a page of a thousand again.
+    for (const e of (body?.entry ?? []).slice(0, MAX_ENTITIES)) {
       const r = e.resource;
       if (!r?.id || e.search?.mode === 'outcome' || r.resourceType === 'OperationOutcome') continue;
       const ref: Ref = { type: r.resourceType, id: r.id, version: (r.meta as { versionId?: string } | undefined)?.versionId };
-      entities.push(resourceEntity(ref, r, req.interaction.startsWith('history')));
+      // Reading one's access history is recorded, but does not list the events read again.
+      if (r.resourceType !== 'AuditEvent') entities.push(resourceEntity(ref, r, req.interaction.startsWith('history')));
       if (r.resourceType === 'Patient') addPatients([`Patient/${r.id}`]);
       else if (r.resourceType !== 'Binary') addPatients(indexResource(r, deps.registry, { baseUrl: deps.baseUrl }).comp);
     }
