@@ -195,6 +195,17 @@ describeEngines('access history (AuditEvent)', (engine) => {
     expect((await eventsOf(raw)).map(subtype)).toEqual(['read']);
   });
 
+  it("a long search's query is kept to its first 4096 characters, and says so", async () => {
+    const res = await s.request({ method: 'POST', url: '/fhir/Observation/_search', token: system, body: `code:text=${'x'.repeat(5000)}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    // Refused (a value too long), and recorded as a refused search.
+    expect(res.status).toBe(400);
+    const [e] = await eventsOf(res);
+    expect(e).toMatchObject({ outcome: '4', subtype: [{ code: 'search-type' }] });
+    const query = e.entity.find((x: any) => x.query);
+    expect(Buffer.from(query.query, 'base64').toString()).toBe(`code%3Atext=${'x'.repeat(4096 - 'code%3Atext='.length)}`);
+    expect(query.description).toBe('query truncated to its first 4096 characters');
+  });
+
   it('a search is filed under the patients of its results', async () => {
     const res = await s.request({ method: 'GET', url: '/fhir/DocumentReference?type=http://loinc.org|11488-4', token: system });
     expect(res.body.total ?? res.body.entry.length).toBeGreaterThanOrEqual(2);

@@ -10,6 +10,8 @@ import { describe } from './names.js';
 /** At most this many resources (of a search: its first results) and patients per event; the query says the rest. */
 const MAX_ENTITIES = 50;
 const MAX_PATIENTS = 50;
+/** A search's query is kept up to this length (a POSTed form may be far longer). */
+const MAX_QUERY = 4096;
 
 export interface TouchedDeps {
   store: Store;
@@ -74,7 +76,9 @@ export async function touched(deps: TouchedDeps, req: FhirRequest, result: FhirR
       if (ref) await stored(ref);
     }
   } else if (LISTS.has(req.interaction)) {
-    entities.push(queryEntity(req.type, queryString(req.query)));
+    const query = queryString(req.query);
+    entities.push(queryEntity(req.type, query.length > MAX_QUERY ? query.slice(0, MAX_QUERY) : query));
+    if (query.length > MAX_QUERY) entities[entities.length - 1].description = `query truncated to its first ${MAX_QUERY} characters`;
     if (req.compartment?.type === 'Patient') addPatients([`Patient/${req.compartment.id}`]);
     addPatients((await namedPatients(req, deps.store)) ?? []);
     // The first results of the page: enough to name who was looked at without indexing a page of a thousand again.
