@@ -247,6 +247,41 @@ describeEngines('access history (AuditEvent)', (engine) => {
     }
   });
 
+  it("$verify checks a patient's hash chains, and finds an event changed behind the server's back", async () => {
+    const verify = async (token = system) => s.request({ method: 'GET', url: `/fhir/AuditEvent/$verify?patient=Patient/${ids.pA}`, token });
+    const param = (body: any, name: string) => body.parameter.find((p: any) => p.name === name);
+    const good = await verify();
+    expect(good.status, good.text.slice(0, 300)).toBe(200);
+    expect(good.body.resourceType).toBe('Parameters');
+    expect(param(good.body, 'result').valueBoolean).toBe(true);
+    expect(param(good.body, 'checked').valueInteger).toBeGreaterThan(3);
+    expect(param(good.body, 'break')).toBeUndefined();
+    for (const token of [tokens.pA, tokens.gp]) expect((await verify(token)).status).toBe(403);
+
+    const { events } = await historyOf(ids.pA, system);
+    const victim = events.find((e) => user(e).who.reference === `Practitioner/${ids.stranger}`);
+    const store = s.app.store;
+    const record = (await store.read('AuditEvent', victim.id))!;
+    const agents = record.resource!.agent as any[];
+    const forged = { ...record, versionId: record.versionId + 1, resource: { ...record.resource!, outcome: '0', agent: [{ ...agents[0], who: { display: 'nobody' } }, agents[1]] } };
+    await store.commit([{ record: forged, expect: { kind: 'version', versionId: record.versionId } }]);
+    const bad = await verify();
+    expect(param(bad.body, 'result').valueBoolean).toBe(false);
+    expect(param(bad.body, 'break').part).toEqual([
+      { name: 'event', valueReference: { reference: `AuditEvent/${victim.id}` } },
+      { name: 'reason', valueString: 'its content does not match its hash' },
+    ]);
+
+    // An event removed from another patient's history: the next one says events are missing.
+    const ofB = (await historyOf(ids.pB, system)).events;
+    expect(ofB.length).toBeGreaterThan(2);
+    const oldest = (await store.read('AuditEvent', ofB[ofB.length - 1].id))!;
+    await store.commit([{ record: { type: 'AuditEvent', id: oldest.id, versionId: oldest.versionId + 1, lastUpdated: new Date().toISOString(), deleted: true, idx: [], comp: oldest.comp }, expect: { kind: 'version', versionId: oldest.versionId } }]);
+    const gap = await s.request({ method: 'GET', url: `/fhir/AuditEvent/$verify?patient=${ids.pB}`, token: system });
+    expect(param(gap.body, 'result').valueBoolean).toBe(false);
+    expect(param(gap.body, 'break').part[1].valueString).toMatch(/^position \d+ where \d+ was expected: events are missing before it$/);
+  });
+
   it('is append-only: no update, patch or delete for anyone; only system clients report events, tagged as reported', async () => {
     const { events } = await historyOf(ids.pA, system);
     const e = events[0];

@@ -1,4 +1,5 @@
 import type { CurrentRecord, Store } from '../store/store.js';
+import { createChainer } from './chain.js';
 
 export interface Journal {
   /** Resolves once the records are durable (committed with the others pending at the time). */
@@ -23,6 +24,7 @@ export function createJournal(store: Store): Journal {
   let scheduled = false;
   let inFlight = false;
   const stats = { commits: 0, events: 0 };
+  const chainer = createChainer();
 
   const flush = async (): Promise<void> => {
     scheduled = false;
@@ -31,8 +33,11 @@ export function createJournal(store: Store): Journal {
     const batch = pending;
     pending = [];
     const records = batch.flatMap((p) => p.records);
+    // Linked in commit order; the chains' heads move only once the commit holds.
+    const linked = chainer.link(records);
     try {
       await store.commit(records.map((record) => ({ record, expect: { kind: 'absent' as const } })));
+      linked.commit();
       stats.commits++;
       stats.events += records.length;
       for (const p of batch) p.resolve();
