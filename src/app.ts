@@ -95,7 +95,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     let executor: ReturnType<typeof createExecutor>;
     const handlerMap = handlers(operations, () => executor, { maxBundleEntries: config.maxBundleEntries });
     executor = createExecutor({
-      store, registry, validator, now, baseUrl: config.baseUrl, defaultCount: config.defaultCount, maxCount: config.maxCount, limits: { binaryBytes: config.binaryLimit, maxStringLength: config.maxStringLength, maxArrayItems: config.maxArrayItems, maxElements: config.maxElements }, searchBudget: config.searchBudget, handlers: handlerMap,
+      store, registry, validator, now, baseUrl: config.baseUrl, defaultCount: config.defaultCount, maxCount: config.maxCount, limits: { binaryBytes: config.binaryLimit, maxStringLength: config.maxStringLength, maxArrayItems: config.maxArrayItems, maxElements: config.maxElements }, searchBudget: config.searchBudget, handlers: handlerMap, audit: config.audit,
     });
     const capabilityStatement = buildCapabilityStatement({
       baseUrl: config.baseUrl, version: packageVersion(), registry, interactions: new Set(handlerMap.keys()), operations, store: store.info, now: now(),

@@ -33,6 +33,8 @@ export interface Config {
   binaryLimit: number;
   /** Most records one request's searches may examine together (a batch's entries share it). */
   searchBudget: number;
+  /** CARNET_AUDIT: record an AuditEvent for every request (default on; `off` for measurements only). */
+  audit: boolean;
   /** Longest string in a resource, in characters (base64 content excepted). */
   maxStringLength: number;
   /** Most items in any one array of a resource. */
@@ -64,6 +66,14 @@ function workers(env: NodeJS.ProcessEnv): number {
   if (raw === 'auto') return Math.min(64, availableParallelism());
   if (raw && !/^\d+$/.test(raw)) throw new ConfigError('CARNET_WORKERS', `expected "auto" or a whole number from 1 to 64, got "${raw}"`);
   return int(env, 'CARNET_WORKERS', 1, 1, 64);
+}
+
+function onOff(env: NodeJS.ProcessEnv, name: string, dflt: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  if (raw === 'on' || raw === 'true' || raw === '1') return true;
+  if (raw === 'off' || raw === 'false' || raw === '0') return false;
+  throw new ConfigError(name, `expected on or off, got "${raw}"`);
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -161,6 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBundleEntries: int(env, 'CARNET_MAX_BUNDLE_ENTRIES', 1000, 1, 100000),
     binaryLimit: int(env, 'CARNET_BINARY_LIMIT', 64 * 1024 * 1024, 1, 4 * 1024 * 1024 * 1024),
     searchBudget: int(env, 'CARNET_SEARCH_BUDGET', 100_000, 1, 1_000_000_000),
+    audit: onOff(env, 'CARNET_AUDIT', true),
     maxStringLength: int(env, 'CARNET_MAX_STRING_LENGTH', 1024 * 1024, 1, 1024 * 1024 * 1024),
     maxArrayItems: int(env, 'CARNET_MAX_ARRAY_ITEMS', 10_000, 1, 10_000_000),
     maxElements: int(env, 'CARNET_MAX_ELEMENTS', 100_000, 1, 100_000_000),

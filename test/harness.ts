@@ -94,3 +94,14 @@ export function useServer(engine: Engine, use: (s: TestServer, token: string) =>
   });
   afterAll(async () => server?.close());
 }
+
+/**
+ * How many versions the server holds of everything but the access history (the AuditEvents that
+ * every request adds, refused ones too): what "nothing was written" counts.
+ */
+export async function versionsButAudit(s: TestServer, token: string): Promise<number> {
+  const all = (await s.request({ method: 'GET', url: '/fhir/_history?_count=1', token })).body.total;
+  // Counts the event of the request above too, which `all` could not: the same offset every time.
+  const audit = (await s.request({ method: 'GET', url: '/fhir/AuditEvent/_history?_count=1', token })).body.total;
+  return all - audit;
+}

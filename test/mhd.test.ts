@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeEngines, startServer, type TestServer } from './harness.js';
+import { describeEngines, startServer, versionsButAudit, type TestServer } from './harness.js';
 
 const INS = 'urn:oid:1.2.250.1.213.1.4.8';
 const LISTS = 'https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes';
@@ -120,7 +120,7 @@ describeEngines('IHE MHD Document Recipient and Responder (ITI-65, ITI-66, ITI-6
   const subject = `Patient?identifier=${INS}|1900112345678`;
   const post = (body: unknown, t = token) => s.request({ method: 'POST', url: '/fhir', token: t, body });
   const get = async (url: string, t = token) => (await s.request({ method: 'GET', url: `/fhir/${url}`, token: t })).body;
-  const versions = async () => (await get('_history?_count=1')).total;
+  const versions = () => versionsButAudit(s, token);
   const search = async (query: string) => {
     const body = await get(`DocumentReference?${query}`);
     expect(body.resourceType, JSON.stringify(body)).toBe('Bundle');

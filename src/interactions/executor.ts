@@ -8,6 +8,8 @@ import { namedPatients } from '../access/named.js';
 import { SearchBudgetExceeded, type SearchBudget, type Store } from '../store/store.js';
 import type { SearchRegistry } from '../search/registry.js';
 import type { Validator } from '../validation/validator.js';
+import { checkAuditWrite } from '../audit/append-only.js';
+import { createAuditor, type Auditor } from '../audit/auditor.js';
 import type { Context, Log, FhirRequest, FhirResult, InteractionHandler } from './types.js';
 
 export interface ExecutorDeps {
@@ -22,6 +24,8 @@ export interface ExecutorDeps {
   /** Records one request's searches may examine together (CARNET_SEARCH_BUDGET). */
   searchBudget: number;
   handlers: Map<string, InteractionHandler>;
+  /** CARNET_AUDIT: record an AuditEvent for every request (default true). */
+  audit?: boolean;
 }
 
 export interface Executor {
@@ -32,6 +36,8 @@ export interface Executor {
    * entries of a transaction, which share the facts gathered and the budget of the transaction).
    */
   prepare(req: FhirRequest, principal: Principal, requestId: string, log: Log, facts: AccessFacts, budget?: SearchBudget): { handler: InteractionHandler; ctx: Context };
+  /** The access history's recorder (src/audit/). */
+  readonly auditor: Auditor;
 }
 
 /** The answer to a request whose searches examined more than the budget allows. */
@@ -107,23 +113,29 @@ export function createExecutor(deps: ExecutorDeps): Executor {
       throw fhirError('type-not-supported', `Resource type "${req.type}" is not served by this server`);
     }
     if (handler.traits.needsType && req.type === undefined) throw fhirError('bad-request', `${req.interaction} needs a resource type`);
+    checkAuditWrite(req, principal);
     return { handler, grant: authorize(principal, req.type ?? '*', req.interaction) };
   };
   const newBudget = (): SearchBudget => ({ limit: deps.searchBudget, examined: 0 });
+  const auditor = createAuditor({ store: deps.store, registry: deps.registry, now: deps.now, baseUrl: deps.baseUrl, enabled: deps.audit ?? true });
 
   return {
+    auditor,
     prepare(req, principal, requestId, log, facts, budget) {
       const { handler, grant } = check(req, principal);
       return { handler, ctx: context(principal, grant, req.type, requestId, log, facts, budget ?? newBudget()) };
     },
     async execute(req, principal, requestId, log, budget) {
-      const { handler, grant } = check(req, principal);
-      const facts = await gatherFacts(deps.store, principal, deps.now(), () => namedPatients(req, deps.store));
-      try {
-        return await handler.handle(req, context(principal, grant, req.type, requestId, log, facts, budget ?? newBudget()));
-      } catch (e) {
-        throw e instanceof SearchBudgetExceeded ? tooCostly(e) : e;
-      }
+      let facts: AccessFacts | undefined;
+      return auditor.around(req, principal, requestId, log, () => facts, async () => {
+        const { handler, grant } = check(req, principal);
+        facts = await gatherFacts(deps.store, principal, deps.now(), () => namedPatients(req, deps.store));
+        try {
+          return await handler.handle(req, context(principal, grant, req.type, requestId, log, facts, budget ?? newBudget()));
+        } catch (e) {
+          throw e instanceof SearchBudgetExceeded ? tooCostly(e) : e;
+        }
+      });
     },
   };
 }

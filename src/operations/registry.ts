@@ -1,5 +1,6 @@
+import { verify } from '../audit/verify.js';
 import type { OperationHandler } from './types.js';
 import { validate } from './validate.js';
 
 /** The $operations carnet serves. */
-export const operations: OperationHandler[] = [validate];
+export const operations: OperationHandler[] = [validate, verify];

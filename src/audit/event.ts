@@ -1,0 +1,102 @@
+import type { Resource } from '../fhir/resource-types.js';
+
+/** Code systems of an AuditEvent shaped after IHE BALP (Basic Audit Log Patterns). */
+export const SYSTEMS = {
+  eventType: 'http://terminology.hl7.org/CodeSystem/audit-event-type',
+  interaction: 'http://hl7.org/fhir/restful-interaction',
+  actReason: 'http://terminology.hl7.org/CodeSystem/v3-ActReason',
+  entityType: 'http://terminology.hl7.org/CodeSystem/audit-entity-type',
+  objectRole: 'http://terminology.hl7.org/CodeSystem/object-role',
+  resourceTypes: 'http://hl7.org/fhir/resource-types',
+  dicom: 'http://dicom.nema.org/resources/ontology/DCM',
+  /** The id the server gave the request (the X-Request-Id of its answer, and its logs). */
+  requestId: 'urn:carnet:request-id',
+  /** meta.tag of the AuditEvents that system clients report themselves (not recorded by carnet). */
+  origin: 'urn:carnet:audit-origin',
+} as const;
+
+export const REPORTED_TAG = { system: SYSTEMS.origin, code: 'reported', display: 'Reported by an integration' };
+
+/** FHIR interaction to AuditEvent.action (C create, R read, U update, D delete, E execute). */
+const ACTIONS: Record<string, string> = {
+  create: 'C', read: 'R', vread: 'R', 'history-instance': 'R', 'history-type': 'R', 'history-system': 'R',
+  update: 'U', patch: 'U', delete: 'D',
+};
+
+export interface Agent {
+  who: { reference?: string; display?: string; identifier?: { system?: string; value: string } };
+  altId?: string;
+  role?: Array<{ text: string }>;
+  purposeOfUse?: string[];
+}
+
+export interface Entity {
+  what?: { reference?: string; identifier?: { system: string; value: string } };
+  type?: { system: string; code: string; display?: string };
+  role?: { system: string; code: string; display?: string };
+  name?: string;
+  description?: string;
+  query?: string;
+}
+
+export interface EventFacts {
+  interaction: string;
+  status: number;
+  /** The first diagnostics of a failure. */
+  failure?: string;
+  recorded: string;
+  user: Agent;
+  entities: Entity[];
+}
+
+function outcome(status: number): string {
+  if (status < 400) return '0';
+  return status < 500 ? '4' : '8';
+}
+
+/** One AuditEvent: the user, the server, what was touched, the patients, the request. */
+export function auditEvent(f: EventFacts): Resource {
+  const { who, altId, role, purposeOfUse } = f.user;
+  const user = {
+    who,
+    ...(altId ? { altId } : {}),
+    ...(role?.length ? { role } : {}),
+    requestor: true,
+    ...(purposeOfUse?.length ? { purposeOfUse: purposeOfUse.map((code) => ({ coding: [{ system: SYSTEMS.actReason, code, ...(code === 'BTG' ? { display: 'break the glass' } : {}) }] })) } : {}),
+  };
+  const server = {
+    type: { coding: [{ system: SYSTEMS.dicom, code: '110152', display: 'Destination Role ID' }] },
+    who: { display: 'carnet' },
+    requestor: false,
+  };
+  return {
+    resourceType: 'AuditEvent',
+    type: { system: SYSTEMS.eventType, code: 'rest', display: 'RESTful Operation' },
+    subtype: [{ system: SYSTEMS.interaction, code: f.interaction }],
+    action: ACTIONS[f.interaction] ?? 'E',
+    recorded: f.recorded,
+    outcome: outcome(f.status),
+    ...(f.failure ? { outcomeDesc: f.failure } : {}),
+    agent: [user, server],
+    source: { observer: { display: 'carnet' }, type: [{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4', display: 'Application Server' }] },
+    ...(f.entities.length ? { entity: f.entities } : {}),
+  };
+}
+
+export const patientEntity = (patient: string): Entity => ({
+  what: { reference: patient },
+  type: { system: SYSTEMS.entityType, code: '1', display: 'Person' },
+  role: { system: SYSTEMS.objectRole, code: '1', display: 'Patient' },
+});
+
+export const requestEntity = (requestId: string): Entity => ({
+  what: { identifier: { system: SYSTEMS.requestId, value: requestId } },
+  type: { system: SYSTEMS.entityType, code: '4', display: 'Other' },
+  description: 'request',
+});
+
+export const queryEntity = (type: string | undefined, query: string): Entity => ({
+  type: type ? { system: SYSTEMS.resourceTypes, code: type } : { system: SYSTEMS.entityType, code: '2', display: 'System Object' },
+  role: { system: SYSTEMS.objectRole, code: '24', display: 'Query' },
+  query: Buffer.from(query, 'utf8').toString('base64'),
+});
