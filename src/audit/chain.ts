@@ -45,7 +45,8 @@ const toExtension = (l: Link) => ({
     { url: 'patient', valueReference: { reference: l.patient } },
     { url: 'chain', valueString: l.chain },
     { url: 'seq', valuePositiveInt: l.seq },
-    { url: 'previous', valueString: l.previous },
+    // The first link of a chain has no previous hash (FHIR has no empty strings).
+    ...(l.previous ? [{ url: 'previous', valueString: l.previous }] : []),
     { url: 'hash', valueString: l.hash },
   ],
 });

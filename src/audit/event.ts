@@ -98,5 +98,6 @@ export const requestEntity = (requestId: string): Entity => ({
 export const queryEntity = (type: string | undefined, query: string): Entity => ({
   type: type ? { system: SYSTEMS.resourceTypes, code: type } : { system: SYSTEMS.entityType, code: '2', display: 'System Object' },
   role: { system: SYSTEMS.objectRole, code: '24', display: 'Query' },
-  query: Buffer.from(query, 'utf8').toString('base64'),
+  // FHIR has no empty strings: a search without parameters has no query.
+  ...(query ? { query: Buffer.from(query, 'utf8').toString('base64') } : {}),
 });
