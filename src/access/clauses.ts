@@ -66,6 +66,9 @@ export function actorClauses(facts: AccessFacts, type: string, inCompartment: bo
   if (!inCompartment) return [];
 
   if (actor.kind === 'patient' || actor.kind === 'representative') {
+    // An access history entry is the patient's when it is about them (an entity), not when they are
+    // its agent: their attempt on someone else's hidden record belongs to that other patient.
+    if (type === 'AuditEvent') return [{ comp: actor.patient }, { idx: { $elemMatch: { p: 'entity', r: actor.patient } } }];
     let visible = ofPatients(type, [actor.patient]);
     if (type === 'DocumentReference') {
       const hidden = actor.kind === 'representative' ? { $nor: [labelEntry(INVISIBLE_REPRESENTANTS_LEGAUX)] } : {};

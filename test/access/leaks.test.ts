@@ -185,6 +185,20 @@ describeEngines('access: leak probes', (engine) => {
     expect(res.body.entry.map((e: any) => e.resource.id)).toEqual([mine.body.id]);
   });
 
+  it("a patient's attempt on another record is audited for that record, and tells the patient nothing", async () => {
+    const { ids, tokens } = w;
+    probes++;
+    expect((await get(`/fhir/DocumentReference/${ids.dB}`, tokens.patientA)).status).toBe(404);
+    const mine = await get(`/fhir/AuditEvent?patient=Patient/${ids.pA}&_count=1000`, tokens.patientA);
+    expect(mine.status).toBe(200);
+    // Neither the hidden document nor anything of it (its description is 'B document').
+    expect(mine.text).not.toContain(ids.dB);
+    expect(mine.text).not.toContain('B document');
+    probes++;
+    const theirs = await get(`/fhir/AuditEvent?entity=DocumentReference/${ids.dB}`, tokens.patientB);
+    expect(theirs.body.entry.some((e: any) => e.resource.agent.some((a: any) => a.who?.reference === `Patient/${ids.pA}`))).toBe(true);
+  });
+
   it('tokens: expired, for another audience or issuer, forged, or for another patient', async () => {
     const { ids, tokens, s } = w;
     const { privateKey } = await generateKeyPair('ES256');

@@ -96,7 +96,7 @@ export async function buildWorld(s: TestServer): Promise<World> {
   await post(consent(ids.pA, { type: 'deny', data: [{ meaning: 'instance', reference: { reference: `DocumentReference/${ids.d5}` } }] }), tokens.patientA);
   ids.oA = await post({ resourceType: 'Observation', status: 'final', code: { text: 'poids' }, subject: { reference: `Patient/${ids.pA}` } }, system);
   ids.oB = await post({ resourceType: 'Observation', status: 'final', code: { text: 'poids' }, subject: { reference: `Patient/${ids.pB}` } }, system);
-  ids.dB = await post(doc(ids.pB), system);
+  ids.dB = await post(doc(ids.pB, { description: 'B document' }), system);
 
   // The minor's documents: one hidden from the legal representatives.
   ids.m1 = await post(doc(ids.pM), tokens.author);
