@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Store } from './store.js';
 import { queryTests } from './conformance/queries.js';
 import { conformanceTests, type SkipList } from './conformance/suite.js';
+import { stateTests } from './conformance/state.js';
 import { writeTests } from './conformance/writes.js';
 
 export { rec } from './conformance/fixtures.js';
@@ -35,6 +36,7 @@ export function runStoreConformance(opts: StoreConformanceOptions): void {
 
     writeTests({ test, markClosed: () => (closed = true) });
     queryTests({ test, markClosed: () => (closed = true) });
+    stateTests({ test, markClosed: () => (closed = true) });
 
     it('every skip entry names a test of this suite', () => {
       expect(unusedSkips()).toEqual([]);

@@ -147,6 +147,14 @@ export interface BlobInfo {
   size: number;
 }
 
+/** An entry of the store's internal state; rev counts its writes (1 after the first). */
+export interface StateEntry {
+  key: string;
+  rev: number;
+  /** JSON-compatible. */
+  value: unknown;
+}
+
 export interface Store {
   readonly info: StoreInfo;
   /** Current record (including a deletion tombstone), or undefined. */
@@ -181,6 +189,18 @@ export interface Store {
    * record is still at the given version. Versions and history are untouched. Returns how many changed.
    */
   updateSearchData(updates: SearchDataUpdate[]): Promise<number>;
+  /**
+   * Internal state that is not FHIR data (leases, cursors, job state, queues), kept apart from the
+   * resources: not versioned, not in any history, never searched. Keys are ordered as text.
+   */
+  getState(key: string): Promise<StateEntry | undefined>;
+  /**
+   * Writes (or, with value undefined, removes) the entry while it is at `expectRev` (0: absent).
+   * Returns false, writing nothing, when it is not: someone else wrote it first. Durable on return.
+   */
+  putState(key: string, value: unknown, expectRev: number): Promise<boolean>;
+  /** Entries whose key starts with prefix, in key order, after `after` when given. */
+  listState(prefix: string, opts: { after?: string; limit: number }): Promise<StateEntry[]>;
   /** Resolves when the store can serve requests. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -14,6 +14,7 @@ export interface Dbs {
   terms: Database<null, Key>;
   compTerms: Database<null, Key>;
   compPostings: Database<Posting, Key>;
+  state: Database<{ rev: number; value: unknown }, string>;
 }
 
 const STRUCTURES = Symbol.for('structures');
@@ -24,7 +25,7 @@ export function openDbs(path: string): Dbs {
     // overlappingSync (the default off Windows) resolves writes at commit, before the flush to
     // disk; without it a commit resolves only once LMDB has synced it. Never noSync.
     overlappingSync: false,
-    maxDbs: 12,
+    maxDbs: 16,
   });
   return {
     root,
@@ -38,5 +39,6 @@ export function openDbs(path: string): Dbs {
     terms: root.openDB<null, Key>('terms', {}),
     compTerms: root.openDB<null, Key>('comp-terms', {}),
     compPostings: root.openDB<Posting, Key>('comp-postings', {}),
+    state: root.openDB<{ rev: number; value: unknown }, string>('state', {}),
   };
 }

@@ -1,3 +1,4 @@
+import { lmdbState } from './state.js';
 import type { Store, StoreInfo } from '../store.js';
 import { openBlobs } from './blobs.js';
 import { commit } from './commit.js';
@@ -56,6 +57,7 @@ export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbSt
     putBlob: blobs.putBlob,
     openBlob: blobs.openBlob,
     statBlob: blobs.statBlob,
+    ...lmdbState(dbs.state),
     ping: async () => {
       dbs.root.get('ping');
     },

@@ -9,11 +9,12 @@ import { history, search } from './query.js';
 import { updateSearchData } from './reindex.js';
 import { readDoc, readRepaired } from './repair.js';
 import { describeServer } from './server.js';
+import { mongoState, type StateDoc } from './state.js';
 
 export interface MongoStoreOptions {
   /** A MongoDB connection string, e.g. mongodb://host:27017/?replicaSet=rs0. */
   uri: string;
-  /** Database name; the store uses its `resources`, `versions` and `claims` collections, and the GridFS bucket `blobs`. */
+  /** Database name; the store uses its `resources`, `versions`, `claims` and `state` collections, and the GridFS bucket `blobs`. */
   db: string;
 }
 
@@ -40,6 +41,7 @@ export async function createMongoStore(options: MongoStoreOptions): Promise<Stor
     await ensureIndexes(c);
     const claims = db.collection<ClaimDoc>('claims');
     const blobs = await openBlobs(db);
+    const state = await mongoState(db.collection<StateDoc>('state'));
 
     return {
       info: { engine: 'mongodb', atomicCommit: server.transactions, atomicity: server.atomicity },
@@ -62,6 +64,7 @@ export async function createMongoStore(options: MongoStoreOptions): Promise<Stor
       putBlob: blobs.putBlob,
       openBlob: blobs.openBlob,
       statBlob: blobs.statBlob,
+      ...state,
       updateSearchData: (updates) => updateSearchData(c, updates),
       ping: async () => {
         await db.command({ ping: 1 });
