@@ -11,6 +11,7 @@ import { SERVED_TYPES } from './fhir/resource-types.js';
 import { createHttpServer } from './http/server.js';
 import { buildCapabilityStatement, buildSmartConfiguration } from './interactions/capabilities.js';
 import { createExecutor } from './interactions/executor.js';
+import { createScheduler, type Scheduler } from './jobs/scheduler.js';
 import { handlers } from './interactions/registry.js';
 import { operations } from './operations/registry.js';
 import { packageVersion } from './paths.js';
@@ -32,6 +33,8 @@ export interface AppDeps {
 export interface App {
   http: FastifyInstance;
   store: Store;
+  /** The scheduled jobs; src/main.ts starts their timers (CARNET_JOBS), tests run them with runNow. */
+  scheduler: Scheduler;
   /**
    * Compiles the validators of the served types one at a time, yielding between them, so the first
    * write of each type does not pay for it. src/main.ts runs it before listening.
@@ -103,6 +106,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       cors: config.corsOrigins.length > 0,
     });
     const smart = buildSmartConfiguration({ issuer, authServer });
+    const scheduler = createScheduler({ store, now, log: logger });
     const http = createHttpServer({
       logger, bodyLimit: config.bodyLimit, maxDepth: config.maxDepth, authenticator, executor, store,
       capabilities: () => capabilityStatement, smartConfiguration: () => smart,
@@ -112,6 +116,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     return {
       http,
       store,
+      scheduler,
       async warmUp() {
         for (const type of SERVED_TYPES) {
           await new Promise((resolve) => setImmediate(resolve));
@@ -123,6 +128,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       },
       async close() {
         closed = true;
+        await scheduler.stop();
         await http.close();
         await store.close();
       },

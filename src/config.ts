@@ -49,6 +49,8 @@ export interface Config {
   maxConnections: number;
   /** Longest time to receive a whole request, ms. */
   requestTimeoutMs: number;
+  /** CARNET_JOBS: run the scheduled jobs on their cron schedules (default on; they can still be started on demand). */
+  jobs: boolean;
 }
 
 export class ConfigError extends Error {
@@ -179,6 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins: corsOrigins(env),
     maxConnections: int(env, 'CARNET_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
     requestTimeoutMs: int(env, 'CARNET_REQUEST_TIMEOUT', 300, 1, 86_400) * 1000,
+    jobs: onOff(env, 'CARNET_JOBS', true),
   };
 }
 

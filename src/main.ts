@@ -32,6 +32,8 @@ async function serve(config: Config): Promise<void> {
   await app.warmUp();
   logger.debug({ ms: Math.round(performance.now() - t0) }, 'validators compiled');
   await app.http.listen({ port: config.port, host: config.host });
+  // Every worker and every server schedules the jobs; the job's lease in the store lets one run it.
+  if (config.jobs) app.scheduler.start();
   logger.info({ url: config.baseUrl, store: app.store.info.engine }, 'carnet is serving FHIR R4');
 }
 
