@@ -4,7 +4,9 @@
 // concurrency 1 and 16, next to bare Fastify serving the same bytes, in one run; first with one
 // server process, then with one per core (CARNET_WORKERS). Every patient carries 20 Consents, one of
 // which authorizes the professional of the access runs; 2,000 patients have a médecin traitant whose
-// search across them is measured too (issue 12).
+// search across them is measured too (issue 12). The professional's searches run twice: each about
+// another patient (none of the access facts kept from one request to the next serve), and in runs
+// of BENCH_SESSION about one patient, as an app with a record opened asks.
 // BENCH_DIR keeps the data between runs (loading 1M resources takes minutes).
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -34,6 +36,9 @@ const BASE = 'http://127.0.0.1/fhir';
 const REQUESTS_BUILT = 128_000;
 let sequence = 0;
 const nextPatient = () => Math.floor(Math.abs(Math.sin(++sequence) * 1e9)) % PATIENTS;
+// A professional's app opening one record asks several things of it in a row: BENCH_SESSION
+// requests per patient (default 10) in the "record opened" runs.
+const SESSION = Number(process.env.BENCH_SESSION ?? 10);
 
 function doc(p: number, k: number) {
   const day = 1 + ((p * 7 + k * 3) % 28);
@@ -153,12 +158,13 @@ async function main() {
         // request rebuilt at every send (autocannon's setupRequest) cost the load generator 6 to 10 µs
         // of CPU per request more than the fixed request bare Fastify gets, CPU that the servers
         // sharing this machine's cores with it then lacked.
-        const searches = (connections: number, duration: number, as = headers) => {
+        const searches = (connections: number, duration: number, as = headers, session = 1) => {
           const perConnection = Math.ceil(REQUESTS_BUILT / connections);
-          return load({
-            url: base, connections, duration, headers: as,
-            setupClient: (client) => client.setRequests(Array.from({ length: perConnection }, () => ({ method: 'GET', path: query(nextPatient()) }))),
-          });
+          const paths = () => {
+            let patient = 0;
+            return Array.from({ length: perConnection }, (_, i) => ({ method: 'GET' as const, path: query(i % session === 0 ? (patient = nextPatient()) : patient) }));
+          };
+          return load({ url: base, connections, duration, headers: as, setupClient: (client) => client.setRequests(paths()) });
         };
         // A fresh process has mapped none of the store's pages yet, and the OS may have dropped some
         // from its cache: the first seconds measure the disk, not the server. Not reported.
@@ -177,6 +183,11 @@ async function main() {
           const [pro, proCpu] = await measured(carnet.pid!, () => searches(connections, DURATION, proHeaders));
           const ratio = `   = ${((100 * pro.requestsPerSec) / c.requestsPerSec).toFixed(0)}% of the system client's throughput, p99 ${(pro.p99 / Math.max(c.p99, 0.001)).toFixed(2)}x`;
           results.push(row(`  as an authorized professional, concurrency ${connections}`, pro, `${ratio}${cpuPerRequest(proCpu, pro)}`));
+          // The same professional with a record opened: SESSION requests per patient in a row.
+          await searches(connections, SETTLE, proHeaders, SESSION);
+          const [opened, openedCpu] = await measured(carnet.pid!, () => searches(connections, DURATION, proHeaders, SESSION));
+          const openedRatio = `   = ${((100 * opened.requestsPerSec) / c.requestsPerSec).toFixed(0)}% of the system client's throughput, p99 ${(opened.p99 / Math.max(c.p99, 0.001)).toFixed(2)}x`;
+          results.push(row(`  as an authorized professional, ${SESSION} requests per record, concurrency ${connections}`, opened, `${openedRatio}${cpuPerRequest(openedCpu, opened)}`));
         }
         if (workers === 1) {
           // A médecin traitant's search across their 2,000 patients.
