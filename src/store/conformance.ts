@@ -3,6 +3,7 @@ import type { Store } from './store.js';
 import { queryTests } from './conformance/queries.js';
 import { conformanceTests, type SkipList } from './conformance/suite.js';
 import { stateTests } from './conformance/state.js';
+import { eraseTests } from './conformance/erase.js';
 import { writeTests } from './conformance/writes.js';
 
 export { rec } from './conformance/fixtures.js';
@@ -37,6 +38,7 @@ export function runStoreConformance(opts: StoreConformanceOptions): void {
     writeTests({ test, markClosed: () => (closed = true) });
     queryTests({ test, markClosed: () => (closed = true) });
     stateTests({ test, markClosed: () => (closed = true) });
+    eraseTests({ test, markClosed: () => (closed = true) });
 
     it('every skip entry names a test of this suite', () => {
       expect(unusedSkips()).toEqual([]);
