@@ -1,10 +1,22 @@
 import { fhirError } from '../errors.js';
 import type { OperationHandler } from '../operations/types.js';
-import { verifyChains } from './chain.js';
+import type { Store } from '../store/store.js';
+import { cutPrefix, headPrefix, verifyChains, type ChainState, type Position } from './chain.js';
 import definition from './verify.json' with { type: 'json' };
 
 /** A patient's events read at once to verify them. */
 const MAX_EVENTS = 1_000_000;
+
+/** Chains a patient has at most (two per server start that served them): read at once. */
+const MAX_CHAINS = 100_000;
+
+/** The heads and cuts of one patient's chains, by chain id. */
+async function chainState(store: Store, patient: string): Promise<ChainState> {
+  const read = async (prefix: string) =>
+    new Map((await store.listState(prefix, { limit: MAX_CHAINS })).map((e) => [e.key.slice(prefix.length), e.value as Position] as const));
+  const [heads, cuts] = await Promise.all([read(headPrefix(patient)), read(cutPrefix(patient))]);
+  return { heads, cuts };
+}
 
 /** GET AuditEvent/$verify?patient=x: the patient's hash chains, checked (system clients only). */
 export const verify: OperationHandler = {
@@ -19,7 +31,7 @@ export const verify: OperationHandler = {
     if (!m) throw fhirError('bad-request', '$verify needs patient=Patient/<id>', 'patient');
     const patient = `Patient/${m[1]}`;
     const { records } = await ctx.store.search({ types: ['AuditEvent'], filter: { comp: patient }, sort: [], offset: 0, limit: MAX_EVENTS, count: false });
-    const v = verifyChains(patient, records.flatMap((r) => (r.resource ? [r.resource] : [])));
+    const v = verifyChains(patient, records.flatMap((r) => (r.resource ? [r.resource] : [])), await chainState(ctx.store, patient));
     return {
       status: 200,
       body: {
@@ -27,7 +39,16 @@ export const verify: OperationHandler = {
         parameter: [
           { name: 'result', valueBoolean: v.ok },
           { name: 'checked', valueInteger: v.checked },
-          ...(v.broken ? [{ name: 'break', part: [{ name: 'event', valueReference: { reference: v.broken.event } }, { name: 'reason', valueString: v.broken.reason }] }] : []),
+          ...(v.broken
+            ? [{
+                name: 'break',
+                part: [
+                  ...(v.broken.event ? [{ name: 'event', valueReference: { reference: v.broken.event } }] : []),
+                  { name: 'chain', valueString: v.broken.chain },
+                  { name: 'reason', valueString: v.broken.reason },
+                ],
+              }]
+            : []),
         ],
       },
     };
