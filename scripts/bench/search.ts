@@ -5,9 +5,11 @@
 // server process, then with one per core (CARNET_WORKERS). Every patient carries 20 Consents, one of
 // which authorizes the professional of the access runs; 2,000 patients have a médecin traitant whose
 // search across them is measured too (issue 12).
+// With one process, the system client's search at concurrency 16 is also measured with the access
+// history on and off (a second server on the same data with CARNET_AUDIT=off), side by side.
 // BENCH_DIR keeps the data between runs (loading 1M resources takes minutes).
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureLocalIssuer } from '../../src/auth/local-issuer.js';
 import { SEMI_SPACE_FLAG } from '../../src/cluster.js';
@@ -15,7 +17,7 @@ import { buildRecord } from '../../src/interactions/records.js';
 import { createSearchRegistry } from '../../src/search/registry.js';
 import { createLmdbStore } from '../../src/store/lmdb/lmdb-store.js';
 import type { Write } from '../../src/store/store.js';
-import { cpuMicros, cpuPerRequest, freePort, load, machine, row, startProcess } from './lib.js';
+import { auditOnOff, cpuMicros, cpuPerRequest, freePort, load, machine, measuredOn, row, startProcess } from './lib.js';
 
 const PATIENTS = Number(process.env.BENCH_PATIENTS ?? 100_000);
 const PER_PATIENT = 10;
@@ -92,7 +94,7 @@ async function main() {
   const keep = process.env.BENCH_DIR;
   const dir = keep ?? mkdtempSync(join(tmpdir(), 'carnet-bench-search-'));
   mkdirSync(dir, { recursive: true });
-  console.log(`carnet search benchmark: ${machine()}`);
+  console.log(`carnet search benchmark: ${machine()}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   const resources = PATIENTS * (PER_PATIENT + 1 + CONSENTS);
   // A store loaded by an earlier version of this script lacks the Consents.
   if (!existsSync(join(dir, 'store', 'loaded-with-consents'))) {
@@ -153,10 +155,10 @@ async function main() {
         // request rebuilt at every send (autocannon's setupRequest) cost the load generator 6 to 10 µs
         // of CPU per request more than the fixed request bare Fastify gets, CPU that the servers
         // sharing this machine's cores with it then lacked.
-        const searches = (connections: number, duration: number, as = headers) => {
+        const searches = (connections: number, duration: number, as = headers, url = base) => {
           const perConnection = Math.ceil(REQUESTS_BUILT / connections);
           return load({
-            url: base, connections, duration, headers: as,
+            url, connections, duration, headers: as,
             setupClient: (client) => client.setRequests(Array.from({ length: perConnection }, () => ({ method: 'GET', path: query(nextPatient()) }))),
           });
         };
@@ -179,6 +181,23 @@ async function main() {
           results.push(row(`  as an authorized professional, concurrency ${connections}`, pro, `${ratio}${cpuPerRequest(proCpu, pro)}`));
         }
         if (workers === 1) {
+          // Audit on and off side by side: a second server on the same data, without the access history.
+          const offPort = await freePort();
+          const offBase = `http://127.0.0.1:${offPort}`;
+          const off = await startProcess('src/main.ts', { PORT: String(offPort), CARNET_DATA_DIR: dir, LOG_LEVEL: 'warn', CARNET_WORKERS: '1', CARNET_AUDIT: 'off' }, `${offBase}/health`, [SEMI_SPACE_FLAG]);
+          try {
+            await searches(16, WARMUP, headers, offBase);
+            const servers = { on: { url: base, pid: carnet.pid! }, off: { url: offBase, pid: off.pid! } };
+            results.push(
+              ...(await auditOnOff('carnet search, 1 worker, concurrency 16', async (setting) => {
+                await searches(16, SETTLE, headers, servers[setting].url);
+                return measuredOn(servers[setting].pid, () => searches(16, DURATION, headers, servers[setting].url));
+              })),
+            );
+          } finally {
+            off.kill('SIGTERM');
+            await new Promise((r) => off.once('exit', r));
+          }
           // A médecin traitant's search across their 2,000 patients.
           for (const connections of [1, 16]) {
             const gpQuery = `${base}/fhir/DocumentReference?type=http://loinc.org|${TYPES[0]}`;
@@ -198,7 +217,7 @@ async function main() {
   }
   console.log('');
   for (const r of results) console.log(r);
-  console.log(`data size: ${resources} resources (${PATIENTS} Patients, ${PATIENTS * PER_PATIENT} DocumentReferences); carnet workers: 1 and ${WORKERS} (BENCH_WORKERS)`);
+  console.log(`data size: ${resources} resources (${PATIENTS} Patients, ${PATIENTS * PER_PATIENT} DocumentReferences); carnet workers: 1 and ${WORKERS} (BENCH_WORKERS); load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 }
 
 main().catch((e) => {
