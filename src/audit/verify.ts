@@ -1,7 +1,7 @@
 import { fhirError } from '../errors.js';
 import type { OperationHandler } from '../operations/types.js';
 import type { Store } from '../store/store.js';
-import { cutPrefix, headPrefix, verifyChains, type ChainState, type Position } from './chain.js';
+import { cutPrefix, headPrefix, verifyChains, type Position } from './chain.js';
 import definition from './verify.json' with { type: 'json' };
 
 /** A patient's events read at once to verify them. */
@@ -10,13 +10,9 @@ const MAX_EVENTS = 1_000_000;
 /** Chains a patient has at most (two per server start that served them): read at once. */
 const MAX_CHAINS = 100_000;
 
-/** The heads and cuts of one patient's chains, by chain id. */
-async function chainState(store: Store, patient: string): Promise<ChainState> {
-  const read = async (prefix: string) =>
-    new Map((await store.listState(prefix, { limit: MAX_CHAINS })).map((e) => [e.key.slice(prefix.length), e.value as Position] as const));
-  const [heads, cuts] = await Promise.all([read(headPrefix(patient)), read(cutPrefix(patient))]);
-  return { heads, cuts };
-}
+/** Heads or cuts of one patient's chains, by chain id. */
+const positions = async (store: Store, prefix: string): Promise<Map<string, Position>> =>
+  new Map((await store.listState(prefix, { limit: MAX_CHAINS })).map((e) => [e.key.slice(prefix.length), e.value as Position] as const));
 
 /** GET AuditEvent/$verify?patient=x: the patient's hash chains, checked (system clients only). */
 export const verify: OperationHandler = {
@@ -30,8 +26,13 @@ export const verify: OperationHandler = {
     const m = typeof value === 'string' ? /^(?:Patient\/)?([A-Za-z0-9\-.]{1,64})$/.exec(value.trim()) : null;
     if (!m) throw fhirError('bad-request', '$verify needs patient=Patient/<id>', 'patient');
     const patient = `Patient/${m[1]}`;
+    // Heads before the events (a head is written after its events), cuts after them (a cut is
+    // written before its events go): so a verification running beside commits and retention sees
+    // no break that is not there.
+    const heads = await positions(ctx.store, headPrefix(patient));
     const { records } = await ctx.store.search({ types: ['AuditEvent'], filter: { comp: patient }, sort: [], offset: 0, limit: MAX_EVENTS, count: false });
-    const v = verifyChains(patient, records.flatMap((r) => (r.resource ? [r.resource] : [])), await chainState(ctx.store, patient));
+    const cuts = await positions(ctx.store, cutPrefix(patient));
+    const v = verifyChains(patient, records.flatMap((r) => (r.resource ? [r.resource] : [])), { heads, cuts });
     return {
       status: 200,
       body: {
