@@ -10,14 +10,17 @@ export interface HeadKeeper {
   close(): Promise<void>;
 }
 
-/** How long a moved head waits before it is written: its write serves every commit meanwhile. */
-export const HEAD_DELAY_MS = 1000;
+/**
+ * How long a moved head waits before it is written: its write serves every commit meanwhile (on
+ * MongoDB a state write is three round trips, per chain).
+ */
+export const HEAD_DELAY_MS = 5000;
 
 /**
  * Keeps the heads of this process's chains in the store's state, so that $verify sees a chain that
  * lost its last events. Written after the commits, not in them: a sync per commit more would cost
- * what group commit saves. So the last second of events before a crash, or a removal made within a
- * second of them, is not covered by a head (their links still are).
+ * what group commit saves. So the last seconds of events before a crash, or a removal made within
+ * HEAD_DELAY_MS of them, are not covered by a head (their links still are).
  */
 export function createHeadKeeper(store: Store, delayMs = HEAD_DELAY_MS, onError?: (err: unknown) => void): HeadKeeper {
   // The chains are this process's alone: the revision it last wrote is the one in the store.
