@@ -13,8 +13,8 @@ interface AuditEvent {
 }
 /** Bounds of the load: clients at once; the kill after this many answers or this long, whichever comes first; requests at most. */
 const CLIENTS = 16;
-const ANSWERS_BEFORE_KILL = 200;
-const KILL_AFTER_MS = 20_000;
+const ANSWERS_BEFORE_KILL = 100;
+const KILL_AFTER_MS = 10_000;
 const MAX_REQUESTS = 3000;
 
 describeEngines('access history survives kill -9 (issue 15)', (engine) => {
