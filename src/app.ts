@@ -12,7 +12,9 @@ import { SERVED_TYPES } from './fhir/resource-types.js';
 import { createHttpServer } from './http/server.js';
 import { buildCapabilityStatement, buildSmartConfiguration } from './interactions/capabilities.js';
 import { createExecutor } from './interactions/executor.js';
+import type { Auditor } from './audit/auditor.js';
 import { createScheduler, type Scheduler } from './jobs/scheduler.js';
+import { auditRetentionJob } from './audit/retention.js';
 import { handlers } from './interactions/registry.js';
 import { operations } from './operations/registry.js';
 import { packageVersion } from './paths.js';
@@ -36,6 +38,8 @@ export interface App {
   store: Store;
   /** The scheduled jobs; src/main.ts starts their timers (CARNET_JOBS), tests run them with runNow. */
   scheduler: Scheduler;
+  /** The access history's recorder (its journal flushes the chains' heads at close; tests flush them). */
+  auditor: Auditor;
   /**
    * Compiles the validators of the served types one at a time, yielding between them, so the first
    * write of each type does not pay for it. src/main.ts runs it before listening.
@@ -108,6 +112,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     });
     const smart = buildSmartConfiguration({ issuer, authServer });
     const scheduler = createScheduler({ store, now, log: logger });
+    scheduler.add(auditRetentionJob({ store, policy: config.auditRetention }));
     const http = createHttpServer({
       logger, bodyLimit: config.bodyLimit, maxDepth: config.maxDepth, authenticator, executor, store,
       capabilities: () => capabilityStatement, smartConfiguration: () => smart,
@@ -118,6 +123,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       http,
       store,
       scheduler,
+      auditor: executor.auditor,
       async warmUp() {
         for (const type of SERVED_TYPES) {
           await new Promise((resolve) => setImmediate(resolve));
@@ -131,6 +137,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         closed = true;
         await scheduler.stop();
         await http.close();
+        await executor.auditor.journal.flushHeads();
         await store.close();
       },
     };

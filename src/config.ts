@@ -49,8 +49,37 @@ export interface Config {
   maxConnections: number;
   /** Longest time to receive a whole request, ms. */
   requestTimeoutMs: number;
+  /**
+   * How long AuditEvents are kept (CARNET_AUDIT_RETENTION_READS, _WRITES: ISO 8601 durations of
+   * years, months and days, e.g. P6M). Reads (and searches, operations, denials): 6 months; writes:
+   * 10 years. See README "Access history" for why.
+   */
+  auditRetention: { reads: Duration; writes: Duration };
   /** CARNET_JOBS: run the scheduled jobs on their cron schedules (default on; they can still be started on demand). */
   jobs: boolean;
+}
+
+/** A calendar duration: years, months and days. */
+export interface Duration {
+  years: number;
+  months: number;
+  days: number;
+}
+
+/** An ISO 8601 duration of years, months and days (P6M, P10Y, P1Y6M, P180D), not zero. */
+export function duration(env: NodeJS.ProcessEnv, name: string, fallback: string): Duration {
+  const raw = (env[name] || fallback).trim();
+  const m = /^P(?:(\d{1,4})Y)?(?:(\d{1,5})M)?(?:(\d{1,6})D)?$/.exec(raw);
+  const d = m && { years: Number(m[1] ?? 0), months: Number(m[2] ?? 0), days: Number(m[3] ?? 0) };
+  if (!d || d.years + d.months + d.days === 0) throw new ConfigError(name, `"${raw}" is not a duration such as P6M, P10Y, P1Y6M or P180D`);
+  return d;
+}
+
+/** The instant `d` before `now` (the calendar's months and years, in UTC). */
+export function before(now: Date, d: Duration): Date {
+  const t = new Date(now.getTime());
+  t.setUTCFullYear(t.getUTCFullYear() - d.years, t.getUTCMonth() - d.months, t.getUTCDate() - d.days);
+  return t;
 }
 
 export class ConfigError extends Error {
@@ -182,6 +211,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConnections: int(env, 'CARNET_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
     requestTimeoutMs: int(env, 'CARNET_REQUEST_TIMEOUT', 300, 1, 86_400) * 1000,
     jobs: onOff(env, 'CARNET_JOBS', true),
+    auditRetention: { reads: duration(env, 'CARNET_AUDIT_RETENTION_READS', 'P6M'), writes: duration(env, 'CARNET_AUDIT_RETENTION_WRITES', 'P10Y') },
   };
 }
 

@@ -1,6 +1,8 @@
 // npm run bench: bare Fastify (the ceiling), carnet read-by-id with a token, and carnet create,
-// in one run on the embedded engine. Prints the figures with the machine and the data size.
-import { freePort, load, machine, row, run, startProcess, withCarnet } from './lib.js';
+// in one run on the embedded engine, each with the access history on and off (a second server on
+// the same data with CARNET_AUDIT=off). Prints the figures with the machine and the data size.
+import { loadavg } from 'node:os';
+import { auditOnOff, freePort, load, machine, measuredOn, row, run, startProcess, withCarnet } from './lib.js';
 
 const N = Number(process.env.BENCH_N ?? 10_000);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
@@ -16,8 +18,8 @@ const patient = (i: number) => ({
 });
 
 async function main() {
-  await withCarnet('core', async ({ base, headers }) => {
-    console.log(`carnet core benchmark: ${machine()}`);
+  await withCarnet('core', async ({ base, pid, headers, also }) => {
+    console.log(`carnet core benchmark: ${machine()}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     console.log(`embedded engine (LMDB), ${N} Patients loaded first, ${DURATION} s per figure, ${CONNECTIONS} connections, autocannon in this process`);
 
     const t0 = performance.now();
@@ -31,7 +33,9 @@ async function main() {
       ids.push(...batch.map((b) => b.id));
     }
     const loadSeconds = (performance.now() - t0) / 1000;
-    console.log(`load: ${N} creates in ${loadSeconds.toFixed(1)} s (${(N / loadSeconds).toFixed(0)}/s, 64 in flight, fetch client)`);
+    console.log(`load: ${N} creates in ${loadSeconds.toFixed(1)} s (${(N / loadSeconds).toFixed(0)}/s, 64 in flight, fetch client, audit on)`);
+    const off = await also({ CARNET_AUDIT: 'off' });
+    const servers = { on: { base, pid }, off };
 
     const sample = await (await fetch(`${base}/fhir/Patient/${ids[0]}`, { headers })).text();
     const barePort = await freePort();
@@ -42,28 +46,39 @@ async function main() {
     } finally {
       bare.kill('SIGTERM');
     }
+    // Each connection cycles through its own ids, built before the run (see GOTCHAS: setupRequest costs the client CPU).
     let next = 0;
-    const readResult = await load({
-      url: base,
-      connections: CONNECTIONS,
-      duration: DURATION,
-      headers,
-      requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/fhir/Patient/${ids[next++ % ids.length]}` }) }],
-    });
+    const reads = await auditOnOff(`carnet read by id (token checked), c=${CONNECTIONS}`, (setting) =>
+      measuredOn(servers[setting].pid, () =>
+        load({
+          url: servers[setting].base,
+          connections: CONNECTIONS,
+          duration: DURATION,
+          headers,
+          setupClient: (client) => client.setRequests(Array.from({ length: 2000 }, () => ({ method: 'GET', path: `/fhir/Patient/${ids[next++ % ids.length]}` }))),
+        }),
+      ),
+    );
     let created = N;
-    const createResult = await load({
-      url: base,
-      connections: CONNECTIONS,
-      duration: DURATION,
-      headers: { ...headers, prefer: 'return=minimal' },
-      requests: [{ method: 'POST', path: '/fhir/Patient', setupRequest: (req) => ({ ...req, body: JSON.stringify(patient(created++)) }) }],
-    });
+    const creates = await auditOnOff(
+      `carnet create (durable ack), c=${CONNECTIONS}`,
+      (setting) =>
+        measuredOn(servers[setting].pid, () =>
+          load({
+            url: servers[setting].base,
+            connections: CONNECTIONS,
+            duration: DURATION,
+            headers: { ...headers, prefer: 'return=minimal' },
+            requests: [{ method: 'POST', path: '/fhir/Patient', setupRequest: (req) => ({ ...req, body: JSON.stringify(patient(created++)) }) }],
+          }),
+        ),
+      { name: 'resources/s', factor: 1 },
+    );
 
     console.log('');
     console.log(row('bare Fastify, same JSON from memory', bareResult));
-    console.log(row('carnet read by id (token checked)', readResult, `   = ${((100 * readResult.requestsPerSec) / bareResult.requestsPerSec).toFixed(0)}% of bare`));
-    console.log(row('carnet create (durable ack)', createResult, `   = ${createResult.requestsPerSec.toFixed(0)} resources/s`));
-    console.log(`data size at the end: ${created} Patients`);
+    for (const line of [...reads, ...creates]) console.log(line);
+    console.log(`data size at the end: ${created} Patients; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   });
 }
 

@@ -1,9 +1,11 @@
 // npm run bench:ingest: IHE MHD ITI-65 Provide Document Bundles (SubmissionSet + DocumentReference
 // + a 100 KB PDF Binary, the patient by conditional reference) at concurrency 8, then transactions
 // of 100 mixed resources, on the embedded engine with durable acknowledgement. Prints bundles/s and
-// resources/s with the machine and the data size.
+// resources/s with the machine and the data size, each with the access history on and off (a second
+// server on the same data with CARNET_AUDIT=off).
 import { createHash, randomUUID } from 'node:crypto';
-import { load, machine, row, run, withCarnet } from './lib.js';
+import { loadavg } from 'node:os';
+import { auditOnOff, load, machine, measuredOn, run, withCarnet } from './lib.js';
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
@@ -67,31 +69,56 @@ function mixedTransaction(): string {
 }
 
 async function main() {
-  await withCarnet('ingest', async ({ base, headers }) => {
-    console.log(`carnet ingest benchmark: ${machine()}`);
+  await withCarnet('ingest', async ({ base, pid, headers, also }) => {
+    console.log(`carnet ingest benchmark: ${machine()}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     for (let i = 0; i < PATIENTS; i++) {
       await fetch(`${base}/fhir/Patient`, { method: 'POST', headers, body: JSON.stringify({ resourceType: 'Patient', identifier: [{ system: INS, value: String(1000000000000 + i) }] }) });
     }
+    const off = await also({ CARNET_AUDIT: 'off' });
+    const servers = { on: { base, pid }, off };
     // Warm-up: the first requests compile the validators of their types.
-    for (let i = 0; i < 3; i++) await fetch(`${base}/fhir`, { method: 'POST', headers, body: provideBundle() });
+    for (const server of Object.values(servers)) {
+      for (let i = 0; i < 3; i++) await fetch(`${server.base}/fhir`, { method: 'POST', headers, body: provideBundle() });
+      await fetch(`${server.base}/fhir`, { method: 'POST', headers, body: mixedTransaction() });
+    }
 
-    const iti65 = await load({
-      url: base, connections: CONNECTIONS, duration: DURATION, headers: { ...headers, prefer: 'return=minimal' },
-      requests: [{ method: 'POST', path: '/fhir', setupRequest: (req) => ({ ...req, body: provideBundle() }) }],
-    });
-    const mixed = await load({
-      url: base, connections: CONNECTIONS, duration: DURATION, headers: { ...headers, prefer: 'return=minimal' },
-      requests: [{ method: 'POST', path: '/fhir', setupRequest: (req) => ({ ...req, body: mixedTransaction() }) }],
-    });
+    const totals = { iti65: 0, mixed: 0 };
+    const iti65 = await auditOnOff(
+      `ITI-65 (3 resources + 100 KB PDF), c=${CONNECTIONS}`,
+      async (setting) => {
+        const r = await measuredOn(servers[setting].pid, () =>
+          load({
+            url: servers[setting].base, connections: CONNECTIONS, duration: DURATION, headers: { ...headers, prefer: 'return=minimal' },
+            requests: [{ method: 'POST', path: '/fhir', setupRequest: (req) => ({ ...req, body: provideBundle() }) }],
+          }),
+        );
+        totals.iti65 += r.total;
+        return r;
+      },
+      { name: 'resources/s', factor: 3 },
+    );
+    const mixed = await auditOnOff(
+      `transaction of 100 resources, c=${CONNECTIONS}`,
+      async (setting) => {
+        const r = await measuredOn(servers[setting].pid, () =>
+          load({
+            url: servers[setting].base, connections: CONNECTIONS, duration: DURATION, headers: { ...headers, prefer: 'return=minimal' },
+            requests: [{ method: 'POST', path: '/fhir', setupRequest: (req) => ({ ...req, body: mixedTransaction() }) }],
+          }),
+        );
+        totals.mixed += r.total;
+        return r;
+      },
+      { name: 'resources/s', factor: 100 },
+    );
     const single = performance.now();
     const one = await fetch(`${base}/fhir`, { method: 'POST', headers: { ...headers, prefer: 'return=minimal' }, body: mixedTransaction() });
     const oneMs = performance.now() - single;
 
     console.log('');
-    console.log(row(`ITI-65 (3 resources + 100 KB PDF), c=${CONNECTIONS}`, iti65, `   = ${(iti65.requestsPerSec * 3).toFixed(0)} resources/s, ${((iti65.requestsPerSec * PDF.length) / 2 ** 20).toFixed(1)} MB/s of documents`));
-    console.log(row(`transaction of 100 resources, c=${CONNECTIONS}`, mixed, `   = ${(mixed.requestsPerSec * 100).toFixed(0)} resources/s`));
-    console.log(`one transaction of 100 resources alone: ${oneMs.toFixed(0)} ms (status ${one.status})`);
-    console.log(`data size at the end: ${PATIENTS} Patients + ${iti65.total} ITI-65 bundles + ${mixed.total + 1} transactions of 100`);
+    for (const line of [...iti65, ...mixed]) console.log(line);
+    console.log(`one transaction of 100 resources alone (audit on): ${oneMs.toFixed(0)} ms (status ${one.status})`);
+    console.log(`data size at the end: ${PATIENTS} Patients + ${totals.iti65 + 6} ITI-65 bundles + ${totals.mixed + 3} transactions of 100; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   });
 }
 

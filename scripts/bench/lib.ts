@@ -105,24 +105,89 @@ export function row(name: string, r: LoadResult, extra = ''): string {
 
 export interface Carnet {
   base: string;
+  /** The server's process (its CPU time: cpuMicros). */
+  pid: number;
   /** A system client's token with every scope (no consent decides what it sees), and the FHIR JSON content type. */
   headers: Record<string, string>;
+  /** Starts another server on the same data directory (e.g. CARNET_AUDIT=off), stopped with this one. */
+  also(env: Record<string, string>): Promise<{ base: string; pid: number }>;
 }
 
 /** Runs `fn` against a carnet server started in its own process on a fresh data directory, then stops it. */
 export async function withCarnet(name: string, fn: (carnet: Carnet) => Promise<void>): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), `carnet-bench-${name}-`));
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
   const token = await (await ensureLocalIssuer(dataDir)).sign({ scope: 'system/*.cruds' });
-  const child = await startProcess('src/main.ts', { PORT: String(port), CARNET_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, `${base}/health`);
+  const children: ChildProcess[] = [];
+  const start = async (env: Record<string, string>) => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const child = await startProcess('src/main.ts', { PORT: String(port), CARNET_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env }, `${base}/health`);
+    children.push(child);
+    return { base, pid: child.pid! };
+  };
   try {
-    await fn({ base, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' } });
+    const first = await start({});
+    await fn({ ...first, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' }, also: start });
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    for (const child of children) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+export interface Measured extends LoadResult {
+  /** Server CPU time over the run, µs (undefined where /proc is not readable). */
+  cpu?: number;
+}
+
+/** One load run with the server's CPU time over it. */
+export async function measuredOn(pid: number, run: () => Promise<LoadResult>): Promise<Measured> {
+  const before = cpuMicros(pid);
+  const r = await run();
+  const after = cpuMicros(pid);
+  return { ...r, cpu: before === undefined || after === undefined ? undefined : after - before };
+}
+
+function mean(a: Measured, b: Measured): Measured {
+  return {
+    requestsPerSec: (a.requestsPerSec + b.requestsPerSec) / 2,
+    p50: (a.p50 + b.p50) / 2,
+    p99: (a.p99 + b.p99) / 2,
+    errors: a.errors + b.errors,
+    non2xx: a.non2xx + b.non2xx,
+    total: a.total + b.total,
+    cpu: a.cpu === undefined || b.cpu === undefined ? undefined : a.cpu + b.cpu,
+  };
+}
+
+/**
+ * The same load with the access history on and off (CARNET_AUDIT=off), run on, off, off, on and
+ * averaged per setting, so that the drift of a shared VM falls on both alike. Returns three lines:
+ * each setting, and what audit on loses. `factor` turns requests/s into the unit printed (resources/s).
+ */
+export async function auditOnOff(
+  label: string,
+  run: (setting: 'on' | 'off') => Promise<Measured>,
+  unit?: { name: string; factor: number },
+): Promise<string[]> {
+  const on1 = await run('on');
+  const off1 = await run('off');
+  const off2 = await run('off');
+  const on2 = await run('on');
+  const on = mean(on1, on2);
+  const off = mean(off1, off2);
+  const cpu = (m: Measured) => (m.cpu === undefined || m.total === 0 ? undefined : m.cpu / m.total);
+  const extra = (m: Measured) => `${cpuPerRequest(m.cpu, m)}${unit ? `   = ${(m.requestsPerSec * unit.factor).toFixed(0)} ${unit.name}` : ''}`;
+  const loss = (100 * (off.requestsPerSec - on.requestsPerSec)) / off.requestsPerSec;
+  const [cOn, cOff] = [cpu(on), cpu(off)];
+  const cpuLine = cOn !== undefined && cOff !== undefined ? `, server CPU ${cOff.toFixed(0)} -> ${cOn.toFixed(0)} µs/req (${(((cOn - cOff) / cOff) * 100).toFixed(0)}%)` : '';
+  return [
+    row(`${label}, audit on`, on, extra(on)),
+    row(`${label}, audit off`, off, extra(off)),
+    `  audit on loses ${loss.toFixed(1)}% of the throughput${cpuLine} (each figure: mean of two runs, order on/off/off/on)`,
+  ];
 }
 
 /** Runs a benchmark's main, exiting non-zero on failure. */

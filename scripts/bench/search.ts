@@ -7,9 +7,11 @@
 // search across them is measured too (issue 12). The professional's searches run twice: each about
 // another patient (none of the access facts kept from one request to the next serve), and in runs
 // of BENCH_SESSION about one patient, as an app with a record opened asks.
+// With one process, the system client's search at concurrency 16 is also measured with the access
+// history on and off (a second server on the same data with CARNET_AUDIT=off), side by side.
 // BENCH_DIR keeps the data between runs (loading 1M resources takes minutes).
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureLocalIssuer } from '../../src/auth/local-issuer.js';
 import { SEMI_SPACE_FLAG } from '../../src/cluster.js';
@@ -17,7 +19,7 @@ import { buildRecord } from '../../src/interactions/records.js';
 import { createSearchRegistry } from '../../src/search/registry.js';
 import { createLmdbStore } from '../../src/store/lmdb/lmdb-store.js';
 import type { Write } from '../../src/store/store.js';
-import { cpuMicros, cpuPerRequest, freePort, load, machine, row, startProcess } from './lib.js';
+import { auditOnOff, cpuMicros, cpuPerRequest, freePort, load, machine, measuredOn, row, startProcess } from './lib.js';
 
 const PATIENTS = Number(process.env.BENCH_PATIENTS ?? 100_000);
 const PER_PATIENT = 10;
@@ -97,7 +99,7 @@ async function main() {
   const keep = process.env.BENCH_DIR;
   const dir = keep ?? mkdtempSync(join(tmpdir(), 'carnet-bench-search-'));
   mkdirSync(dir, { recursive: true });
-  console.log(`carnet search benchmark: ${machine()}`);
+  console.log(`carnet search benchmark: ${machine()}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   const resources = PATIENTS * (PER_PATIENT + 1 + CONSENTS);
   // A store loaded by an earlier version of this script lacks the Consents.
   if (!existsSync(join(dir, 'store', 'loaded-with-consents'))) {
@@ -158,13 +160,13 @@ async function main() {
         // request rebuilt at every send (autocannon's setupRequest) cost the load generator 6 to 10 µs
         // of CPU per request more than the fixed request bare Fastify gets, CPU that the servers
         // sharing this machine's cores with it then lacked.
-        const searches = (connections: number, duration: number, as = headers, session = 1) => {
+        const searches = (connections: number, duration: number, as = headers, url = base, session = 1) => {
           const perConnection = Math.ceil(REQUESTS_BUILT / connections);
           const paths = () => {
             let patient = 0;
             return Array.from({ length: perConnection }, (_, i) => ({ method: 'GET' as const, path: query(i % session === 0 ? (patient = nextPatient()) : patient) }));
           };
-          return load({ url: base, connections, duration, headers: as, setupClient: (client) => client.setRequests(paths()) });
+          return load({ url, connections, duration, headers: as, setupClient: (client) => client.setRequests(paths()) });
         };
         // A fresh process has mapped none of the store's pages yet, and the OS may have dropped some
         // from its cache: the first seconds measure the disk, not the server. Not reported.
@@ -184,12 +186,29 @@ async function main() {
           const ratio = `   = ${((100 * pro.requestsPerSec) / c.requestsPerSec).toFixed(0)}% of the system client's throughput, p99 ${(pro.p99 / Math.max(c.p99, 0.001)).toFixed(2)}x`;
           results.push(row(`  as an authorized professional, concurrency ${connections}`, pro, `${ratio}${cpuPerRequest(proCpu, pro)}`));
           // The same professional with a record opened: SESSION requests per patient in a row.
-          await searches(connections, SETTLE, proHeaders, SESSION);
-          const [opened, openedCpu] = await measured(carnet.pid!, () => searches(connections, DURATION, proHeaders, SESSION));
+          await searches(connections, SETTLE, proHeaders, base, SESSION);
+          const [opened, openedCpu] = await measured(carnet.pid!, () => searches(connections, DURATION, proHeaders, base, SESSION));
           const openedRatio = `   = ${((100 * opened.requestsPerSec) / c.requestsPerSec).toFixed(0)}% of the system client's throughput, p99 ${(opened.p99 / Math.max(c.p99, 0.001)).toFixed(2)}x`;
           results.push(row(`  as an authorized professional, ${SESSION} requests per record, concurrency ${connections}`, opened, `${openedRatio}${cpuPerRequest(openedCpu, opened)}`));
         }
         if (workers === 1) {
+          // Audit on and off side by side: a second server on the same data, without the access history.
+          const offPort = await freePort();
+          const offBase = `http://127.0.0.1:${offPort}`;
+          const off = await startProcess('src/main.ts', { PORT: String(offPort), CARNET_DATA_DIR: dir, LOG_LEVEL: 'warn', CARNET_WORKERS: '1', CARNET_AUDIT: 'off' }, `${offBase}/health`, [SEMI_SPACE_FLAG]);
+          try {
+            await searches(16, WARMUP, headers, offBase);
+            const servers = { on: { url: base, pid: carnet.pid! }, off: { url: offBase, pid: off.pid! } };
+            results.push(
+              ...(await auditOnOff('carnet search, 1 worker, concurrency 16', async (setting) => {
+                await searches(16, SETTLE, headers, servers[setting].url);
+                return measuredOn(servers[setting].pid, () => searches(16, DURATION, headers, servers[setting].url));
+              })),
+            );
+          } finally {
+            off.kill('SIGTERM');
+            await new Promise((r) => off.once('exit', r));
+          }
           // A médecin traitant's search across their 2,000 patients.
           for (const connections of [1, 16]) {
             const gpQuery = `${base}/fhir/DocumentReference?type=http://loinc.org|${TYPES[0]}`;
@@ -209,7 +228,7 @@ async function main() {
   }
   console.log('');
   for (const r of results) console.log(r);
-  console.log(`data size: ${resources} resources (${PATIENTS} Patients, ${PATIENTS * PER_PATIENT} DocumentReferences); carnet workers: 1 and ${WORKERS} (BENCH_WORKERS)`);
+  console.log(`data size: ${resources} resources (${PATIENTS} Patients, ${PATIENTS * PER_PATIENT} DocumentReferences); carnet workers: 1 and ${WORKERS} (BENCH_WORKERS); load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 }
 
 main().catch((e) => {

@@ -4,11 +4,17 @@ import type { CurrentRecord } from '../store/store.js';
 
 /**
  * Tamper evidence: the events of each patient form hash chains. Per patient, because a patient's
- * history is what is read and checked, and because one chain for the whole server would make every
- * request wait on every other. Each server process starts its own chain per patient (`chain`, new
- * at every start): processes never share a head, so concurrent workers never fork a chain, and no
- * head is read back from the store. A link: the patient, the chain, its position (from 1), the hash
- * of the previous link, and its own hash over all of these and the event's content.
+ * history is what is read and checked, because one chain for the whole server would make every
+ * request wait on every other, and because erasing one patient's events then leaves every other
+ * chain whole. Each server process starts its own chains per patient (`chain`, new at every start):
+ * processes never share a head, so concurrent workers never fork a chain, and no head is read back
+ * from the store. Reads and writes go in separate chains (retention.ts keeps them for different
+ * times, and removes only the oldest links of a chain). A link: the patient, the chain, its position
+ * (from 1), the hash of the previous link, and its own hash over all of these and the event's content.
+ *
+ * Beside the events, the store's state keeps per chain its head (heads.ts, written shortly after
+ * each commit: a chain that ends before its head lost its last events) and, once retention removed
+ * its first links, the last link removed (the cut: the chain resumes from it).
  */
 export const CHAIN_URL = 'urn:carnet:audit-chain';
 
@@ -72,26 +78,52 @@ export interface Chainer {
   link(records: CurrentRecord[]): { commit(): void };
 }
 
-export function createChainer(): Chainer {
-  const chain = randomUUID();
-  const heads = new Map<string, { seq: number; hash: string }>();
+/** Where a chain's head or cut is kept in the store's state: `audit-head:Patient/x|<chain>`. */
+export const headKey = (patient: string, chain: string) => `audit-head:${patient}|${chain}`;
+export const cutKey = (patient: string, chain: string) => `audit-cut:${patient}|${chain}`;
+/** The prefixes of one patient's heads and cuts (the `|` keeps Patient/x1 out of Patient/x). */
+export const headPrefix = (patient: string) => `audit-head:${patient}|`;
+export const cutPrefix = (patient: string) => `audit-cut:${patient}|`;
+
+export interface Position {
+  seq: number;
+  hash: string;
+}
+
+/** Reads (read, search, operations: action R or E, and denials) or writes (C, U, D): kept for different times. */
+export type EventClass = 'reads' | 'writes';
+export const classOf = (resource: Resource): EventClass => (['C', 'U', 'D'].includes(resource.action as string) ? 'writes' : 'reads');
+
+/** The links of an event, for retention: its chains and positions. */
+export const chainLinksOf = (resource: Resource): Array<{ patient: string; chain: string } & Position> => linksOf(resource);
+
+export function createChainer(onMoved?: (heads: Map<string, Position>) => void): Chainer {
+  const chains: Record<EventClass, string> = { reads: randomUUID(), writes: randomUUID() };
+  const heads = new Map<string, Position>();
   return {
     link(records) {
-      const moved = new Map<string, { seq: number; hash: string }>();
+      const moved = new Map<string, Position>();
       for (const record of records) {
         const resource = record.resource!;
         const content = contentOf(resource);
+        const chain = chains[classOf(resource)];
         const links: Link[] = [];
         for (const patient of record.comp) {
-          const head = moved.get(patient) ?? heads.get(patient) ?? { seq: 0, hash: '' };
+          const key = headKey(patient, chain);
+          const head = moved.get(key) ?? heads.get(key) ?? { seq: 0, hash: '' };
           const l = { patient, chain, seq: head.seq + 1, previous: head.hash };
           const link = { ...l, hash: hashOf(l, content) };
-          moved.set(patient, { seq: link.seq, hash: link.hash });
+          moved.set(key, { seq: link.seq, hash: link.hash });
           links.push(link);
         }
         if (links.length) resource.extension = [...((resource.extension as unknown[]) ?? []), ...links.map(toExtension)];
       }
-      return { commit: () => moved.forEach((h, p) => heads.set(p, h)) };
+      return {
+        commit: () => {
+          moved.forEach((h, k) => heads.set(k, h));
+          if (moved.size) onMoved?.(moved);
+        },
+      };
     },
   };
 }
@@ -99,36 +131,54 @@ export function createChainer(): Chainer {
 export interface Verification {
   ok: boolean;
   checked: number;
-  /** The first break found: the event, and what is wrong. */
-  broken?: { event: string; reason: string };
+  /** The first break found: the event (when one is left to name), its chain, and what is wrong. */
+  broken?: { event?: string; chain: string; reason: string };
 }
 
-/** Checks every chain of one patient over their events (in any order). */
-export function verifyChains(patient: string, events: Resource[]): Verification {
+/** What the state says of one patient's chains, by chain id. */
+export interface ChainState {
+  heads: Map<string, Position>;
+  cuts: Map<string, Position>;
+}
+
+/**
+ * Checks every chain of one patient over their events (in any order): from its cut (or its start)
+ * each link follows the one before, each event matches its hash, and the chain reaches its head.
+ * Links at or before the cut are retention's, removed or about to be: they are not checked.
+ */
+export function verifyChains(patient: string, events: Resource[], state: ChainState = { heads: new Map(), cuts: new Map() }): Verification {
   const chains = new Map<string, Array<{ link: Link; event: Resource }>>();
-  let checked = 0;
+  for (const id of [...state.heads.keys(), ...state.cuts.keys()]) chains.set(id, []);
   for (const event of events) {
     for (const link of linksOf(event)) {
       if (link.patient !== patient) continue;
-      checked++;
       const list = chains.get(link.chain) ?? [];
       list.push({ link, event });
       chains.set(link.chain, list);
     }
   }
+  let checked = 0;
   let broken: Verification['broken'];
-  const found = (event: Resource, reason: string) => {
-    broken ??= { event: `AuditEvent/${event.id}`, reason };
+  const found = (chain: string, event: Resource | undefined, reason: string) => {
+    broken ??= { ...(event ? { event: `AuditEvent/${event.id}` } : {}), chain, reason };
   };
-  for (const list of chains.values()) {
-    list.sort((a, b) => a.link.seq - b.link.seq);
-    let previous = '';
+  for (const [chain, all] of chains) {
+    const cut = state.cuts.get(chain) ?? { seq: 0, hash: '' };
+    const list = all.filter(({ link }) => link.seq > cut.seq).sort((a, b) => a.link.seq - b.link.seq);
+    let previous = cut.hash;
     list.forEach(({ link, event }, i) => {
-      if (link.seq !== i + 1) found(event, `position ${link.seq} where ${i + 1} was expected: events are missing before it`);
-      else if (link.previous !== previous) found(event, 'its link to the previous event does not match');
-      else if (hashOf(link, contentOf(event)) !== link.hash) found(event, 'its content does not match its hash');
+      checked++;
+      const expected = cut.seq + i + 1;
+      if (link.seq !== expected) found(chain, event, `position ${link.seq} where ${expected} was expected: events are missing before it`);
+      else if (link.previous !== previous) found(chain, event, 'its link to the previous event does not match');
+      else if (hashOf(link, contentOf(event)) !== link.hash) found(chain, event, 'its content does not match its hash');
       previous = link.hash;
     });
+    const last = list.at(-1);
+    const head = state.heads.get(chain);
+    const end = last?.link.seq ?? cut.seq;
+    if (head && end < head.seq) found(chain, last?.event, `the chain ends at position ${end} but its head is at ${head.seq}: its last events are missing`);
+    else if (head && last && last.link.seq === head.seq && last.link.hash !== head.hash) found(chain, last.event, 'the last event does not match the head of its chain');
   }
   return { ok: broken === undefined, checked, ...(broken ? { broken } : {}) };
 }

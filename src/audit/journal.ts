@@ -1,11 +1,14 @@
 import type { CurrentRecord, Store } from '../store/store.js';
 import { createChainer } from './chain.js';
+import { createHeadKeeper } from './heads.js';
 
 export interface Journal {
   /** Resolves once the records are durable (committed with the others pending at the time). */
   append(records: CurrentRecord[]): Promise<void>;
   /** Commits made and events they carried, since start (for measurements). */
   readonly stats: { commits: number; events: number };
+  /** Writes the chains' heads now (heads.ts); at close, and for tests. */
+  flushHeads(): Promise<void>;
 }
 
 interface Pending {
@@ -24,7 +27,8 @@ export function createJournal(store: Store): Journal {
   let scheduled = false;
   let inFlight = false;
   const stats = { commits: 0, events: 0 };
-  const chainer = createChainer();
+  const heads = createHeadKeeper(store);
+  const chainer = createChainer((moved) => heads.moved(moved));
 
   const flush = async (): Promise<void> => {
     scheduled = false;
@@ -56,6 +60,7 @@ export function createJournal(store: Store): Journal {
 
   return {
     stats,
+    flushHeads: () => heads.flush(),
     append(records) {
       if (records.length === 0) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {

@@ -1,10 +1,18 @@
 import { fhirError } from '../errors.js';
 import type { OperationHandler } from '../operations/types.js';
-import { verifyChains } from './chain.js';
+import type { Store } from '../store/store.js';
+import { cutPrefix, headPrefix, verifyChains, type Position } from './chain.js';
 import definition from './verify.json' with { type: 'json' };
 
 /** A patient's events read at once to verify them. */
 const MAX_EVENTS = 1_000_000;
+
+/** Chains a patient has at most (two per server start that served them): read at once. */
+const MAX_CHAINS = 100_000;
+
+/** Heads or cuts of one patient's chains, by chain id. */
+const positions = async (store: Store, prefix: string): Promise<Map<string, Position>> =>
+  new Map((await store.listState(prefix, { limit: MAX_CHAINS })).map((e) => [e.key.slice(prefix.length), e.value as Position] as const));
 
 /** GET AuditEvent/$verify?patient=x: the patient's hash chains, checked (system clients only). */
 export const verify: OperationHandler = {
@@ -18,8 +26,13 @@ export const verify: OperationHandler = {
     const m = typeof value === 'string' ? /^(?:Patient\/)?([A-Za-z0-9\-.]{1,64})$/.exec(value.trim()) : null;
     if (!m) throw fhirError('bad-request', '$verify needs patient=Patient/<id>', 'patient');
     const patient = `Patient/${m[1]}`;
+    // Heads before the events (a head is written after its events), cuts after them (a cut is
+    // written before its events go): so a verification running beside commits and retention sees
+    // no break that is not there.
+    const heads = await positions(ctx.store, headPrefix(patient));
     const { records } = await ctx.store.search({ types: ['AuditEvent'], filter: { comp: patient }, sort: [], offset: 0, limit: MAX_EVENTS, count: false });
-    const v = verifyChains(patient, records.flatMap((r) => (r.resource ? [r.resource] : [])));
+    const cuts = await positions(ctx.store, cutPrefix(patient));
+    const v = verifyChains(patient, records.flatMap((r) => (r.resource ? [r.resource] : [])), { heads, cuts });
     return {
       status: 200,
       body: {
@@ -27,7 +40,16 @@ export const verify: OperationHandler = {
         parameter: [
           { name: 'result', valueBoolean: v.ok },
           { name: 'checked', valueInteger: v.checked },
-          ...(v.broken ? [{ name: 'break', part: [{ name: 'event', valueReference: { reference: v.broken.event } }, { name: 'reason', valueString: v.broken.reason }] }] : []),
+          ...(v.broken
+            ? [{
+                name: 'break',
+                part: [
+                  ...(v.broken.event ? [{ name: 'event', valueReference: { reference: v.broken.event } }] : []),
+                  { name: 'chain', valueString: v.broken.chain },
+                  { name: 'reason', valueString: v.broken.reason },
+                ],
+              }]
+            : []),
         ],
       },
     };

@@ -4,6 +4,7 @@ import { queryTests } from './conformance/queries.js';
 import { conformanceTests, type SkipList } from './conformance/suite.js';
 import { markTests } from './conformance/marks.js';
 import { stateTests } from './conformance/state.js';
+import { eraseTests } from './conformance/erase.js';
 import { writeTests } from './conformance/writes.js';
 
 export { rec } from './conformance/fixtures.js';
@@ -40,6 +41,7 @@ export function runStoreConformance(opts: StoreConformanceOptions): void {
     queryTests({ test, markClosed: () => (closed = true) });
     stateTests({ test, markClosed: () => (closed = true) });
     markTests({ test, markClosed: () => (closed = true) });
+    eraseTests({ test, markClosed: () => (closed = true) });
 
     it('every skip entry names a test of this suite', () => {
       expect(unusedSkips()).toEqual([]);

@@ -190,6 +190,13 @@ export interface Store {
    */
   updateSearchData(updates: SearchDataUpdate[]): Promise<number>;
   /**
+   * Removes resources for good: the current record (or tombstone), every version, their places in
+   * the histories and every search index entry, leaving no trace a read, vread, search or history
+   * could find (unlike a deletion, which is a new version). For retention and erasure, never for a
+   * client's delete. Returns how many of them existed.
+   */
+  erase(resources: Array<{ type: string; id: string }>): Promise<number>;
+  /**
    * Internal state that is not FHIR data (leases, cursors, job state, queues), kept apart from the
    * resources: not versioned, not in any history, never searched. Keys are ordered as text.
    */

@@ -73,7 +73,7 @@ function apply(dbs: Dbs, record: CurrentRecord, marks: Set<string> | undefined):
  * across patients reads what they wrote from there (plan.ts, `reach`). A writer too long for a key
  * (a system client's subject) is left out: system clients are confined by nothing.
  */
-function writerKeys(record: CurrentRecord): Key[] {
+export function writerKeys(record: CurrentRecord): Key[] {
   return (record.by ?? []).map((w) => compKey(WRITER_PREFIX + w, record.type, record.id)).filter(fitsKey);
 }
 

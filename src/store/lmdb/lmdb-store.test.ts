@@ -143,6 +143,32 @@ describe('lmdb engine', () => {
     expect(await byName({ idx: { $elemMatch: { p: 'name', v: { $regex: 'en' } } } })).toEqual({ n: 40, examined: 120 });
   });
 
+  it('erase leaves no key of the resource in any of its databases, postings included', async () => {
+    const path = await tempDir();
+    const store = await openStore(path);
+    const writer = (r: CurrentRecord): CurrentRecord => ({ ...r, by: ['Practitioner/w1'] });
+    await store.commit([{ record: writer(obs('a1', 'p1')), expect: { kind: 'absent' } }, { record: obs('a2', 'p1'), expect: { kind: 'absent' } }]);
+    await store.commit([{ record: writer(obs('a1', 'p1', 2, 2)), expect: { kind: 'version', versionId: 1 } }]);
+    await store.close();
+    const dump = (dbs: ReturnType<typeof openDbs>) => {
+      const named = { current: dbs.current, versions: dbs.versions, typeHistory: dbs.typeHistory, systemHistory: dbs.systemHistory, comp: dbs.comp, terms: dbs.terms, compTerms: dbs.compTerms };
+      const out: string[] = [];
+      for (const [name, db] of Object.entries(named)) for (const key of (db as { getKeys(): Iterable<unknown> }).getKeys()) out.push(`${name} ${JSON.stringify(key)}`);
+      for (const { key, value } of dbs.compPostings.getRange({})) out.push(`posting ${JSON.stringify(key)} ${JSON.stringify(value)}`);
+      return out;
+    };
+    const before = openDbs(path);
+    expect(dump(before).filter((line) => line.includes('"a1"')).length).toBeGreaterThan(6);
+    await before.root.close();
+    const again = await openStore(path);
+    expect(await again.erase([{ type: 'Observation', id: 'a1' }])).toBe(1);
+    await again.close();
+    const after = openDbs(path);
+    expect(dump(after).filter((line) => line.includes('a1'))).toEqual([]);
+    expect(dump(after).filter((line) => line.includes('"a2"')).length).toBeGreaterThan(0);
+    await after.root.close();
+  });
+
   it('builds the term indexes of an older store in batches, every record included, resuming after an interruption', async () => {
     const path = await tempDir();
     const store = await openStore(path);

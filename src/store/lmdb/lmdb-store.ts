@@ -2,6 +2,7 @@ import { lmdbState } from './state.js';
 import type { Store, StoreInfo } from '../store.js';
 import { openBlobs } from './blobs.js';
 import { commit } from './commit.js';
+import { erase } from './erase.js';
 import { openDbs } from './dbs.js';
 import { history } from './history.js';
 import { ensureTerms } from './terms.js';
@@ -58,6 +59,7 @@ export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbSt
       commit(dbs, writes, ({ types, filter }) => anyMatch(dbs, stats, compile, { types, filter }), marked),
     readMarks: async (keys) => keys.map((key) => dbs.marks.get(key)),
     updateSearchData: (updates) => updateSearchData(dbs, updates),
+    erase: (resources) => erase(dbs, resources),
     putBlob: blobs.putBlob,
     openBlob: blobs.openBlob,
     statBlob: blobs.statBlob,

@@ -7,6 +7,7 @@ import { toRecord, VERSION_PROJECTION, versionKey, type Collections, type Curren
 import { ensureIndexes } from './indexes.js';
 import { history, search } from './query.js';
 import { updateSearchData } from './reindex.js';
+import { erase } from './erase.js';
 import { readDoc, readRepaired } from './repair.js';
 import { describeServer } from './server.js';
 import { mongoState, type StateDoc } from './state.js';
@@ -71,6 +72,7 @@ export async function createMongoStore(options: MongoStoreOptions): Promise<Stor
       statBlob: blobs.statBlob,
       ...state,
       updateSearchData: (updates) => updateSearchData(c, updates),
+      erase: (resources) => erase(c, resources),
       ping: async () => {
         await db.command({ ping: 1 });
       },

@@ -1,0 +1,71 @@
+// npm run bench:journal: what durable-before-answer costs the access history, in one process on
+// the embedded engine, without HTTP: the time to build and index one AuditEvent, one commit of
+// one event alone (the sync), and the group-commit journal under 1, 16 and 64 concurrent appenders
+// (events/s, commits/s, events per commit). Prints the machine and the data size.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { auditEvent, patientEntity, requestEntity } from '../../src/audit/event.js';
+import { createJournal } from '../../src/audit/journal.js';
+import { buildRecord } from '../../src/interactions/records.js';
+import { newId } from '../../src/interactions/write-checks.js';
+import { createSearchRegistry } from '../../src/search/registry.js';
+import { createLmdbStore } from '../../src/store/lmdb/lmdb-store.js';
+import { machine, run } from './lib.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const PATIENTS = 10_000;
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'carnet-bench-journal-'));
+  const store = await createLmdbStore({ path: dir });
+  const registry = createSearchRegistry();
+  const ctx = { now: () => new Date(), registry, baseUrl: 'http://127.0.0.1/fhir', principal: { subject: 'carnet-audit', scopes: [], scope: '' } };
+  let n = 0;
+  const event = () => {
+    const patient = `Patient/p${n++ % PATIENTS}`;
+    const resource = auditEvent({
+      interaction: 'read', status: 200, recorded: new Date().toISOString(),
+      user: { who: { reference: 'Practitioner/pr1', display: 'Dr Claire Dubois' }, altId: 'sub-1', role: [{ text: 'Médecin généraliste' }] },
+      entities: [{ what: { reference: `DocumentReference/d${n}` }, name: 'Compte rendu' }, patientEntity(patient), requestEntity(`req-${n}`)],
+    });
+    return buildRecord(resource, 'AuditEvent', newId(), undefined, ctx);
+  };
+  try {
+    console.log(`carnet journal benchmark: ${machine()}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    const t0 = performance.now();
+    for (let i = 0; i < 2000; i++) event();
+    console.log(`build and index one AuditEvent: ${(((performance.now() - t0) * 1000) / 2000).toFixed(0)} µs`);
+
+    const single: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const record = event();
+      const s = performance.now();
+      await store.commit([{ record, expect: { kind: 'absent' } }]);
+      single.push(performance.now() - s);
+    }
+    single.sort((a, b) => a - b);
+    console.log(`one event committed alone (one sync): p50 ${single[25]!.toFixed(2)} ms, p99 ${single[49]!.toFixed(2)} ms`);
+
+    for (const appenders of [1, 16, 64]) {
+      const journal = createJournal(store);
+      const end = performance.now() + SECONDS * 1000;
+      const t = performance.now();
+      await Promise.all(
+        Array.from({ length: appenders }, async () => {
+          while (performance.now() < end) await journal.append([event()]);
+        }),
+      );
+      const s = (performance.now() - t) / 1000;
+      const { commits, events } = journal.stats;
+      console.log(`journal, ${String(appenders).padStart(2)} appenders: ${(events / s).toFixed(0).padStart(6)} events/s, ${(commits / s).toFixed(0).padStart(5)} commits/s, ${(events / commits).toFixed(1)} events per commit`);
+      await journal.flushHeads();
+    }
+    console.log(`data size at the end: ${n} AuditEvents over ${PATIENTS} patients`);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+run(main);

@@ -1,0 +1,34 @@
+import type { Dbs } from './dbs.js';
+import { writerKeys } from './commit.js';
+import { compKey, currentKey, prefixRange, systemHistoryKey, typeHistoryKey, type Key } from './keys.js';
+import { replaceTerms } from './terms.js';
+
+/** Removes resources with all their versions and index entries, in one write transaction. */
+export function erase(dbs: Dbs, resources: Array<{ type: string; id: string }>): Promise<number> {
+  if (resources.length === 0) return Promise.resolve(0);
+  let erased = 0;
+  return dbs.root
+    .childTransaction(() => {
+      for (const { type, id } of resources) {
+        const key = currentKey(type, id);
+        const current = dbs.current.get(key);
+        if (current) {
+          if (!current.deleted) {
+            for (const comp of new Set(current.comp)) dbs.comp.removeSync(compKey(comp, type, id));
+            for (const k of writerKeys(current)) dbs.comp.removeSync(k);
+          }
+          replaceTerms(dbs, current, undefined);
+          dbs.current.removeSync(key);
+          erased++;
+        }
+        const versions: Array<{ key: Key; lastUpdated: string; versionId: number }> = [];
+        for (const { key: k, value } of dbs.versions.getRange(prefixRange(type, id))) versions.push({ key: k, lastUpdated: value.lastUpdated, versionId: value.versionId });
+        for (const v of versions) {
+          dbs.typeHistory.removeSync(typeHistoryKey(type, v.lastUpdated, id, v.versionId));
+          dbs.systemHistory.removeSync(systemHistoryKey(v.lastUpdated, type, id, v.versionId));
+          dbs.versions.removeSync(v.key);
+        }
+      }
+    })
+    .then(() => erased);
+}
