@@ -51,6 +51,10 @@ export interface Config {
   requestTimeoutMs: number;
   /** CARNET_JOBS: run the scheduled jobs on their cron schedules (default on; they can still be started on demand). */
   jobs: boolean;
+  /** Bulk Data exports one client may have running at once (CARNET_EXPORT_MAX_JOBS). */
+  exportMaxJobs: number;
+  /** An export's NDJSON file is split before it passes this many bytes (CARNET_EXPORT_FILE_BYTES). */
+  exportFileBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -182,6 +186,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConnections: int(env, 'CARNET_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
     requestTimeoutMs: int(env, 'CARNET_REQUEST_TIMEOUT', 300, 1, 86_400) * 1000,
     jobs: onOff(env, 'CARNET_JOBS', true),
+    exportMaxJobs: int(env, 'CARNET_EXPORT_MAX_JOBS', 2, 1, 1000),
+    exportFileBytes: int(env, 'CARNET_EXPORT_FILE_BYTES', 256 * 1024 * 1024, 1, 64 * 1024 * 1024 * 1024),
   };
 }
 
