@@ -132,9 +132,15 @@ describeEngines('Bulk Data export', (engine) => {
 
       const before = (await exportAll(s, token, '/fhir/$export?_type=Patient')).manifest.transactionTime;
       await put(s, token, patient('p2', 'Durand'));
+      expect((await s.request({ method: 'DELETE', url: '/fhir/Practitioner/dr', token })).status).toBeLessThan(300);
       const since = await exportAll(s, token, `/fhir/$export?_since=${encodeURIComponent(before)}`);
       expect(refs(since.resources)).toEqual(['Patient/p2']);
       expect(since.resources[0].name[0].family).toBe('Durand');
+      // What was deleted since: transaction Bundles of DELETE entries, in files of their own.
+      expect(since.manifest.deleted).toEqual([expect.objectContaining({ type: 'Bundle', count: 1 })]);
+      const deleted = await s.request({ method: 'GET', url: path(since.manifest.deleted[0].url), token });
+      expect(JSON.parse(deleted.text.trim())).toEqual({ resourceType: 'Bundle', type: 'transaction', entry: [{ request: { method: 'DELETE', url: 'Practitioner/dr' } }] });
+      expect((await exportAll(s, token, '/fhir/$export?_type=Practitioner')).manifest.deleted).toEqual([]);
     });
 
     it('refuses bad kick-offs with a 4xx OperationOutcome and starts nothing', async () => {

@@ -34,6 +34,8 @@ export interface ExportJob {
   /** Where the job resumes: the index of the type being written, the last id written of it. */
   cursor: { type: number; after?: string };
   output: ExportFile[];
+  /** With _since: the file of deletions, once written (after every type's files). */
+  deleted?: ExportFile[];
   /** Resources written so far. */
   exported: number;
   /** What failed, for a failed job (the details are in the server log). */

@@ -9,6 +9,7 @@ import type { JobLog } from '../jobs/scheduler.js';
 import type { SearchRegistry } from '../search/registry.js';
 import type { CurrentRecord, Store } from '../store/store.js';
 import { allJobs, jobKey, readJob, runningJobsOf, type ExportJob } from './job.js';
+import { deletedFile } from './deleted.js';
 import { exportFilters } from './scope.js';
 
 export interface ExportLimits {
@@ -85,7 +86,7 @@ export function createExportRunner(deps: ExportRunnerDeps): ExportRunner {
     let found = await readJob(deps.store, key);
     if (!found || found.job.status !== 'running') return;
     let { job, rev } = found;
-    const filterOf = await exportFilters(job, deps);
+    const filters = await exportFilters(job, deps);
     const save = async (next: ExportJob): Promise<boolean> => {
       if (!(await deps.store.putState(key, next, rev))) return false;
       rev += 1;
@@ -96,7 +97,7 @@ export function createExportRunner(deps: ExportRunnerDeps): ExportRunner {
       const type = job.types[job.cursor.type]!;
       const elements = [...(job.params.elements?.['*'] ?? []), ...(job.params.elements?.[type] ?? [])];
       const line = (r: CurrentRecord) => `${stringifyWithDecimals(subset(presentInBundle(r.resource!), undefined, elements.length ? elements : undefined))}\n`;
-      const reader = typeReader(deps.store, type, await filterOf(type), job.cursor.after, limits.pageSize, line, signal);
+      const reader = typeReader(deps.store, type, await filters.filter(type), job.cursor.after, limits.pageSize, line, signal);
       while (await reader.peek()) {
         await deps.beforeFile?.(job, signal);
         let count = 0;
@@ -126,6 +127,10 @@ export function createExportRunner(deps: ExportRunnerDeps): ExportRunner {
         if (signal.aborted) return;
       }
       if (!(await save({ ...job, cursor: { type: job.cursor.type + 1 } }))) return;
+    }
+    if (job.params.since && !job.deleted) {
+      const file = await deletedFile(deps.store, job, filters.scope, signal);
+      if (!(await save({ ...job, deleted: file ? [file] : [] }))) return;
     }
     await save({ ...job, status: 'done' });
   }

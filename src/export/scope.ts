@@ -43,14 +43,22 @@ function levelClause(type: string, level: ExportLevel, members: string[] | undef
  * facts gathered once, when the job starts in this process), _since, the transaction time, and
  * the _typeFilter queries (any of them). Decided once per type.
  */
-export async function exportFilters(job: ExportJob, deps: { store: Store; registry: SearchRegistry; baseUrl: string }): Promise<(type: string) => Promise<Filter>> {
+export interface ExportFilters {
+  /** What a job exports of a type. */
+  filter(type: string): Promise<Filter>;
+  /** The same without the _typeFilter queries: what the requester may know was deleted. */
+  scope(type: string): Promise<Filter>;
+}
+
+export async function exportFilters(job: ExportJob, deps: { store: Store; registry: SearchRegistry; baseUrl: string }): Promise<ExportFilters> {
   const principal = principalFromClaims(job.claims);
   const at = new Date(job.transactionTime);
   const members = job.level === 'group' ? await groupMembers(deps.store, job.group!) : undefined;
   const facts = await gatherFacts(deps.store, principal, at, async () => members);
   const access = accessOutsideRequest(principal, facts, deps.registry);
   const time: Filter = { lastUpdated: job.params.since ? { $gt: job.params.since, $lte: job.transactionTime } : { $lte: job.transactionTime } };
-  return async (type) => {
+  const scope = async (type: string) => andFilters(levelClause(type, job.level, members), ...access(type), time);
+  const filter = async (type: string) => {
     const clauses = access(type);
     let typeFilter: Filter = {};
     const queries = job.params.typeFilters[type];
@@ -64,4 +72,5 @@ export async function exportFilters(job: ExportJob, deps: { store: Store; regist
     }
     return andFilters(levelClause(type, job.level, members), ...clauses, time, typeFilter);
   };
+  return { filter, scope };
 }

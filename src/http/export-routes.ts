@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FhirError, fhirError, informational } from '../errors.js';
-import { manifest, progress } from '../export/manifest.js';
+import { filesOf, manifest, progress } from '../export/manifest.js';
 import type { ExportRunner } from '../export/runner.js';
 import type { Store } from '../store/store.js';
 import { principalOf } from './auth-hook.js';
@@ -42,7 +42,7 @@ export function registerExportRoutes(app: FastifyInstance, deps: { runner: Expor
   app.get('/fhir/$export-file/:id/:n', async (req, reply) => {
     const job = await jobOf(req);
     const n = Number((req.params as { n: string }).n);
-    const file = job.status === 'done' && Number.isInteger(n) ? job.output[n] : undefined;
+    const file = job.status === 'done' && Number.isInteger(n) ? filesOf(job)[n] : undefined;
     const opened = file && (await deps.store.openBlob(file.blob));
     if (!opened) throw unknown();
     return reply
