@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { actor, consent } from './access/world.js';
 import { describeEngines, startServer, type Engine, type TestServer } from './harness.js';
 
 /** Bulk Data export (FHIR Bulk Data Access 2.0) through HTTP: kick-off, status, manifest, files, delete. */
@@ -189,6 +190,18 @@ describeEngines('Bulk Data export', (engine) => {
       expect((await kickOff(s, me, '/fhir/$export')).status).toBe(403);
       const { resources } = await exportAll(s, me, '/fhir/Patient/$export');
       expect(refs(resources)).toEqual(['Observation/o1-0', 'Observation/o1-1', 'Observation/o1-2', 'Patient/p1']);
+    });
+
+    it('a professional exports what the patients let them see: an authorizing patient\'s record, without what it masks', async () => {
+      const { s, token } = get();
+      const pro = 'Practitioner/pro';
+      const made = await s.request({ method: 'POST', url: '/fhir/Consent', token, body: consent('p1', { type: 'permit', actor: [actor(pro)] }) });
+      expect(made.status, made.text).toBe(201);
+      const mask = consent('p1', { type: 'deny', actor: [actor(pro)], data: [{ meaning: 'instance', reference: { reference: 'Observation/o1-1' } }] });
+      expect((await s.request({ method: 'POST', url: '/fhir/Consent', token, body: mask })).status).toBe(201);
+      const proToken = await s.token({ fhirUser: pro, scope: 'user/*.rs' });
+      const { resources } = await exportAll(s, proToken, '/fhir/Patient/$export?_type=Patient,Observation');
+      expect(refs(resources)).toEqual(['Observation/o1-0', 'Observation/o1-2', 'Patient/p1']);
     });
 
     it('exports a Group\'s members; a Group is seen by system clients and its writers, not by its members', async () => {
