@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { fhirError } from '../errors.js';
+import { FhirError, fhirError } from '../errors.js';
 import { stringifyWithDecimals } from '../http/decimals.js';
 import { presentInBundle } from '../interactions/binary.js';
 import { subset } from '../interactions/subset.js';
@@ -148,9 +148,12 @@ export function createExportRunner(deps: ExportRunnerDeps): ExportRunner {
       await work(key, lost.signal);
     } catch (err) {
       if (lost.signal.aborted) return;
-      deps.log.error({ err, job: key }, 'an export job failed');
+      // A client's error (a _typeFilter chain matching too much) is told as it is; anything else is the server's.
+      const told = err instanceof FhirError && err.status < 500;
+      if (!told) deps.log.error({ err, job: key }, 'an export job failed');
+      const error = told ? `The export stopped: ${err.message}` : 'The export failed on the server; see its log';
       const found = await readJob(deps.store, key).catch(() => undefined);
-      if (found) await deps.store.putState(key, { ...found.job, status: 'failed', error: 'The export failed on the server; see its log' }, found.rev).catch(() => undefined);
+      if (found) await deps.store.putState(key, { ...found.job, status: 'failed', error }, found.rev).catch(() => undefined);
     } finally {
       clearInterval(timer);
       stopping.signal.removeEventListener('abort', onStop);
