@@ -257,6 +257,14 @@ describeEngines('Bulk Data export', (engine) => {
     });
     afterAll(async () => s?.close());
 
+    it('holds a client to its limit of running jobs when its kick-offs race', async () => {
+      const kicks = await Promise.all(Array.from({ length: 5 }, () => kickOff(s, token, '/fhir/$export?_type=Patient')));
+      expect(kicks.every((k) => k.status === 202 || k.status === 429)).toBe(true);
+      const accepted = kicks.filter((k) => k.status === 202);
+      expect(accepted.length).toBeLessThanOrEqual(2);
+      for (const k of accepted) expect((await s.request({ method: 'DELETE', url: path(k.headers['content-location']), token })).status).toBe(202);
+    });
+
     it('reports progress while running and refuses a client past its limit of running jobs', async () => {
       const first = await kickOff(s, token, '/fhir/$export?_type=Patient');
       const second = await kickOff(s, token, '/fhir/Patient/$export?_type=Patient');

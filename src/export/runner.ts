@@ -171,11 +171,15 @@ export function createExportRunner(deps: ExportRunnerDeps): ExportRunner {
 
   return {
     async kickOff(job) {
-      if ((await runningJobsOf(deps.store, job.claims.sub)) >= limits.maxJobsPerClient) {
-        throw fhirError('too-many-requests', `This client already has ${limits.maxJobsPerClient} exports running (CARNET_EXPORT_MAX_JOBS); wait for one to finish or cancel it`);
-      }
+      const tooMany = () => fhirError('too-many-requests', `This client already has ${limits.maxJobsPerClient} exports running (CARNET_EXPORT_MAX_JOBS); wait for one to finish or cancel it`);
+      if ((await runningJobsOf(deps.store, job.claims.sub)) >= limits.maxJobsPerClient) throw tooMany();
       const key = jobKey(job.claims.sub, job.id);
       if (!(await deps.store.putState(key, job, 0))) throw fhirError('conflict', 'An export with this id exists');
+      // Kick-offs racing past the count above: counted again once written, the extra ones withdraw.
+      if ((await runningJobsOf(deps.store, job.claims.sub)) > limits.maxJobsPerClient) {
+        await deps.store.putState(key, undefined, 1);
+        throw tooMany();
+      }
       start(key);
     },
     async find(subject, id) {
