@@ -216,6 +216,9 @@ describeEngines('Bulk Data export', (engine) => {
       const write = await s.request({ method: 'POST', url: '/fhir/Group', token: member, body: { resourceType: 'Group', type: 'person', actual: true, member: [{ entity: { reference: 'Patient/p2' } }] } });
       expect(write.status).toBe(403);
       expect((await s.request({ method: 'GET', url: '/fhir/Group', token })).body.total).toBe(1);
+      // Group's search parameters are served.
+      expect((await s.request({ method: 'GET', url: '/fhir/Group?member=Patient/p2', token })).body.total).toBe(1);
+      expect((await s.request({ method: 'GET', url: '/fhir/Group?member=Patient/p1', token })).body.total).toBe(0);
       expect((await kickOff(s, token, '/fhir/Group/nope/$export')).status).toBe(404);
     });
 
