@@ -17,6 +17,8 @@ import { createScheduler, type Scheduler } from './jobs/scheduler.js';
 import { auditRetentionJob } from './audit/retention.js';
 import { handlers } from './interactions/registry.js';
 import { operations } from './operations/registry.js';
+import { exportOperation } from './operations/export.js';
+import { createExportRunner, type ExportRunnerDeps } from './export/runner.js';
 import { packageVersion } from './paths.js';
 import { indexResource } from './search/extract.js';
 import { createSearchRegistry } from './search/registry.js';
@@ -31,6 +33,8 @@ export interface AppDeps {
   logger: Logger;
   /** The clock; tests inject one. */
   now?: () => Date;
+  /** Tests hold Bulk Data export jobs midway with it. */
+  exportHooks?: Pick<ExportRunnerDeps, 'beforeFile'>;
 }
 
 export interface App {
@@ -99,25 +103,35 @@ export async function createApp(deps: AppDeps): Promise<App> {
     const { authenticator, issuer, authServer } = await openAuthenticator(config, logger);
     const registry = createSearchRegistry();
     const validator = createValidator();
+    const exportRunner = createExportRunner({
+      store, registry, baseUrl: config.baseUrl, now, log: logger, ...deps.exportHooks,
+      limits: { maxJobsPerClient: config.exportMaxJobs, fileBytes: config.exportFileBytes, pageSize: 1000, leaseMs: 30_000 },
+    });
+    const served = [...operations, exportOperation(exportRunner)];
     // eslint-disable-next-line prefer-const -- the Bundle handlers reach the executor that holds them
     let executor: ReturnType<typeof createExecutor>;
-    const handlerMap = handlers(operations, () => executor, { maxBundleEntries: config.maxBundleEntries });
+    const handlerMap = handlers(served, () => executor, { maxBundleEntries: config.maxBundleEntries });
     executor = createExecutor({
       store, registry, validator, now, baseUrl: config.baseUrl, defaultCount: config.defaultCount, maxCount: config.maxCount, limits: { binaryBytes: config.binaryLimit, maxStringLength: config.maxStringLength, maxArrayItems: config.maxArrayItems, maxElements: config.maxElements }, searchBudget: config.searchBudget, handlers: handlerMap, audit: config.audit,
     });
     const capabilityStatement = buildCapabilityStatement({
-      baseUrl: config.baseUrl, version: packageVersion(), registry, interactions: new Set(handlerMap.keys()), operations, store: store.info, now: now(),
+      baseUrl: config.baseUrl, version: packageVersion(), registry, interactions: new Set(handlerMap.keys()), operations: served, store: store.info, now: now(),
       supportedProfiles: (type) => validator.profilesOf(type),
       cors: config.corsOrigins.length > 0,
     });
-    const smart = buildSmartConfiguration({ issuer, authServer });
+    const smart = buildSmartConfiguration({ issuer, authServer, exportEndpoints: ['/$export', '/Patient/$export', '/Group/[id]/$export'].map((p) => `${config.baseUrl}${p}`) });
     const scheduler = createScheduler({ store, now, log: logger });
     scheduler.add(auditRetentionJob({ store, policy: config.auditRetention }));
+    // A job whose process died is taken up once its lease expires, by whichever process runs this first.
+    scheduler.add({ name: 'export-resume', cron: '*/30 * * * * *', run: () => exportRunner.resume() });
     const http = createHttpServer({
       logger, bodyLimit: config.bodyLimit, maxDepth: config.maxDepth, authenticator, executor, store,
       capabilities: () => capabilityStatement, smartConfiguration: () => smart,
       corsOrigins: config.corsOrigins, maxConnections: config.maxConnections, requestTimeoutMs: config.requestTimeoutMs,
+      exports: { runner: exportRunner, baseUrl: config.baseUrl },
     });
+    // Exports left running by a stopped process are taken up at once (their leases were released).
+    exportRunner.resume().catch((err: unknown) => logger.error({ err }, 'running exports could not be taken up'));
     let closed = false;
     return {
       http,
@@ -136,6 +150,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       async close() {
         closed = true;
         await scheduler.stop();
+        await exportRunner.stop();
         await http.close();
         await executor.auditor.journal.flushHeads();
         await store.close();

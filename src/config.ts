@@ -57,6 +57,10 @@ export interface Config {
   auditRetention: { reads: Duration; writes: Duration };
   /** CARNET_JOBS: run the scheduled jobs on their cron schedules (default on; they can still be started on demand). */
   jobs: boolean;
+  /** Bulk Data exports one client may have running at once (CARNET_EXPORT_MAX_JOBS). */
+  exportMaxJobs: number;
+  /** An export's NDJSON file is split before it passes this many bytes (CARNET_EXPORT_FILE_BYTES). */
+  exportFileBytes: number;
 }
 
 /** A calendar duration: years, months and days. */
@@ -212,6 +216,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestTimeoutMs: int(env, 'CARNET_REQUEST_TIMEOUT', 300, 1, 86_400) * 1000,
     jobs: onOff(env, 'CARNET_JOBS', true),
     auditRetention: { reads: duration(env, 'CARNET_AUDIT_RETENTION_READS', 'P6M'), writes: duration(env, 'CARNET_AUDIT_RETENTION_WRITES', 'P10Y') },
+    exportMaxJobs: int(env, 'CARNET_EXPORT_MAX_JOBS', 2, 1, 1000),
+    exportFileBytes: int(env, 'CARNET_EXPORT_FILE_BYTES', 256 * 1024 * 1024, 1, 64 * 1024 * 1024 * 1024),
   };
 }
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe } from 'vitest';
-import { createApp, type App } from '../src/app.js';
+import { createApp, type App, type AppDeps } from '../src/app.js';
 import { ensureLocalIssuer } from '../src/auth/local-issuer.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
@@ -22,6 +22,8 @@ export interface TestServer {
   /** HTTP through Fastify's inject (no socket). */
   request(opts: { method: string; url: string; token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; headers: Record<string, any>; body: any; text: string }>;
   close(): Promise<void>;
+  /** Closes this server's app, keeping its data, and opens a new app on the same data directory or database. */
+  restart(): Promise<TestServer>;
 }
 
 const MONGODB_URI = process.env.MONGODB_URI;
@@ -37,9 +39,14 @@ export function describeEngines(title: string, fn: (engine: Engine) => void): vo
 
 let dbCounter = 0;
 
-export async function startServer(engine: Engine, env: Record<string, string> = {}, now?: () => Date): Promise<TestServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'carnet-test-'));
-  const db = `carnet_test_${process.pid}_${Date.now()}_${dbCounter++}`;
+export async function startServer(
+  engine: Engine,
+  env: Record<string, string> = {},
+  now?: () => Date,
+  on?: { dataDir?: string; db?: string; exportHooks?: AppDeps['exportHooks'] },
+): Promise<TestServer> {
+  const dataDir = on?.dataDir ?? mkdtempSync(join(tmpdir(), 'carnet-test-'));
+  const db = on?.db ?? `carnet_test_${process.pid}_${Date.now()}_${dbCounter++}`;
   const config = loadConfig({
     CARNET_DATA_DIR: dataDir,
     LOG_LEVEL: 'silent',
@@ -47,7 +54,7 @@ export async function startServer(engine: Engine, env: Record<string, string> = 
     ...(engine === 'mongodb' ? { MONGODB_URI: MONGODB_URI!, MONGODB_DB: db } : {}),
     ...env,
   });
-  const app = await createApp({ config, logger: createLogger('silent'), now });
+  const app = await createApp({ config, logger: createLogger('silent'), now, exportHooks: on?.exportHooks });
   const issuer = await ensureLocalIssuer(dataDir);
   return {
     app,
@@ -83,6 +90,10 @@ export async function startServer(engine: Engine, env: Record<string, string> = 
         await client.close();
       }
       rmSync(dataDir, { recursive: true, force: true });
+    },
+    async restart() {
+      await app.close();
+      return startServer(engine, env, now, { dataDir, db });
     },
   };
 }

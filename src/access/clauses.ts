@@ -6,8 +6,12 @@ type Filter = Record<string, unknown>;
 /** Matches no record. */
 export const NOTHING: Filter = { id: { $in: [] } };
 
-/** Types whose records only their writers (and system clients) see, whoever their patient is. */
-const WRITERS_ONLY = new Set(['Binary', 'Subscription']);
+/**
+ * Types whose records only their writers (and system clients) see, whoever their patient is. A Group
+ * names patients (a cohort to export): being one of its members does not make it one's record, and
+ * it would tell a member who else is in it.
+ */
+const WRITERS_ONLY = new Set(['Binary', 'Subscription', 'Group']);
 /** Messages: their sender and recipients only (and system clients), whoever their subject is. */
 const MESSAGES = new Set(['Communication', 'CommunicationRequest']);
 

@@ -17,6 +17,9 @@ export function checkWriteRules(before: CurrentRecord | undefined, after: Curren
   const wrote = (record: CurrentRecord | undefined) => record?.by?.some((w) => actor.self.includes(w)) ?? false;
   const isPatientSide = actor.kind === 'patient' || actor.kind === 'representative';
 
+  if (after.type === 'Group' && actor.kind !== 'professional') {
+    throw fhirError('forbidden', 'Groups (lists of patients) are written by system clients and professionals only', 'Group');
+  }
   if (actor.kind === 'professional') {
     if (after.comp.some((c) => facts.blocked.includes(c))) {
       throw fhirError('forbidden', 'The patient has not authorized this professional to write in their record');

@@ -19,6 +19,8 @@ export const SERVED_TYPES = [
   'Consent',
   'AuditEvent',
   'Subscription',
+  // Lists of patients, for Bulk Data group-level export; not anyone's health data (src/access/clauses.ts).
+  'Group',
 ] as const;
 
 export type ServedType = (typeof SERVED_TYPES)[number];

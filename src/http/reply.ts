@@ -18,6 +18,7 @@ export function sendResult(req: FastifyRequest, reply: FastifyReply, result: Fhi
   if (result.location) reply.header('location', result.location);
   if (result.etag) reply.header('etag', result.etag);
   if (result.lastModified) reply.header('last-modified', result.lastModified);
+  for (const [name, value] of Object.entries(result.headers ?? {})) reply.header(name, value);
   if (result.raw) {
     // Stored content is served as it is: never sniffed or run as a page of this origin.
     return reply

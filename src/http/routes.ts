@@ -15,12 +15,13 @@ function header(req: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-function prefer(req: FastifyRequest): Pick<FhirRequest, 'preferReturn' | 'preferHandling'> {
-  const out: Pick<FhirRequest, 'preferReturn' | 'preferHandling'> = {};
+function prefer(req: FastifyRequest): Pick<FhirRequest, 'preferReturn' | 'preferHandling' | 'preferAsync'> {
+  const out: Pick<FhirRequest, 'preferReturn' | 'preferHandling' | 'preferAsync'> = {};
   for (const part of (header(req, 'prefer') ?? '').split(/[;,]/)) {
     const [k, v] = part.trim().split('=').map((s) => s?.trim().replace(/^"|"$/g, ''));
     if (k === 'return' && (v === 'minimal' || v === 'representation' || v === 'OperationOutcome')) out.preferReturn = v;
     if (k === 'handling' && (v === 'strict' || v === 'lenient')) out.preferHandling = v;
+    if (k === 'respond-async' && v === undefined) out.preferAsync = true;
   }
   return out;
 }
@@ -100,6 +101,10 @@ export function registerFhirRoutes(app: FastifyInstance, executor: Executor): vo
   };
 
   app.get('/fhir/_history', run('history-system'));
+  // System-level operations (Bulk Data export); a type's are reached through /fhir/:type/:id.
+  const systemOp = (req: FastifyRequest): Partial<FhirRequest> => ({ operation: (req.url.split('?')[0]!.split('/').pop() ?? '').slice(1) });
+  app.get('/fhir/$export', run('operation', systemOp));
+  app.post('/fhir/$export', run('operation', systemOp));
   app.post('/fhir', async (req, reply) => {
     const kind = (req.body as { type?: unknown } | undefined)?.type;
     const interaction: Interaction = kind === 'batch' ? 'batch' : 'transaction';

@@ -8,7 +8,9 @@ import { registerAuthHook } from './auth-hook.js';
 import { checkAcceptable, registerParsers } from './content.js';
 import { registerCors } from './cors.js';
 import { sendError, sendJson } from './reply.js';
+import { registerExportRoutes } from './export-routes.js';
 import { registerFhirRoutes } from './routes.js';
+import type { ExportRunner } from '../export/runner.js';
 import { registerRequestLog } from './request-log.js';
 import { registerSecurityHeaders } from './security-headers.js';
 
@@ -27,6 +29,8 @@ export interface HttpDeps {
   maxConnections?: number;
   /** Longest time to receive a whole request, ms (Fastify sets none by default). */
   requestTimeoutMs?: number;
+  /** Bulk Data exports: their status URLs and files. */
+  exports?: { runner: ExportRunner; baseUrl: string };
 }
 
 export function createHttpServer(deps: HttpDeps): FastifyInstance {
@@ -92,6 +96,7 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
       return reply.send(deps.smartConfiguration());
     });
   }
+  if (deps.exports) registerExportRoutes(app, { ...deps.exports, store: deps.store });
   registerFhirRoutes(app, deps.executor);
   return app;
 }

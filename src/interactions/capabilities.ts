@@ -26,6 +26,8 @@ export interface CapabilityDeps {
 const TYPE_INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
 const SYSTEM_INTERACTIONS = ['transaction', 'batch', 'search-system', 'history-system'] as const;
 
+const BULK_DATA = 'http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data';
+
 /** FHIR forbids empty arrays: an absent element instead. */
 function nonEmpty<T>(list: T[]): T[] | undefined {
   return list.length > 0 ? list : undefined;
@@ -48,7 +50,7 @@ export function buildCapabilityStatement(deps: CapabilityDeps): Record<string, u
     publisher: 'carnet',
     description: `FHIR R4 server for personal health records. Storage: ${deps.store.engine}. ${deps.store.atomicity}`,
     kind: 'instance',
-    instantiates: [...MHD_INSTANTIATES],
+    instantiates: [...MHD_INSTANTIATES, ...(deps.operations.some((op) => op.name === 'export') ? [BULK_DATA] : [])],
     software: { name: 'carnet', version: deps.version },
     implementation: { description: 'carnet', url: deps.baseUrl },
     fhirVersion: '4.0.1',
@@ -101,7 +103,7 @@ const CLIENT_AUTH: Record<string, string> = {
  * itself (scopes), and of the authorization server only what was configured or discovered. The
  * local development issuer has no endpoints: it advertises no grant a client could use.
  */
-export function buildSmartConfiguration(deps: { issuer: string; authServer?: AuthServer }): Record<string, unknown> {
+export function buildSmartConfiguration(deps: { issuer: string; authServer?: AuthServer; exportEndpoints?: string[] }): Record<string, unknown> {
   const a = deps.authServer ?? {};
   const grants = a.grantTypes ?? [];
   const launch = grants.includes('authorization_code');
@@ -120,6 +122,8 @@ export function buildSmartConfiguration(deps: { issuer: string; authServer?: Aut
     code_challenge_methods_supported: launch ? a.codeChallengeMethods : undefined,
     scopes_supported: [...(launch ? ['openid', 'fhirUser', 'launch/patient'] : []), 'patient/*.rs', 'patient/*.cruds', 'user/*.rs', 'user/*.cruds', 'system/*.rs', 'system/*.cruds'],
     capabilities: [...(launch ? ['launch-standalone'] : []), ...(a.tokenEndpoint ? clientAuth : []), 'permission-v2', 'permission-v1', 'permission-patient', 'permission-user'],
+    // Not a SMART field: where Bulk Data exports start (FHIR Bulk Data Access 2.0), for backend clients.
+    bulk_data_export: deps.exportEndpoints,
   };
   return Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));
 }

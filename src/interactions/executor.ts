@@ -83,6 +83,15 @@ function accessFor(
 }
 
 /**
+ * The access clauses of a caller acting outside a request (a background export job, which runs with
+ * its requester's access): per type, their read grant on it and what the facts let them see.
+ */
+export function accessOutsideRequest(principal: Principal, facts: AccessFacts, registry: SearchRegistry): (type: string) => Record<string, unknown>[] {
+  const inCompartment = (type: string) => type === 'Patient' || registry.compartmentParams(type).length > 0;
+  return accessFor(principal, { contexts: new Set() }, undefined, facts, inCompartment);
+}
+
+/**
  * Applies the cross-cutting rules once for every interaction: the type is served, the caller's
  * scopes grant the interaction, and the access decision becomes query clauses in the context.
  */

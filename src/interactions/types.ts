@@ -39,6 +39,8 @@ export interface FhirRequest {
   preferReturn?: 'minimal' | 'representation' | 'OperationOutcome';
   /** Prefer: handling=... */
   preferHandling?: 'strict' | 'lenient';
+  /** Prefer: respond-async (Bulk Data $export requires it). */
+  preferAsync?: boolean;
 }
 
 export interface FhirResult {
@@ -49,6 +51,8 @@ export interface FhirResult {
   location?: string;
   etag?: string;
   lastModified?: string;
+  /** Other headers of the answer (e.g. the Content-Location of an asynchronous request's status). */
+  headers?: Record<string, string>;
 }
 
 /** What every interaction may use. Built by the executor per request; access decided once. */

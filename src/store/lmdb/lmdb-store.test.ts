@@ -101,6 +101,24 @@ describe('lmdb engine', () => {
     expect(examined() - before).toBe(300);
   });
 
+  it('a keyset page by id (an export\'s) starts after the id instead of reading the type from its start', async () => {
+    const store = await openStore(await tempDir());
+    const records: CurrentRecord[] = [];
+    for (let n = 0; n < 300; n++) records.push(obs(`o${String(n).padStart(3, '0')}`, `p${n % 30}`));
+    await store.commit(records.map((record) => ({ record, expect: { kind: 'absent' } })));
+    const page = (filter: Record<string, unknown>) => store.search({ types: ['Observation'], filter, sort: [], offset: 0, limit: 10, count: false });
+
+    let before = store.stats.examined;
+    const scanned = await page({ $and: [{ 'comp.0': { $exists: true } }, { id: { $gt: 'o289' } }] });
+    expect(scanned.records.map((r) => r.id)).toEqual(['o290', 'o291', 'o292', 'o293', 'o294', 'o295', 'o296', 'o297', 'o298', 'o299']);
+    expect(store.stats.examined - before).toBe(10);
+
+    before = store.stats.examined;
+    const inComp = await page({ $and: [{ comp: 'Patient/p7' }, { id: { $gt: 'o200' } }] });
+    expect(inComp.records.map((r) => r.id)).toEqual(['o217', 'o247', 'o277']);
+    expect(store.stats.examined - before).toBe(3);
+  });
+
   it('the term index follows updates and deletions, and is built for data written before it', async () => {
     const path = await tempDir();
     const store = await openStore(path);

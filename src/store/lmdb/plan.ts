@@ -29,6 +29,11 @@ export interface Plan {
   checks: TermPin[];
   /** The filter's conjunction minus the clauses answered by the indexes. */
   residual: Record<string, unknown>;
+  /**
+   * From `id: { $gt: x }` in the conjunction (a keyset page by id, as an export reads): candidates
+   * start after x instead of at the type's first id. The clause stays in the residual.
+   */
+  after?: string;
 }
 
 type Clause = Record<string, unknown>;
@@ -76,7 +81,16 @@ export function plan(filter: Record<string, unknown>): Plan {
     answered.add(found.clause);
     if (found !== read) checks.push(found.term);
   }
-  return { source, checks, residual: rebuild(clauses.filter((c) => !answered.has(c))) };
+  const after = idAfter(clauses);
+  return { source, checks, residual: rebuild(clauses.filter((c) => !answered.has(c))), ...(after !== undefined ? { after } : {}) };
+}
+
+function idAfter(clauses: Clause[]): string | undefined {
+  for (const clause of clauses) {
+    const c = clause.id;
+    if (isObject(c) && Object.keys(c).length === 1 && typeof c.$gt === 'string') return c.$gt;
+  }
+  return undefined;
 }
 
 const FIELD_ORDER: TermField[] = ['sc', 'c', 'u', 'r', 'v'];
@@ -260,18 +274,21 @@ export type Candidates = () => CurrentRecord | undefined;
  * The ids are read from the indexes at once; the records as they are pulled, through `txn` when
  * given: a search that pauses between records reads them all from the snapshot it started on.
  */
-export function candidates(dbs: Dbs, type: string, source: Source, txn?: Transaction): Candidates {
+export function candidates(dbs: Dbs, type: string, source: Source, txn?: Transaction, after?: string): Candidates {
   const options = txn ? { transaction: txn } : undefined;
   if (source.kind === 'scan') {
     let range: Iterator<{ value: CurrentRecord }> | undefined;
+    const { start, end } = prefixRange(type);
     return () => {
-      range ??= dbs.current.getRange({ ...prefixRange(type), ...options })[Symbol.iterator]();
-      const next = range.next();
+      range ??= dbs.current.getRange({ start: after !== undefined ? currentKey(type, after) : start, end, ...options })[Symbol.iterator]();
+      let next = range.next();
+      // The range starts at the key of `after` itself, which the page is after.
+      if (!next.done && next.value.value.id === after) next = range.next();
       return next.done ? undefined : next.value.value;
     };
   }
   // Ids are FHIR ids ([A-Za-z0-9.-]): code-unit order is the key order of a scan.
-  const ids = [...idsOf(dbs, type, source)].sort(byCodeUnit);
+  const ids = [...idsOf(dbs, type, source)].filter((id) => after === undefined || id > after).sort(byCodeUnit);
   let i = 0;
   return () => {
     while (i < ids.length) {
