@@ -60,7 +60,10 @@ export function actorClauses(facts: AccessFacts, type: string, inCompartment: bo
   const byMe: Filter = { by: oneOf(actor.self) };
   if (WRITERS_ONLY.has(type)) return [byMe];
   if (MESSAGES.has(type)) {
-    const mine = actor.kind === 'patient' || actor.kind === 'representative' ? [...actor.self, actor.patient] : actor.self;
+    const mine =
+      actor.kind === 'patient' || actor.kind === 'representative' ? [...actor.self, actor.patient]
+      : actor.kind === 'professional' ? [...actor.self, ...(actor.organizations ?? [])]
+      : actor.self;
     return [or([byMe, ...parties(type, [...new Set(mine)])])];
   }
   if (!inCompartment) return [];

@@ -11,7 +11,8 @@ export type Actor =
   | { kind: 'system' }
   | { kind: 'patient'; patient: string; self: string[] }
   | { kind: 'representative'; patient: string; self: string[] }
-  | { kind: 'professional'; self: string[]; emergency: boolean }
+  /** organizations: those of the professional's roles in force, whose messages they read. */
+  | { kind: 'professional'; self: string[]; emergency: boolean; organizations?: string[] }
   | { kind: 'nobody'; self: string[] };
 
 /**
@@ -75,20 +76,42 @@ async function find(store: Store, type: string, filter: Record<string, unknown>,
 
 const entry = (p: string, field: 'r' | 'c', values: string[]) => ({ idx: { $elemMatch: { p, [field]: values.length === 1 ? values[0] : { $in: values } } } });
 
-/** The references a professional acts as: the token's Practitioner or PractitionerRole, its practitioner, and that practitioner's roles. */
-async function professionalSelf(store: Store, fhirUser: { type: string; reference: string; id: string }): Promise<string[]> {
+/** Whether a PractitionerRole is in force at `now`: not inactive, its period (if any) around now. */
+function roleInForce(role: CurrentRecord, now: Date): boolean {
+  const r = role.resource;
+  if (!r || role.deleted || r.active === false) return false;
+  const period = r.period as { start?: string; end?: string } | undefined;
+  const at = now.getTime();
+  return !(period?.start && Date.parse(period.start) > at) && !(period?.end && Date.parse(period.end) < at);
+}
+
+/**
+ * The references a professional acts as: the token's Practitioner or PractitionerRole, its
+ * practitioner, and that practitioner's roles; and the organizations of the roles in force (a
+ * pharmacist reads the messages sent to their pharmacy).
+ */
+async function professionalSelf(store: Store, fhirUser: { type: string; reference: string; id: string }, now: Date): Promise<{ self: string[]; organizations: string[] }> {
   const self = new Set([fhirUser.reference]);
+  const organizations = new Set<string>();
+  const addOrganization = (role: CurrentRecord) => {
+    const org = ref(role.resource?.organization);
+    if (org && /^Organization\/[^/]+$/.test(org) && roleInForce(role, now)) organizations.add(org);
+  };
   let practitioner: string | undefined = fhirUser.type === 'Practitioner' ? fhirUser.reference : undefined;
   if (fhirUser.type === 'PractitionerRole') {
     const role = await store.read('PractitionerRole', fhirUser.id);
     const p = role && !role.deleted ? ref(role.resource?.practitioner) : undefined;
     if (p && /^Practitioner\/[^/]+$/.test(p)) practitioner = p;
+    if (role) addOrganization(role);
   }
   if (practitioner) {
     self.add(practitioner);
-    for (const role of await find(store, 'PractitionerRole', entry('practitioner', 'r', [practitioner]), 1000)) self.add(`PractitionerRole/${role.id}`);
+    for (const role of await find(store, 'PractitionerRole', entry('practitioner', 'r', [practitioner]), 1000)) {
+      self.add(`PractitionerRole/${role.id}`);
+      addOrganization(role);
+    }
   }
-  return [...self];
+  return { self: [...self], organizations: [...organizations] };
 }
 
 function minuteOf(now: Date): number {
@@ -117,9 +140,9 @@ export async function gatherFacts(store: Store, principal: Principal, now: Date,
   if (!PROFESSIONAL_TYPES.has(user.type)) return empty({ kind: 'nobody', self: [user.reference] }, now);
 
   const emergencyAsked = principal.purposeOfUse?.includes('BTG') ?? false;
-  const self = await professionalSelf(store, user);
+  const { self, organizations } = await professionalSelf(store, user, now);
   const mine = new Set(self);
-  const facts = empty({ kind: 'professional', self, emergency: emergencyAsked }, now);
+  const facts = empty({ kind: 'professional', self, emergency: emergencyAsked, organizations }, now);
   const requested = await named();
   // Emergency access is to one record: the token's launch patient, else the patients the request names.
   const emergencyFor = !emergencyAsked ? [] : principal.patient ? [`Patient/${principal.patient}`] : (requested ?? []);

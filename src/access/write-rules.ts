@@ -1,6 +1,7 @@
 import { fhirError } from '../errors.js';
 import type { Resource } from '../fhir/resource-types.js';
 import type { CurrentRecord } from '../store/store.js';
+import { checkAuthorship } from './authorship.js';
 import type { AccessFacts } from './facts.js';
 import { REPRESENTATIVE_CODES } from './facts.js';
 import { governedLabels, INVISIBLE_PATIENT, INVISIBLE_REPRESENTANTS_LEGAUX, MASQUE_PS, type GovernedLabel } from './labels.js';
@@ -10,7 +11,7 @@ import { governedLabels, INVISIBLE_PATIENT, INVISIBLE_REPRESENTANTS_LEGAUX, MASQ
  * before and after the write and on the facts of the request. Each refusal is a 403 and nothing is
  * written. Visibility (404 for what the caller may not see) is checked before, by the interaction.
  */
-export function checkWriteRules(before: CurrentRecord | undefined, after: CurrentRecord, facts: AccessFacts): void {
+export function checkWriteRules(before: CurrentRecord | undefined, after: CurrentRecord, facts: AccessFacts, baseUrl = ''): void {
   const actor = facts.actor;
   if (actor.kind === 'system') return;
   const live = before && !before.deleted ? before : undefined;
@@ -57,6 +58,7 @@ export function checkWriteRules(before: CurrentRecord | undefined, after: Curren
       );
     }
   }
+  checkAuthorship(before, after, actor, baseUrl);
 }
 
 /** A deletion: by a professional (or another user who is not the patient's side), of what they wrote only. */
