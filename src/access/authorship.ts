@@ -12,8 +12,12 @@ import type { Actor } from './facts.js';
  * - `writer-or-patient`: that, or the patient whose record it is (a professional recording what the
  *   patient states: asserter = the patient);
  * - `patient-side`: for the patient and their representatives only, the writer or the patient (a
- *   patient's own measurement or document names no professional); professionals name whom they
- *   need (the laboratory that performed an Observation, the colleague who authored a document).
+ *   patient's own measurement names no professional as its performer); professionals name whom
+ *   they need (the laboratory that performed an Observation).
+ *
+ * A document the patient adds lists the patient among its authors and has the TRE_A03 class
+ * "déposé par le patient" (src/mhd/patient-documents.ts): it may name the professional who wrote
+ * the paper the patient scanned, and says who deposited it.
  *
  * A value carried over unchanged from the version before is always accepted: the patient may
  * correct an entry a doctor wrote without becoming its recorder. System clients (integrations
@@ -25,7 +29,6 @@ const ELEMENTS: Record<string, Array<{ path: string[]; who: Who }>> = {
   AllergyIntolerance: [{ path: ['recorder'], who: 'writer' }, { path: ['asserter'], who: 'writer-or-patient' }],
   Condition: [{ path: ['recorder'], who: 'writer' }, { path: ['asserter'], who: 'writer-or-patient' }],
   Observation: [{ path: ['performer'], who: 'patient-side' }],
-  DocumentReference: [{ path: ['author'], who: 'patient-side' }],
   Communication: [{ path: ['sender'], who: 'writer' }],
   CommunicationRequest: [{ path: ['requester'], who: 'writer' }, { path: ['sender'], who: 'writer' }],
 };

@@ -8,6 +8,12 @@ export const NOTHING: Filter = { id: { $in: [] } };
 
 /** Types whose records only their writers (and system clients) see, whoever their patient is. */
 const WRITERS_ONLY = new Set(['Binary', 'Subscription']);
+/**
+ * The directory: who the professionals and organizations are. No patient's data, so a patient-context
+ * grant does not confine it to the patient's compartment (a patient app shows "by Dr Martin", the
+ * pharmacy it writes to); only professionals and system clients write it (write-rules.ts).
+ */
+export const DIRECTORY = new Set(['Practitioner', 'PractitionerRole', 'Organization']);
 /** Messages: their sender and recipients only (and system clients), whoever their subject is. */
 const MESSAGES = new Set(['Communication', 'CommunicationRequest']);
 

@@ -2,7 +2,7 @@ import { FhirError, fhirError } from '../errors.js';
 import { isServedType } from '../fhir/resource-types.js';
 import type { Principal } from '../auth/authenticator.js';
 import { authorize, compartmentFilter, type AccessGrant } from '../access/permissions.js';
-import { actorClauses, NOTHING } from '../access/clauses.js';
+import { actorClauses, DIRECTORY, NOTHING } from '../access/clauses.js';
 import { gatherFacts, type AccessFacts } from '../access/facts.js';
 import { namedPatients } from '../access/named.js';
 import { SearchBudgetExceeded, type SearchBudget, type Store } from '../store/store.js';
@@ -73,7 +73,7 @@ function accessFor(
           g = undefined;
         }
       }
-      const clause = g ? compartmentFilter(g, type) : NOTHING;
+      const clause = g ? (DIRECTORY.has(type) ? undefined : compartmentFilter(g, type)) : NOTHING;
       clauses = [...(clause ? [clause] : []), ...(g ? actorClauses(facts, type, inCompartment(type)) : [])];
       decided.set(type, clauses);
     }
