@@ -67,7 +67,8 @@ export function checkAuthorship(before: CurrentRecord | undefined, after: Curren
   const previous = before && !before.deleted ? before.resource : undefined;
   for (const { path, who } of ELEMENTS[after.type] ?? []) {
     if (who === 'patient-side' && !patientSide) continue;
-    const allowed = new Set(actor.self);
+    // A professional also writes for the organizations of their roles (a pharmacy answering).
+    const allowed = new Set([...actor.self, ...(actor.kind === 'professional' ? (actor.organizations ?? []) : [])]);
     if (who !== 'writer') for (const c of after.comp) allowed.add(c);
     if (who === 'patient-side' && actor.kind === 'representative') allowed.add(actor.patient);
     const kept = new Set(valuesAt(previous, path, after.type).map((v) => JSON.stringify(v.value)));

@@ -54,6 +54,13 @@ function notMasked(type: string, masked: AccessFacts['masked']): Filter {
   return hidden.length > 0 ? { $nor: hidden } : {};
 }
 
+/** The documents a patient sent the professional by message, each within that patient's record. */
+function sharedDocuments(shared: NonNullable<AccessFacts['shared']>): Filter[] {
+  const byPatient = new Map<string, string[]>();
+  for (const [patient, ref] of shared) byPatient.set(patient, [...(byPatient.get(patient) ?? []), ref.slice('DocumentReference/'.length)]);
+  return [...byPatient].map(([patient, ids]) => ({ $and: [{ comp: patient }, { id: oneOf(ids) }] }));
+}
+
 /**
  * The clauses that confine a query of `type` to what the actor may see: a pure function of the
  * facts (see ../../README.md, "Who sees what"). `inCompartment` tells whether records of the type
@@ -94,5 +101,7 @@ export function actorClauses(facts: AccessFacts, type: string, inCompartment: bo
   if (facts.gp.length > 0) branches.push(and(ofPatients(type, facts.gp), notBlocked));
   const reached = [...facts.permitted, ...facts.emergency];
   if (reached.length > 0) branches.push(and(ofPatients(type, reached), notBlocked, notMasked(type, facts.masked)));
+  const shared = type === 'DocumentReference' ? sharedDocuments(facts.shared ?? []) : [];
+  if (shared.length > 0) branches.push(and(or(shared), notBlocked));
   return [or(branches)];
 }

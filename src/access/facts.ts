@@ -34,6 +34,11 @@ export interface AccessFacts {
    * within its own patient's record only (a Consent cannot hide another patient's resource).
    */
   masked: Array<[patient: string, ref: string]>;
+  /**
+   * Professional: the documents patients attached to the messages they sent this professional or
+   * their organizations (Communication.payload.contentReference): [patient, 'DocumentReference/id'].
+   */
+  shared?: Array<[patient: string, ref: string]>;
   /** Request time, epoch milliseconds (to the minute: clauses stay the same within it). */
   now: number;
 }
@@ -114,11 +119,36 @@ async function professionalSelf(store: Store, fhirUser: { type: string; referenc
   return { self: [...self], organizations: [...organizations] };
 }
 
+const DOCUMENT_REFERENCE = /^(?:.*\/)?(DocumentReference\/[A-Za-z0-9\-.]{1,64})$/;
+
+/**
+ * The documents patients shared by message with these parties: those a Communication addressed
+ * to them attaches, when the patient whose record holds the message wrote it (the patient decides
+ * who reads their documents; a professional cannot forward them to someone the patient did not
+ * authorize). Among the named patients when the request names them.
+ */
+async function sharedWith(store: Store, parties: string[], names: string[] | undefined): Promise<Array<[string, string]>> {
+  if (names?.length === 0) return [];
+  const filter: Record<string, unknown>[] = [entry('recipient', 'r', parties)];
+  if (names) filter.push({ comp: { $in: names } });
+  const out = new Map<string, [string, string]>();
+  for (const message of await find(store, 'Communication', { $and: filter }, 1000)) {
+    const patient = message.comp.find((c) => message.by?.includes(c));
+    const payload = message.resource?.payload;
+    if (!patient || !Array.isArray(payload)) continue;
+    for (const part of payload) {
+      const m = DOCUMENT_REFERENCE.exec(ref((part as { contentReference?: unknown })?.contentReference) ?? '');
+      if (m) out.set(`${patient} ${m[1]}`, [patient, m[1]]);
+    }
+  }
+  return [...out.values()];
+}
+
 function minuteOf(now: Date): number {
   return Math.floor(now.getTime() / 60_000) * 60_000;
 }
 
-const empty = (actor: Actor, now: Date): AccessFacts => ({ actor, gp: [], permitted: [], blocked: [], emergency: [], masked: [], now: minuteOf(now) });
+const empty = (actor: Actor, now: Date): AccessFacts => ({ actor, gp: [], permitted: [], blocked: [], emergency: [], masked: [], shared: [], now: minuteOf(now) });
 
 /**
  * Gathers the facts of one request. `named` gives the patients the request is about when it names
@@ -195,6 +225,7 @@ export async function gatherFacts(store: Store, principal: Principal, now: Date,
   facts.gp = gp.filter((p) => !blocked.has(p));
   facts.permitted = [...permitted].filter((p) => !blocked.has(p) && !gpSet.has(p) && inScope(p));
   facts.masked = [...masked.values()];
+  facts.shared = await sharedWith(store, [...self, ...organizations], names);
   facts.emergency = emergencyFor.filter((p) => !blocked.has(p) && !opposed.has(p) && !gpSet.has(p));
   return facts;
 }
