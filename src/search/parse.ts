@@ -236,7 +236,8 @@ function parseHas(
     return undefined;
   }
   const ref = registry.get(srcType, refCode);
-  if (!ref || ref.type !== 'reference' || refCode === WRITTEN_BY) {
+  if (refCode === WRITTEN_BY) throw new FhirError('bad-search', `_has cannot follow '${WRITTEN_BY}': writers are not references in the resource`, { expression: name });
+  if (!ref || ref.type !== 'reference') {
     unknown(name, `'${refCode}' is not a reference search parameter of ${srcType}`);
     return undefined;
   }

@@ -214,11 +214,20 @@ describeEngines('the medical profile', (engine) => {
     expect((await find(w.tokens.stranger)).ids).toEqual([]);
     expect((await s.request({ method: 'GET', url: `/fhir/Binary/${binary.body.id}`, token: w.tokens.gp })).text).toBe('Je refuse tout acharnement thérapeutique.');
     expect((await s.request({ method: 'GET', url: `/fhir/DocumentReference/${directives}`, token: w.tokens.stranger })).status).toBe(404);
+    // Beside the doctor's documents, what the patient deposited.
+    const note = await created(s, w.tokens.gp, {
+      resourceType: 'DocumentReference',
+      status: 'current',
+      type: { coding: [{ system: LOINC, code: '11488-4' }] },
+      subject: { reference: `Patient/${p}` },
+      content: [{ attachment: { contentType: 'text/plain', data: Buffer.from('Consultation').toString('base64') } }],
+    });
     expect((await search(s, w.tokens.gp, `/fhir/DocumentReference?patient=${p}&written-by=Patient/${p}`)).ids).toEqual([directives]);
+    expect((await search(s, w.tokens.app, `/fhir/DocumentReference?patient=${p}&written-by=Practitioner/${w.ids.gp}`)).ids).toEqual([note]);
   });
 
   it('written-by is refused where it cannot mean anything', async () => {
-    for (const url of [`/fhir/Condition?written-by.name=Martin`, `/fhir/Condition?_sort=written-by`, `/fhir/Condition?written-by:identifier=x|1`, '/fhir/Condition?written-by=not%20a%20reference']) {
+    for (const url of [`/fhir/Condition?written-by.name=Martin`, `/fhir/Practitioner?_has:Condition:written-by:code=x`, `/fhir/Condition?_sort=written-by`, `/fhir/Condition?written-by:identifier=x|1`, '/fhir/Condition?written-by=not%20a%20reference']) {
       const res = await s.request({ method: 'GET', url, token: w.tokens.app });
       expect(res.status, url).toBe(400);
       expect(res.body.resourceType).toBe('OperationOutcome');
