@@ -153,9 +153,16 @@ const empty = (actor: Actor, now: Date): AccessFacts => ({ actor, gp: [], permit
 /**
  * Gathers the facts of one request. `named` gives the patients the request is about when it names
  * them (a compartment, a patient parameter, the resource it reads): a professional's facts are then
- * read for those patients alone; without it, for every patient they are linked to.
+ * read for those patients alone; without it, for every patient they are linked to. `documents`
+ * false (the request reads no DocumentReference) leaves out the documents shared by message.
  */
-export async function gatherFacts(store: Store, principal: Principal, now: Date, named: () => Promise<string[] | undefined>): Promise<AccessFacts> {
+export async function gatherFacts(
+  store: Store,
+  principal: Principal,
+  now: Date,
+  named: () => Promise<string[] | undefined>,
+  opts: { documents?: boolean } = {},
+): Promise<AccessFacts> {
   const user = principal.fhirUser;
   if (!user) return empty({ kind: 'system' }, now);
   if (user.type === 'Patient') return empty({ kind: 'patient', patient: user.reference, self: [user.reference] }, now);
@@ -225,7 +232,7 @@ export async function gatherFacts(store: Store, principal: Principal, now: Date,
   facts.gp = gp.filter((p) => !blocked.has(p));
   facts.permitted = [...permitted].filter((p) => !blocked.has(p) && !gpSet.has(p) && inScope(p));
   facts.masked = [...masked.values()];
-  facts.shared = await sharedWith(store, [...self, ...organizations], names);
+  if (opts.documents !== false) facts.shared = await sharedWith(store, [...self, ...organizations], names);
   facts.emergency = emergencyFor.filter((p) => !blocked.has(p) && !opposed.has(p) && !gpSet.has(p));
   return facts;
 }

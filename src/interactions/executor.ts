@@ -4,7 +4,7 @@ import type { Principal } from '../auth/authenticator.js';
 import { authorize, compartmentFilter, type AccessGrant } from '../access/permissions.js';
 import { actorClauses, DIRECTORY, NOTHING } from '../access/clauses.js';
 import { gatherFacts, type AccessFacts } from '../access/facts.js';
-import { namedPatients } from '../access/named.js';
+import { mayReadDocuments, namedPatients } from '../access/named.js';
 import { SearchBudgetExceeded, type SearchBudget, type Store } from '../store/store.js';
 import type { SearchRegistry } from '../search/registry.js';
 import type { Validator } from '../validation/validator.js';
@@ -129,7 +129,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
       let facts: AccessFacts | undefined;
       return auditor.around(req, principal, requestId, log, () => facts, async () => {
         const { handler, grant } = check(req, principal);
-        facts = await gatherFacts(deps.store, principal, deps.now(), () => namedPatients(req, deps.store));
+        facts = await gatherFacts(deps.store, principal, deps.now(), () => namedPatients(req, deps.store), { documents: mayReadDocuments(req) });
         try {
           return await handler.handle(req, context(principal, grant, req.type, requestId, log, facts, budget ?? newBudget()));
         } catch (e) {
