@@ -12,6 +12,12 @@ export const NOTHING: Filter = { id: { $in: [] } };
  * it would tell a member who else is in it.
  */
 const WRITERS_ONLY = new Set(['Binary', 'Subscription', 'Group']);
+/**
+ * The directory: who the professionals and organizations are. No patient's data, so a patient-context
+ * grant does not confine it to the patient's compartment (a patient app shows "by Dr Martin", the
+ * pharmacy it writes to); only professionals and system clients write it (write-rules.ts).
+ */
+export const DIRECTORY = new Set(['Practitioner', 'PractitionerRole', 'Organization']);
 /** Messages: their sender and recipients only (and system clients), whoever their subject is. */
 const MESSAGES = new Set(['Communication', 'CommunicationRequest']);
 
@@ -52,6 +58,13 @@ function notMasked(type: string, masked: AccessFacts['masked']): Filter {
   return hidden.length > 0 ? { $nor: hidden } : {};
 }
 
+/** The documents a patient sent the professional by message, each within that patient's record. */
+function sharedDocuments(shared: NonNullable<AccessFacts['shared']>): Filter[] {
+  const byPatient = new Map<string, string[]>();
+  for (const [patient, ref] of shared) byPatient.set(patient, [...(byPatient.get(patient) ?? []), ref.slice('DocumentReference/'.length)]);
+  return [...byPatient].map(([patient, ids]) => ({ $and: [{ comp: patient }, { id: oneOf(ids) }] }));
+}
+
 /**
  * The clauses that confine a query of `type` to what the actor may see: a pure function of the
  * facts (see ../../README.md, "Who sees what"). `inCompartment` tells whether records of the type
@@ -64,7 +77,10 @@ export function actorClauses(facts: AccessFacts, type: string, inCompartment: bo
   const byMe: Filter = { by: oneOf(actor.self) };
   if (WRITERS_ONLY.has(type)) return [byMe];
   if (MESSAGES.has(type)) {
-    const mine = actor.kind === 'patient' || actor.kind === 'representative' ? [...actor.self, actor.patient] : actor.self;
+    const mine =
+      actor.kind === 'patient' || actor.kind === 'representative' ? [...actor.self, actor.patient]
+      : actor.kind === 'professional' ? [...actor.self, ...(actor.organizations ?? [])]
+      : actor.self;
     return [or([byMe, ...parties(type, [...new Set(mine)])])];
   }
   if (!inCompartment) return [];
@@ -89,5 +105,7 @@ export function actorClauses(facts: AccessFacts, type: string, inCompartment: bo
   if (facts.gp.length > 0) branches.push(and(ofPatients(type, facts.gp), notBlocked));
   const reached = [...facts.permitted, ...facts.emergency];
   if (reached.length > 0) branches.push(and(ofPatients(type, reached), notBlocked, notMasked(type, facts.masked)));
+  const shared = type === 'DocumentReference' ? sharedDocuments(facts.shared ?? []) : [];
+  if (shared.length > 0) branches.push(and(or(shared), notBlocked));
   return [or(branches)];
 }

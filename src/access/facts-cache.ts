@@ -3,10 +3,11 @@ import type { Store } from '../store/store.js';
 import { gatherFacts, type AccessFacts } from './facts.js';
 
 /**
- * The types whose records a professional's access facts are read from: the store moves a change
- * mark for each write of them (Store.readMarks), in the commit itself on the embedded engine.
+ * The types whose records a professional's access facts are read from (Communication: the documents
+ * a patient shares by message): the store moves a change mark for each write of them
+ * (Store.readMarks), in the commit itself on the embedded engine.
  */
-export const ACCESS_TYPES = ['Consent', 'Patient', 'PractitionerRole', 'RelatedPerson'] as const;
+export const ACCESS_TYPES = ['Consent', 'Patient', 'PractitionerRole', 'RelatedPerson', 'Communication'] as const;
 
 export interface FactsCacheOptions {
   /** Most entries kept (least recently used go first). */
@@ -26,8 +27,8 @@ const PROFESSIONAL_TYPES = new Set(['Practitioner', 'PractitionerRole']);
 /**
  * Gathers a request's access facts, or reuses those of an earlier request of the same professional
  * about the same patients when nothing they rest on has changed since: the facts of a named request
- * come from the named patients' compartments (their Consents, their Patient record) and from the
- * PractitionerRoles, so the marks of those compartments and of that type, read before the facts and
+ * come from the named patients' compartments (their Consents, their Patient record, the messages they
+ * sent) and from the PractitionerRoles, so the marks of those compartments and of that type, read before the facts and
  * equal now, say the facts still hold. Marks live in the store, so a Consent revoked through
  * another process or server is seen by the next request here. Entries last one minute at most: the
  * facts are taken to the minute, and on MongoDB a crash between a commit and its marks leaves the
@@ -41,16 +42,16 @@ export function createFactsCache(store: Store, opts: FactsCacheOptions = {}) {
 
   return {
     stats,
-    async gather(principal: Principal, now: Date, named: () => Promise<string[] | undefined>): Promise<AccessFacts> {
+    async gather(principal: Principal, now: Date, named: () => Promise<string[] | undefined>, options: { documents?: boolean } = {}): Promise<AccessFacts> {
       const user = principal.fhirUser;
-      if (!user || !PROFESSIONAL_TYPES.has(user.type)) return gatherFacts(store, principal, now, named);
+      if (!user || !PROFESSIONAL_TYPES.has(user.type)) return gatherFacts(store, principal, now, named, options);
       const names = await named();
       const once = async () => names;
-      if (names === undefined || names.length > maxNamed) return gatherFacts(store, principal, now, once);
+      if (names === undefined || names.length > maxNamed) return gatherFacts(store, principal, now, once, options);
       const emergency = principal.purposeOfUse?.includes('BTG') ?? false;
       const launch = emergency && principal.patient ? `Patient/${principal.patient}` : undefined;
       const patients = [...new Set([...names, ...(launch ? [launch] : [])])].sort();
-      const key = `${user.reference}|${emergency ? 'BTG' : ''}|${launch ?? ''}|${[...new Set(names)].sort().join(',')}`;
+      const key = `${user.reference}|${emergency ? 'BTG' : ''}|${launch ?? ''}|${options.documents === false ? '' : 'docs'}|${[...new Set(names)].sort().join(',')}`;
       // Read before the facts: a write landing in between moves a mark this entry then lacks.
       const marks = await store.readMarks(['type:PractitionerRole', ...patients.map((p) => `comp:${p}`)]);
       const minute = Math.floor(now.getTime() / 60_000);
@@ -62,7 +63,7 @@ export function createFactsCache(store: Store, opts: FactsCacheOptions = {}) {
         return entry.facts;
       }
       stats.misses++;
-      const facts = await gatherFacts(store, principal, now, once);
+      const facts = await gatherFacts(store, principal, now, once, options);
       entries.delete(key);
       entries.set(key, { minute, marks, facts });
       if (entries.size > maxEntries) entries.delete(entries.keys().next().value!);

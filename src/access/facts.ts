@@ -11,7 +11,8 @@ export type Actor =
   | { kind: 'system' }
   | { kind: 'patient'; patient: string; self: string[] }
   | { kind: 'representative'; patient: string; self: string[] }
-  | { kind: 'professional'; self: string[]; emergency: boolean }
+  /** organizations: those of the professional's roles in force, whose messages they read. */
+  | { kind: 'professional'; self: string[]; emergency: boolean; organizations?: string[] }
   | { kind: 'nobody'; self: string[] };
 
 /**
@@ -33,6 +34,11 @@ export interface AccessFacts {
    * within its own patient's record only (a Consent cannot hide another patient's resource).
    */
   masked: Array<[patient: string, ref: string]>;
+  /**
+   * Professional: the documents patients attached to the messages they sent this professional or
+   * their organizations (Communication.payload.contentReference): [patient, 'DocumentReference/id'].
+   */
+  shared?: Array<[patient: string, ref: string]>;
   /** Request time, epoch milliseconds (to the minute: clauses stay the same within it). */
   now: number;
 }
@@ -75,34 +81,88 @@ async function find(store: Store, type: string, filter: Record<string, unknown>,
 
 const entry = (p: string, field: 'r' | 'c', values: string[]) => ({ idx: { $elemMatch: { p, [field]: values.length === 1 ? values[0] : { $in: values } } } });
 
-/** The references a professional acts as: the token's Practitioner or PractitionerRole, its practitioner, and that practitioner's roles. */
-async function professionalSelf(store: Store, fhirUser: { type: string; reference: string; id: string }): Promise<string[]> {
+/** Whether a PractitionerRole is in force at `now`: not inactive, its period (if any) around now. */
+function roleInForce(role: CurrentRecord, now: Date): boolean {
+  const r = role.resource;
+  if (!r || role.deleted || r.active === false) return false;
+  const period = r.period as { start?: string; end?: string } | undefined;
+  const at = now.getTime();
+  return !(period?.start && Date.parse(period.start) > at) && !(period?.end && Date.parse(period.end) < at);
+}
+
+/**
+ * The references a professional acts as: the token's Practitioner or PractitionerRole, its
+ * practitioner, and that practitioner's roles; and the organizations of the roles in force (a
+ * pharmacist reads the messages sent to their pharmacy).
+ */
+async function professionalSelf(store: Store, fhirUser: { type: string; reference: string; id: string }, now: Date): Promise<{ self: string[]; organizations: string[] }> {
   const self = new Set([fhirUser.reference]);
+  const organizations = new Set<string>();
+  const addOrganization = (role: CurrentRecord) => {
+    const org = ref(role.resource?.organization);
+    if (org && /^Organization\/[^/]+$/.test(org) && roleInForce(role, now)) organizations.add(org);
+  };
   let practitioner: string | undefined = fhirUser.type === 'Practitioner' ? fhirUser.reference : undefined;
   if (fhirUser.type === 'PractitionerRole') {
     const role = await store.read('PractitionerRole', fhirUser.id);
     const p = role && !role.deleted ? ref(role.resource?.practitioner) : undefined;
     if (p && /^Practitioner\/[^/]+$/.test(p)) practitioner = p;
+    if (role) addOrganization(role);
   }
   if (practitioner) {
     self.add(practitioner);
-    for (const role of await find(store, 'PractitionerRole', entry('practitioner', 'r', [practitioner]), 1000)) self.add(`PractitionerRole/${role.id}`);
+    for (const role of await find(store, 'PractitionerRole', entry('practitioner', 'r', [practitioner]), 1000)) {
+      self.add(`PractitionerRole/${role.id}`);
+      addOrganization(role);
+    }
   }
-  return [...self];
+  return { self: [...self], organizations: [...organizations] };
+}
+
+const DOCUMENT_REFERENCE = /^(?:.*\/)?(DocumentReference\/[A-Za-z0-9\-.]{1,64})$/;
+
+/**
+ * The documents patients shared by message with these parties: those a Communication addressed
+ * to them attaches, when the patient whose record holds the message wrote it (the patient decides
+ * who reads their documents; a professional cannot forward them to someone the patient did not
+ * authorize). Among the named patients when the request names them.
+ */
+async function sharedWith(store: Store, parties: string[], names: string[] | undefined): Promise<Array<[string, string]>> {
+  if (names?.length === 0) return [];
+  const filter: Record<string, unknown>[] = [entry('recipient', 'r', parties)];
+  if (names) filter.push({ comp: { $in: names } });
+  const out = new Map<string, [string, string]>();
+  for (const message of await find(store, 'Communication', { $and: filter }, 1000)) {
+    const patient = message.comp.find((c) => message.by?.includes(c));
+    const payload = message.resource?.payload;
+    if (!patient || !Array.isArray(payload)) continue;
+    for (const part of payload) {
+      const m = DOCUMENT_REFERENCE.exec(ref((part as { contentReference?: unknown })?.contentReference) ?? '');
+      if (m) out.set(`${patient} ${m[1]}`, [patient, m[1]]);
+    }
+  }
+  return [...out.values()];
 }
 
 function minuteOf(now: Date): number {
   return Math.floor(now.getTime() / 60_000) * 60_000;
 }
 
-const empty = (actor: Actor, now: Date): AccessFacts => ({ actor, gp: [], permitted: [], blocked: [], emergency: [], masked: [], now: minuteOf(now) });
+const empty = (actor: Actor, now: Date): AccessFacts => ({ actor, gp: [], permitted: [], blocked: [], emergency: [], masked: [], shared: [], now: minuteOf(now) });
 
 /**
  * Gathers the facts of one request. `named` gives the patients the request is about when it names
  * them (a compartment, a patient parameter, the resource it reads): a professional's facts are then
- * read for those patients alone; without it, for every patient they are linked to.
+ * read for those patients alone; without it, for every patient they are linked to. `documents`
+ * false (the request reads no DocumentReference) leaves out the documents shared by message.
  */
-export async function gatherFacts(store: Store, principal: Principal, now: Date, named: () => Promise<string[] | undefined>): Promise<AccessFacts> {
+export async function gatherFacts(
+  store: Store,
+  principal: Principal,
+  now: Date,
+  named: () => Promise<string[] | undefined>,
+  opts: { documents?: boolean } = {},
+): Promise<AccessFacts> {
   const user = principal.fhirUser;
   if (!user) return empty({ kind: 'system' }, now);
   if (user.type === 'Patient') return empty({ kind: 'patient', patient: user.reference, self: [user.reference] }, now);
@@ -117,9 +177,9 @@ export async function gatherFacts(store: Store, principal: Principal, now: Date,
   if (!PROFESSIONAL_TYPES.has(user.type)) return empty({ kind: 'nobody', self: [user.reference] }, now);
 
   const emergencyAsked = principal.purposeOfUse?.includes('BTG') ?? false;
-  const self = await professionalSelf(store, user);
+  const { self, organizations } = await professionalSelf(store, user, now);
   const mine = new Set(self);
-  const facts = empty({ kind: 'professional', self, emergency: emergencyAsked }, now);
+  const facts = empty({ kind: 'professional', self, emergency: emergencyAsked, organizations }, now);
   const requested = await named();
   // Emergency access is to one record: the token's launch patient, else the patients the request names.
   const emergencyFor = !emergencyAsked ? [] : principal.patient ? [`Patient/${principal.patient}`] : (requested ?? []);
@@ -172,6 +232,7 @@ export async function gatherFacts(store: Store, principal: Principal, now: Date,
   facts.gp = gp.filter((p) => !blocked.has(p));
   facts.permitted = [...permitted].filter((p) => !blocked.has(p) && !gpSet.has(p) && inScope(p));
   facts.masked = [...masked.values()];
+  if (opts.documents !== false) facts.shared = await sharedWith(store, [...self, ...organizations], names);
   facts.emergency = emergencyFor.filter((p) => !blocked.has(p) && !opposed.has(p) && !gpSet.has(p));
   return facts;
 }

@@ -68,3 +68,16 @@ export async function namedPatients(req: FhirRequest, store: Store): Promise<str
   }
   return named.length > 0 ? [...new Set(named)] : undefined;
 }
+
+/** Types whose visibility a document shared by message changes: the document, and its bytes. */
+const DOCUMENT_TYPES = new Set(['DocumentReference', 'Binary']);
+
+/**
+ * Whether a request may read a DocumentReference: one of its types, a request over several types
+ * (a Bundle, a system search or history), an operation, or includes. When it cannot, the documents shared by
+ * message need not be gathered (leaving them out could only hide, never show).
+ */
+export function mayReadDocuments(req: FhirRequest): boolean {
+  if (req.type === undefined || DOCUMENT_TYPES.has(req.type) || req.interaction === 'operation') return true;
+  return Object.keys(req.query ?? {}).some((k) => k.startsWith('_include') || k.startsWith('_revinclude') || k.startsWith('_has'));
+}

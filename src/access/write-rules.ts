@@ -1,6 +1,8 @@
 import { fhirError } from '../errors.js';
 import type { Resource } from '../fhir/resource-types.js';
 import type { CurrentRecord } from '../store/store.js';
+import { checkAuthorship } from './authorship.js';
+import { DIRECTORY } from './clauses.js';
 import type { AccessFacts } from './facts.js';
 import { REPRESENTATIVE_CODES } from './facts.js';
 import { governedLabels, INVISIBLE_PATIENT, INVISIBLE_REPRESENTANTS_LEGAUX, MASQUE_PS, type GovernedLabel } from './labels.js';
@@ -10,7 +12,7 @@ import { governedLabels, INVISIBLE_PATIENT, INVISIBLE_REPRESENTANTS_LEGAUX, MASQ
  * before and after the write and on the facts of the request. Each refusal is a 403 and nothing is
  * written. Visibility (404 for what the caller may not see) is checked before, by the interaction.
  */
-export function checkWriteRules(before: CurrentRecord | undefined, after: CurrentRecord, facts: AccessFacts): void {
+export function checkWriteRules(before: CurrentRecord | undefined, after: CurrentRecord, facts: AccessFacts, baseUrl = ''): void {
   const actor = facts.actor;
   if (actor.kind === 'system') return;
   const live = before && !before.deleted ? before : undefined;
@@ -25,6 +27,9 @@ export function checkWriteRules(before: CurrentRecord | undefined, after: Curren
       throw fhirError('forbidden', 'The patient has not authorized this professional to write in their record');
     }
     if (before && !wrote(before)) throw fhirError('forbidden', 'A professional may change only the resources they wrote');
+  }
+  if ((isPatientSide || actor.kind === 'nobody') && DIRECTORY.has(after.type)) {
+    throw fhirError('forbidden', `Only professionals (about themselves) and system clients write the directory (${after.type})`);
   }
   if (actor.kind === 'nobody' && before && !wrote(before)) throw fhirError('forbidden', 'This user may change only the resources they wrote');
 
@@ -60,11 +65,16 @@ export function checkWriteRules(before: CurrentRecord | undefined, after: Curren
       );
     }
   }
+  checkAuthorship(before, after, actor, baseUrl);
 }
 
 /** A deletion: by a professional (or another user who is not the patient's side), of what they wrote only. */
 export function checkDeleteRules(before: CurrentRecord, facts: AccessFacts): void {
   const actor = facts.actor;
+  if (actor.kind === 'system') return;
+  if (actor.kind !== 'professional' && DIRECTORY.has(before.type)) {
+    throw fhirError('forbidden', `Only professionals (about themselves) and system clients write the directory (${before.type})`);
+  }
   if (actor.kind !== 'professional' && actor.kind !== 'nobody') return;
   if (!before.by?.some((w) => actor.self.includes(w))) throw fhirError('forbidden', 'A professional may delete only the resources they wrote');
 }

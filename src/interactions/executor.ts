@@ -2,10 +2,10 @@ import { FhirError, fhirError } from '../errors.js';
 import { isServedType } from '../fhir/resource-types.js';
 import type { Principal } from '../auth/authenticator.js';
 import { authorize, compartmentFilter, type AccessGrant } from '../access/permissions.js';
-import { actorClauses, NOTHING } from '../access/clauses.js';
+import { actorClauses, DIRECTORY, NOTHING } from '../access/clauses.js';
 import type { AccessFacts } from '../access/facts.js';
 import { createFactsCache } from '../access/facts-cache.js';
-import { namedPatients } from '../access/named.js';
+import { mayReadDocuments, namedPatients } from '../access/named.js';
 import { SearchBudgetExceeded, type SearchBudget, type Store } from '../store/store.js';
 import type { SearchRegistry } from '../search/registry.js';
 import type { Validator } from '../validation/validator.js';
@@ -74,7 +74,7 @@ function accessFor(
           g = undefined;
         }
       }
-      const clause = g ? compartmentFilter(g, type) : NOTHING;
+      const clause = g ? (DIRECTORY.has(type) ? undefined : compartmentFilter(g, type)) : NOTHING;
       clauses = [...(clause ? [clause] : []), ...(g ? actorClauses(facts, type, inCompartment(type)) : [])];
       decided.set(type, clauses);
     }
@@ -140,7 +140,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
       let facts: AccessFacts | undefined;
       return auditor.around(req, principal, requestId, log, () => facts, async () => {
         const { handler, grant } = check(req, principal);
-        facts = await factsCache.gather(principal, deps.now(), () => namedPatients(req, deps.store));
+        facts = await factsCache.gather(principal, deps.now(), () => namedPatients(req, deps.store), { documents: mayReadDocuments(req) });
         try {
           return await handler.handle(req, context(principal, grant, req.type, requestId, log, facts, budget ?? newBudget()));
         } catch (e) {

@@ -63,7 +63,7 @@ export function checkWritable(record: CurrentRecord, ctx: Context, before?: Curr
   if (!isVisible(record, ctx)) {
     throw fhirError('forbidden', `This token may not write ${record.type} resources outside its patient compartment`);
   }
-  checkWriteRules(before, record, ctx.facts);
+  checkWriteRules(before, record, ctx.facts, ctx.baseUrl);
 }
 
 /** The reply to a write, shaped by Prefer: return=. */

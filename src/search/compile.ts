@@ -1,7 +1,7 @@
 import type { Issue } from '../errors.js';
 import { PATIENT_REFERENCE } from '../fhir/resource-types.js';
 import type { SortKey, StoreQuery } from '../store/store.js';
-import { RECORD_FIELD_PARAMS } from './extract.js';
+import { RECORD_FIELD_PARAMS, WRITTEN_BY } from './record-fields.js';
 import type { ParsedParam, ParsedSearch } from './parse.js';
 import type { ResultParams, Total } from './result-params.js';
 import type { Clause, CompileContext } from './types/common.js';
@@ -129,7 +129,9 @@ function compileValues(p: Extract<ParsedParam, { kind: 'value' }>, ctx: CompileC
   const { def, modifier } = p;
   const field = RECORD_FIELD_PARAMS[def.code];
   let group: Filter;
-  if (field === 'id') {
+  if (def.code === WRITTEN_BY) {
+    return { by: oneOf(writersOf(p.values as ReferenceValue[])) };
+  } else if (field === 'id') {
     const ids = p.values.map((v) => (v as { code: string }).code);
     return modifier === 'not' ? { id: { $nin: ids } } : { id: ids.length === 1 ? ids[0] : { $in: ids } };
   } else if (field === 'lastUpdated') {
@@ -187,6 +189,14 @@ function renameEntries(filter: Filter, rename: (code: string) => string): Filter
   }
   return out;
 }
+
+/** The writers a written-by value names: Type/id (a bare id in any of the target types). */
+function writersOf(values: ReferenceValue[]): string[] {
+  const refs = values.flatMap((v) => (v.kind === 'ref' ? [v.r] : v.kind === 'id' ? v.types.map((t) => `${t}/${v.id}`) : []));
+  return [...new Set(refs)];
+}
+
+const oneOf = (values: string[]): unknown => (values.length === 1 ? values[0] : { $in: values });
 
 function patientRefs(values: unknown[]): string[] | undefined {
   const refs = values.map((v) => (v as ReferenceValue).kind === 'ref' ? (v as { r: string }).r : undefined);

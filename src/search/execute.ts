@@ -2,6 +2,7 @@ import { FhirError, type Issue } from '../errors.js';
 import type { CurrentRecord, SearchBudget, Store } from '../store/store.js';
 import { andFilters, type CompiledSearch, type Filter, type SubQuery } from './compile.js';
 import type { IncludeParam } from './result-params.js';
+import { WRITTEN_BY } from './record-fields.js';
 
 export interface ExecuteOptions {
   /** Access clauses for a type (the same decision as the main search): applied to sub-queries and includes. */
@@ -153,7 +154,9 @@ async function forward(store: Store, sources: CurrentRecord[], inc: IncludeParam
   const byType = new Map<string, Set<string>>();
   for (const rec of sources) {
     if (rec.type !== inc.type) continue;
-    for (const e of rec.idx) {
+    // written-by names the record's writers (record-fields.ts), not its index entries.
+    const entries = inc.code === WRITTEN_BY ? (rec.by ?? []).map((r) => ({ p: WRITTEN_BY, r })) : rec.idx;
+    for (const e of entries) {
       if ((inc.code !== '*' && e.p !== inc.code) || typeof e.r !== 'string') continue;
       const m = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(e.r);
       if (!m || (inc.target && m[1] !== inc.target)) continue;
@@ -175,7 +178,7 @@ async function reverse(store: Store, sources: CurrentRecord[], rev: IncludeParam
   const refs = sources.filter((r) => !rev.target || r.type === rev.target).map(key);
   if (refs.length === 0) return [];
   const match = rev.code === '*' ? { r: { $in: refs } } : { p: rev.code, r: { $in: refs } };
-  const filter = andFilters({ idx: { $elemMatch: match } }, ...access(rev.type));
+  const filter = andFilters(rev.code === WRITTEN_BY ? { by: { $in: refs } } : { idx: { $elemMatch: match } }, ...access(rev.type));
   const res = await store.search({ types: [rev.type], filter, sort: [], offset: 0, limit, count: false, budget });
   return res.records;
 }

@@ -1,5 +1,6 @@
 import { PATIENT_REFERENCE, type Resource } from '../fhir/resource-types.js';
 import type { IndexEntry } from '../store/store.js';
+import { RECORD_FIELD_PARAMS, WRITTEN_BY } from './record-fields.js';
 import { createSearchRegistry, type SearchParamDef, type SearchRegistry } from './registry.js';
 import type { ExtractContext, TermContext } from './types/common.js';
 import { compositeRoots, extractComposite } from './types/composite.js';
@@ -17,8 +18,7 @@ export interface IndexResult {
   srt: Record<string, string | number>;
 }
 
-/** Searched on the record's own `id` and `lastUpdated` fields, so not in idx. */
-export const RECORD_FIELD_PARAMS: Record<string, string> = { _id: 'id', _lastUpdated: 'lastUpdated' };
+export { RECORD_FIELD_PARAMS } from './record-fields.js';
 
 let defaultRegistry: SearchRegistry | undefined;
 
@@ -32,7 +32,7 @@ export function indexResource(resource: Resource, registry?: SearchRegistry, opt
   const idx: IndexEntry[] = [];
   const srt: Record<string, string | number> = {};
   for (const def of registry.defs(resource.resourceType)) {
-    if (def.code in RECORD_FIELD_PARAMS) continue;
+    if (def.code in RECORD_FIELD_PARAMS || def.code === WRITTEN_BY) continue;
     let entries: IndexEntry[];
     try {
       entries = extractParam(resource, def, registry, opts);

@@ -5,6 +5,7 @@ import { badValue, splitEscaped, type ParseContext } from './types/common.js';
 import { parse as parseComposite } from './types/composite.js';
 import { SIMPLE_TYPES } from './types/index.js';
 import { isTypeModifier } from './types/reference.js';
+import { WRITTEN_BY } from './record-fields.js';
 import { parseResultParam, type ResultParams } from './result-params.js';
 
 export interface ParseOptions {
@@ -116,6 +117,9 @@ export function parseParam(
     unknown(name, `Unknown search parameter '${code}' for ${type}`);
     return undefined;
   }
+  if (def.code === WRITTEN_BY && (dot >= 0 || modifier === 'identifier')) {
+    throw new FhirError('bad-search', `'${WRITTEN_BY}' takes the reference of a user (Patient/x, Practitioner/y...), neither a chain nor :identifier`, { expression: name });
+  }
   if (dot >= 0) return parseChain(def, modifier, name, name.slice(dot + 1), value, registry, opts, unknown, depth);
   if (modifier === 'missing') {
     if (value !== 'true' && value !== 'false') throw badValue(name, value, ':missing expects true or false');
@@ -147,6 +151,7 @@ function definesCompartment(type: string, def: SearchParamDef, registry: SearchR
 
 function compartmentOf(type: string, def: SearchParamDef, registry: SearchRegistry): boolean {
   const own = def.terms.map((t) => t.expression);
+  if (own.length === 0) return false;
   return registry.compartmentParams(type).some((code) => {
     const terms = registry.get(type, code)?.terms.filter((t) => !t.refType).map((t) => t.expression) ?? [];
     return own.every((e) => terms.includes(e));
@@ -231,6 +236,7 @@ function parseHas(
     return undefined;
   }
   const ref = registry.get(srcType, refCode);
+  if (refCode === WRITTEN_BY) throw new FhirError('bad-search', `_has cannot follow '${WRITTEN_BY}': writers are not references in the resource`, { expression: name });
   if (!ref || ref.type !== 'reference') {
     unknown(name, `'${refCode}' is not a reference search parameter of ${srcType}`);
     return undefined;

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { definitions } from '../fhir/definitions.js';
 import { SERVED_TYPES } from '../fhir/resource-types.js';
 import { createBindingLookup } from './bindings.js';
+import { WRITTEN_BY } from './record-fields.js';
 import { ExpressionCache, termsFor, type Term } from './fhirpath.js';
 import { createValueSetExpander, loadConformanceValueSets, type ValueSetExpander } from './value-sets.js';
 
@@ -107,7 +108,7 @@ export function createSearchRegistry(
       skip(sp, `type ${sp.type} is not supported`);
       continue;
     }
-    if (!sp.expression) {
+    if (!sp.expression && sp.code !== WRITTEN_BY) {
       skip(sp, 'no FHIRPath expression');
       continue;
     }
@@ -155,8 +156,9 @@ function buildDef(
   byUrl: Map<string, SearchParameter>,
   expressions: ExpressionCache,
 ): SearchParamDef | undefined {
-  const terms = termsFor(type, sp.expression ?? '');
-  if (terms.length === 0) return undefined;
+  // written-by reads the record's writers, not the resource: no terms (record-fields.ts).
+  const terms = sp.code === WRITTEN_BY ? [] : termsFor(type, sp.expression ?? '');
+  if (terms.length === 0 && sp.code !== WRITTEN_BY) return undefined;
   // Compiling parses; registry.test.ts also runs every term (too slow for start-up: ~0.4 s).
   for (const t of terms) expressions.get(t.expression);
   const def: SearchParamDef = {

@@ -2,6 +2,7 @@ import { FhirError, type Issue } from '../errors.js';
 import { isServedType } from '../fhir/resource-types.js';
 import type { SearchRegistry } from './registry.js';
 import { badValue } from './types/common.js';
+import { WRITTEN_BY } from './record-fields.js';
 
 export type Total = 'none' | 'estimate' | 'accurate';
 export type Summary = 'true' | 'false' | 'text' | 'data' | 'count';
@@ -68,6 +69,7 @@ export function parseResultParam(
         const descending = item.startsWith('-');
         const code = descending ? item.slice(1) : item;
         const def = registry.get(type, code);
+        if (code === WRITTEN_BY) throw new FhirError('bad-search', `Cannot sort by '${WRITTEN_BY}': a resource may have several writers`, { expression: '_sort' });
         if (!def || (def.type === 'composite' && !SORTABLE_RECORD_FIELDS.has(code))) {
           throw new FhirError('bad-search', `Cannot sort ${type} by '${code}': not a search parameter of ${type}`, { expression: '_sort' });
         }

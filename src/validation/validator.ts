@@ -9,6 +9,7 @@ import { isObject } from './paths.js';
 import { walkStructure } from './structure.js';
 import { localReferenceIssues } from './local-references.js';
 import { narrativeIssue } from './narrative.js';
+import { recordRuleIssues } from './record-rules.js';
 
 export interface ValidationResult {
   /** Errors (severity 'error') make the resource invalid; warnings do not. */
@@ -83,6 +84,7 @@ export function createValidator(opts: { profilesDir?: string } = {}): Validator 
     if (!contained) issues.push(...localReferenceIssues(resource, expression));
     const env: ConstraintEnv = { resource, rootResource };
     issues.push(...rules.check(type, resource, expression, env));
+    issues.push(...recordRuleIssues(resource, expression));
     for (const url of profilesToCheck(resource, extraProfile, expression, issues)) {
       const profile = profiles.get(url)!;
       if (profile.type !== type) {

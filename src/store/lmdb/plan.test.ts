@@ -94,6 +94,13 @@ describe('lmdb query plan', () => {
     expect(result.residual).toEqual({ comp: 'Patient/p2', lastUpdated: { $gt: 'a' }, $and: [{ lastUpdated: { $lt: 'b' } }] });
   });
 
+  it('reads what given users wrote (written-by) from the writers beside the compartments, checking the rest', () => {
+    const filter = { $and: [{ by: { $in: ['Practitioner/a', 'Patient/b'] } }, em({ p: 'code', s: LOINC, c: '29463-7' })] };
+    const p = plan(filter);
+    expect(p.source).toEqual({ kind: 'reach', comps: [], writers: ['Practitioner/a', 'Patient/b'] });
+    expect(p.residual).toEqual({ by: { $in: ['Practitioner/a', 'Patient/b'] } });
+  });
+
   it("reads a professional's reach across patients: their patients' compartments through the term, and their writings", () => {
     const access = { $or: [{ by: 'Practitioner/z' }, { $and: [{ comp: { $in: ['Patient/1', 'Patient/2'] } }, { comp: { $nin: ['Patient/3'] } }] }] };
     const term = { idx: { $elemMatch: { p: 'type', s: 'http://loinc.org', c: '11502-2' } } };

@@ -60,6 +60,9 @@ export function plan(filter: Record<string, unknown>): Plan {
     read = [...terms].sort((a, b) => FIELD_ORDER.indexOf(a.term.field) - FIELD_ORDER.indexOf(b.term.field))[0];
     source = { kind: 'comp', comps: comps.values, ...(read ? { term: read.term } : {}) };
     answered.add(comps.clause);
+  } else if (firstPin(clauses, 'by')) {
+    // What given users wrote (written-by): read from the writers' keys beside the compartments.
+    source = { kind: 'reach', comps: [], writers: firstPin(clauses, 'by')!.values };
   } else if (reachOf(clauses)) {
     // An access clause across patients (a professional's search): their patients and their own
     // writings are far fewer than a type-wide term. The term narrows the compartment reads only,
