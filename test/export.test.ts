@@ -8,8 +8,8 @@ const ASYNC = { prefer: 'respond-async', accept: 'application/fhir+json' };
 const path = (url: string) => url.replace('http://carnet.test', '');
 const patient = (id: string, family = 'Martin') => ({ resourceType: 'Patient', id, name: [{ family }], birthDate: '1970-01-01' });
 const observation = (id: string, p: string, code = '8867-4') => ({
-  resourceType: 'Observation', id, status: 'final', code: { coding: [{ system: 'http://loinc.org', code }] }, subject: { reference: `Patient/${p}` },
-  valueQuantity: { value: 72.0, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+  resourceType: 'Observation', id, status: 'final', code: { coding: [{ system: 'http://loinc.org', code }] }, subject: { reference: `Patient/${p}` }, effectiveDateTime: '2026-03-01T09:00:00Z',
+  valueQuantity: code === '29463-7' ? { value: 72.0, unit: 'kg', system: 'http://unitsofmeasure.org', code: 'kg' } : { value: 72.0, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
 });
 
 async function put(s: TestServer, token: string, resource: { resourceType: string; id: string }): Promise<void> {
