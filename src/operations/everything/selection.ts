@@ -1,0 +1,186 @@
+import { fhirError } from '../../errors.js';
+import { SERVED_TYPES, isServedType } from '../../fhir/resource-types.js';
+import { authorize } from '../../access/permissions.js';
+import { canSee } from '../../interactions/records.js';
+import type { Context } from '../../interactions/types.js';
+import { andFilters, compileSearch, type Filter } from '../../search/compile.js';
+import { parseSearch } from '../../search/parse.js';
+import type { CurrentRecord } from '../../store/store.js';
+import { referencesOf } from './references.js';
+
+/**
+ * The care date of each type for `start`/`end` (a search parameter of the type): when the care
+ * happened, not when the record was written. Types absent here (Patient, RelatedPerson, Binary,
+ * directory data...) have no care date and are never left out by `start`/`end`; nor is a record
+ * whose care date is missing, since nothing says it falls outside the range.
+ */
+export const CARE_DATE: Record<string, string> = {
+  AllergyIntolerance: 'date', // recordedDate
+  Appointment: 'date', // start
+  AuditEvent: 'date', // recorded
+  Communication: 'sent',
+  CommunicationRequest: 'authored', // authoredOn
+  Condition: 'onset-date', // onset[x]
+  Consent: 'date', // dateTime
+  DocumentReference: 'period', // context.period, the time of service documented
+  FamilyMemberHistory: 'date',
+  Immunization: 'date', // occurrence[x]
+  List: 'date',
+  Observation: 'date', // effective[x]
+};
+
+/**
+ * What an $everything answers, as three streams of records, each ordered by type then id:
+ *   0. the Patient itself (type level: every Patient);
+ *   1. the patient's compartment, type by type (type level: every record in some compartment);
+ *   2. what the records of streams 0 and 1 refer to (Practitioner, Organization, Binary...)
+ *      and that those streams did not give.
+ * A page is a run of this sequence after a position (stream, type, id): the keyset of the cursor.
+ * Each (stream, type) is read with ordinary store queries (the caller's access clauses inside),
+ * at most two per type, ids above the position, in id order, merged: no filter after the query.
+ *
+ * Stream 2's members are the referenced ids (a candidate set the query narrows with `id: {$in}`),
+ * so it needs the references of the whole of streams 0 and 1. They are read again on each page
+ * that reaches stream 2 (never before), from the records the caller may see within the care-date
+ * range: a referenced record appears on one page, once, whatever was written in between.
+ */
+export interface Selection {
+  at: string;
+  /** The types of a stream, in order (stream 2's computed when first asked). */
+  types(stream: number): Promise<string[]>;
+  /** The records of one stream and type after `after` (an id), at most `limit`, in id order. */
+  read(stream: number, type: string, after: string | undefined, limit: number): Promise<CurrentRecord[]>;
+}
+
+export interface SelectionParams {
+  /** 'Patient/<id>', or undefined for the type level (every patient). */
+  patient?: string;
+  at: string;
+  /** FHIR instant, normalised as stored `lastUpdated` (UTC, milliseconds). */
+  since?: string;
+  start?: string;
+  end?: string;
+  /** Requested types (_type), or undefined for all. */
+  only?: Set<string>;
+}
+
+/** Records read per query while gathering references. */
+const CHUNK = 500;
+
+const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+export function createSelection(ctx: Context, p: SelectionParams): Selection {
+  const granted = (type: string): boolean => {
+    if (type === 'Patient') return true; // the operation's own grant, checked by the executor
+    try {
+      authorize(ctx.principal, type, 'search-type');
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const inCompartment = (type: string) => type !== 'Patient' && ctx.registry.compartmentParams(type).length > 0;
+  const wanted = (type: string) => (p.only ? p.only.has(type) : true) && granted(type);
+
+  /** The filters whose union is a type's share of streams 0 and 1, before access. */
+  const members = (type: string): Filter[] => {
+    if (p.patient) {
+      const id = p.patient.slice('Patient/'.length);
+      return type === 'Patient' ? [{ id }, { comp: p.patient }] : inCompartment(type) ? [{ comp: p.patient }] : [];
+    }
+    return type === 'Patient' ? [{}] : inCompartment(type) ? [{ comp: { $regex: '^Patient/' } }] : [];
+  };
+
+  const careFilters = new Map<string, Filter>();
+  const care = (type: string): Filter => {
+    const code = CARE_DATE[type];
+    if (!code || (p.start === undefined && p.end === undefined)) return {};
+    let filter = careFilters.get(type);
+    if (!filter) {
+      const compile = (query: Record<string, string[]>) =>
+        compileSearch(parseSearch(type, query, ctx.registry, { strict: true, baseUrl: ctx.baseUrl }), { now: Date.parse(p.at) }).filter;
+      const range = [...(p.start !== undefined ? [`ge${p.start}`] : []), ...(p.end !== undefined ? [`le${p.end}`] : [])];
+      filter = { $or: [compile({ [code]: range }), compile({ [`${code}:missing`]: ['true'] })] };
+      careFilters.set(type, filter);
+    }
+    return filter;
+  };
+  const since = (): Filter => (p.since ? { lastUpdated: { $gte: p.since } } : {});
+
+  /** A type's share of streams 0 and 1 that the caller may see, as branches to union. */
+  const memberBranches = (type: string, withSince: boolean): Filter[] =>
+    members(type).map((m) => andFilters(m, ...ctx.accessClauses(type), care(type), withSince ? since() : {}));
+
+  const search = async (type: string, filter: Filter, limit: number): Promise<CurrentRecord[]> =>
+    (await ctx.store.search({ types: [type], filter, sort: [], offset: 0, limit, count: false, createdAtMost: p.at, budget: ctx.budget })).records;
+
+  /** The union of branches' records after `after`, in id order, at most `limit`. */
+  const union = async (type: string, branches: Filter[], after: string | undefined, limit: number): Promise<CurrentRecord[]> => {
+    const position = after !== undefined ? { id: { $gt: after } } : {};
+    const byId = new Map<string, CurrentRecord>();
+    for (const branch of branches) for (const r of await search(type, andFilters(branch, position), limit)) byId.set(r.id, r);
+    return [...byId.values()].sort((a, b) => byCodeUnit(a.id, b.id)).slice(0, limit);
+  };
+
+  let referenced: Promise<Map<string, string[]>> | undefined;
+  /** What the caller may see of streams 0 and 1 (care dates applied, not _since nor _type) refers to, by type. */
+  const gatherReferences = async (): Promise<Map<string, string[]>> => {
+    const refs = new Set<string>();
+    for (const type of SERVED_TYPES.filter((t) => granted(t) && members(t).length > 0)) {
+      const branches = memberBranches(type, false);
+      for (let after: string | undefined, chunk: CurrentRecord[]; (chunk = await union(type, branches, after, CHUNK)).length > 0; after = chunk[chunk.length - 1].id) {
+        for (const r of chunk) if (r.resource) for (const ref of referencesOf(r.resource, ctx.baseUrl)) refs.add(ref);
+        if (chunk.length < CHUNK) break;
+      }
+    }
+    if (p.patient) refs.delete(p.patient);
+    const byType = new Map<string, string[]>();
+    for (const ref of refs) {
+      const [type, id] = ref.split('/');
+      if (wanted(type)) byType.set(type, [...(byType.get(type) ?? []), id]);
+    }
+    // A Binary is seen through what it belongs to (its securityContext), which its access clauses
+    // cannot say: the referenced Binaries are checked one by one here, before any page is cut.
+    const binaries = byType.get('Binary');
+    if (binaries && ctx.facts.actor.kind !== 'system') {
+      const visible: string[] = [];
+      for (const id of binaries) {
+        const record = await ctx.store.read('Binary', id);
+        if (record && !record.deleted && (await canSee(record, ctx))) visible.push(id);
+      }
+      byType.set('Binary', visible);
+    }
+    return byType;
+  };
+
+  /** Stream 2's branch for a type: referenced, visible, and not a member of streams 0 and 1. */
+  const referencedBranch = (type: string, ids: string[]): Filter => {
+    // Binaries' access was decided above (gatherReferences) for users; system clients' clauses are the scopes'.
+    const access = type === 'Binary' && ctx.facts.actor.kind !== 'system' ? [] : ctx.accessClauses(type);
+    const inStreams = members(type).map((m) => andFilters(m, ...ctx.accessClauses(type)));
+    return andFilters({ id: { $in: ids } }, ...access, care(type), since(), inStreams.length > 0 ? { $nor: inStreams } : {});
+  };
+
+  return {
+    at: p.at,
+    async types(stream) {
+      if (stream === 0) return wanted('Patient') ? ['Patient'] : [];
+      if (stream === 1) return SERVED_TYPES.filter((t) => inCompartment(t) && wanted(t)).sort(byCodeUnit);
+      referenced ??= gatherReferences();
+      return [...(await referenced).entries()].filter(([, ids]) => ids.length > 0).map(([t]) => t).sort(byCodeUnit);
+    },
+    async read(stream, type, after, limit) {
+      if (stream < 2) return union(type, memberBranches(type, true), after, limit);
+      const ids = (await (referenced ??= gatherReferences())).get(type) ?? [];
+      return ids.length === 0 ? [] : union(type, [referencedBranch(type, ids)], after, limit);
+    },
+  };
+}
+
+/** `_type`: served types, comma-separated. */
+export function parseTypes(raw: string | undefined): Set<string> | undefined {
+  if (raw === undefined) return undefined;
+  const types = raw.split(',').map((t) => t.trim()).filter(Boolean);
+  for (const t of types) if (!isServedType(t)) throw fhirError('bad-search', `_type: "${t}" is not a resource type this server serves`, '_type');
+  return new Set(types);
+}
