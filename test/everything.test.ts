@@ -127,3 +127,37 @@ describeEngines('Patient/$everything', (engine) => {
     expect(hidden.text.replace(p.split('/')[1], 'X')).toBe(unknown.text.replace('nobody', 'X'));
   });
 });
+
+describeEngines('Patient/$everything and the access rules', (engine) => {
+  let w: World;
+  beforeAll(async () => {
+    w = await buildWorld(await startServer(engine, { CARNET_AUDIT: 'off' }));
+  });
+  afterAll(async () => w?.s.close());
+
+  it("a professional's $everything leaves out the documents masked from them; the médecin traitant's does not", async () => {
+    const { s, ids, tokens } = w;
+    const docs = async (token: string) => (await everything(s, `/fhir/Patient/${ids.pA}/$everything?_count=2`, token)).refs.filter((r) => r.startsWith('DocumentReference/'));
+    expect(sorted(await docs(tokens.doc))).toEqual(sorted([ids.d1, ids.d3, ids.d4].map((id) => `DocumentReference/${id}`)));
+    expect(sorted(await docs(tokens.gp))).toEqual(sorted([ids.d1, ids.d2, ids.d3, ids.d4, ids.d5].map((id) => `DocumentReference/${id}`)));
+    // The patient: not the document under embargo (d3).
+    expect(sorted(await docs(tokens.patientA))).toEqual(sorted([ids.d1, ids.d2, ids.d4, ids.d5].map((id) => `DocumentReference/${id}`)));
+    const whole = await everything(s, `/fhir/Patient/${ids.pA}/$everything`, tokens.doc);
+    expect(new Set(whole.refs).size).toBe(whole.refs.length);
+    expect(whole.refs).toContain(`Observation/${ids.oA}`);
+    expect(whole.refs).not.toContain(`Observation/${ids.oB}`);
+    // The médecin traitant, referred to by the patient, comes along.
+    expect(whole.refs).toContain(`Practitioner/${ids.gp}`);
+  });
+
+  it('a professional with no access, a blocked one, and a patient app of another patient get the 404 of an unknown patient', async () => {
+    const { s, ids, tokens } = w;
+    const unknown = await s.request({ method: 'GET', url: `/fhir/Patient/nobody/$everything`, token: tokens.stranger });
+    expect(unknown.status).toBe(404);
+    for (const token of [tokens.stranger, tokens.blocked, tokens.patientB]) {
+      const res = await s.request({ method: 'GET', url: `/fhir/Patient/${ids.pA}/$everything`, token });
+      expect(res.status).toBe(404);
+      expect(res.text.replace(ids.pA, 'nobody')).toBe(unknown.text);
+    }
+  });
+});

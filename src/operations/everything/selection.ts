@@ -69,16 +69,19 @@ const CHUNK = 500;
 
 const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** Whether the caller's scopes let them search a type (Patient: the operation's own grant, checked by the executor). */
+export function maySearch(ctx: Context, type: string): boolean {
+  if (type === 'Patient') return true;
+  try {
+    authorize(ctx.principal, type, 'search-type');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function createSelection(ctx: Context, p: SelectionParams): Selection {
-  const granted = (type: string): boolean => {
-    if (type === 'Patient') return true; // the operation's own grant, checked by the executor
-    try {
-      authorize(ctx.principal, type, 'search-type');
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const granted = (type: string) => maySearch(ctx, type);
   const inCompartment = (type: string) => type !== 'Patient' && ctx.registry.compartmentParams(type).length > 0;
   const wanted = (type: string) => (p.only ? p.only.has(type) : true) && granted(type);
 
