@@ -64,12 +64,12 @@ describeEngines('Patient/$everything', (engine) => {
 
   it('gives the patient, their compartment and what it refers to, each once; paged with no empty last page', async () => {
     const whole = await everything(s, `/fhir/${p}/$everything`, token);
-    // The Binary joined the patient's compartment through its document (securityContext): it is a match.
+    // The Binary (no compartment type in FHIR) comes as what the document refers to, as the Practitioner does.
     expect(sorted(whole.refs)).toEqual(sorted([...mine, ...refd]));
     expect(whole.refs[0]).toBe(p);
     expect(whole.pages).toHaveLength(1);
     const modes = Object.fromEntries(whole.pages[0].entry.map((e: any) => [`${e.resource.resourceType}/${e.resource.id}`, e.search.mode]));
-    expect(modes[refd[0]]).toBe('include');
+    for (const ref of refd) expect(modes[ref]).toBe('include');
     expect(modes[early]).toBe('match');
     const total = whole.refs.length;
     for (const count of [1, 2, 3, total - 1, total, total + 1]) {
@@ -159,5 +159,24 @@ describeEngines('Patient/$everything and the access rules', (engine) => {
       expect(res.status).toBe(404);
       expect(res.text.replace(ids.pA, 'nobody')).toBe(unknown.text);
     }
+  });
+});
+
+describe('the CapabilityStatement', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer('lmdb');
+  });
+  afterAll(async () => s?.close());
+
+  it('lists $everything and $summary on Patient, with their OperationDefinitions', async () => {
+    const res = await s.request({ method: 'GET', url: '/fhir/metadata' });
+    const patient = res.body.rest[0].resource.find((r: any) => r.type === 'Patient');
+    expect(patient.operation).toEqual(expect.arrayContaining([
+      { name: 'everything', definition: 'urn:carnet:OperationDefinition/Patient-everything' },
+      { name: 'summary', definition: 'urn:carnet:OperationDefinition/Patient-summary' },
+    ]));
+    const observation = res.body.rest[0].resource.find((r: any) => r.type === 'Observation');
+    expect((observation.operation ?? []).map((o: any) => o.name)).not.toContain('everything');
   });
 });
