@@ -1,26 +1,33 @@
 import { beforeAll, expect, it } from 'vitest';
 import { describeEngines, useServer, type TestServer } from './harness.js';
 
-const SIZE = 5000;
+/**
+ * 5,000 resources on the embedded engine. On FerretDB (the MongoDB engine's CI server), which
+ * evaluates every query by reading the whole type in process and is shared by the other suites, a
+ * 5,000-resource record took over ten minutes to load and page; there the record has 1,000
+ * resources: the same paths (several pages of each stream, writes between them) at a fifth of the size.
+ */
+const sizeOf = (engine: string) => (engine === 'lmdb' ? 5000 : 1000);
 const PRACTITIONERS = 20;
-/** The largest page (CARNET_MAX_COUNT's default): 5,000 is a multiple of it, so the last page is full. */
-const MAX_COUNT = 1000;
 
 /**
  * One patient's record of 5,000 resources (the Patient, 4,979 Observations, and the 20
  * Practitioners they refer to), paged while other requests write: new Observations of the patient,
- * updates of Observations already given and not given yet, a new Practitioner referred to by an
- * update. Every resource of the record is given once, nothing created after the first page, and
- * the last page is not empty. FerretDB (the MongoDB engine's CI server) reads a whole type for
- * every query (see README, "Running on MongoDB"): its run takes longer but is the same test.
+ * updates of Observations already given and not given yet, a new Practitioner referred to by a new
+ * Observation. Every resource of the record is given once, nothing created after the first page,
+ * and the last page is not empty, at the largest page size (of which the record is a multiple,
+ * the case where a server that does not look ahead answers an empty last page) and at another.
  */
-describeEngines('Patient/$everything of a 5,000-resource record under concurrent writes', (engine) => {
+describeEngines('Patient/$everything of a large record (5,000 resources; 1,000 on FerretDB) under concurrent writes', (engine) => {
+  const SIZE = sizeOf(engine);
+  /** The largest page (CARNET_MAX_COUNT): the record is a multiple of it, so the last page is full. */
+  const MAX_COUNT = SIZE / 5;
   let s: TestServer;
   let token: string;
   useServer(engine, (server, t) => {
     s = server;
     token = t;
-  }, { CARNET_AUDIT: 'off', CARNET_MAX_COUNT: String(MAX_COUNT) });
+  }, { CARNET_AUDIT: 'off', CARNET_MAX_COUNT: String(sizeOf(engine) / 5) });
 
   const record: string[] = [];
   let patient = '';
@@ -46,7 +53,7 @@ describeEngines('Patient/$everything of a 5,000-resource record under concurrent
   }, 600_000);
 
   it('gives every resource once with writes between pages, at the largest page and at a smaller one', async () => {
-    for (const count of [MAX_COUNT, 700]) {
+    for (const count of [MAX_COUNT, Math.round(MAX_COUNT * 0.7)]) {
       // What the first page pins: the record as it stands, with what an earlier pass added.
       const expected = [...record];
       const seen: string[] = [];

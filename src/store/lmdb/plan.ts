@@ -25,6 +25,11 @@ export type Source =
 
 export interface Plan {
   source: Source;
+  /**
+   * A lower bound on ids from a top-level `{ id: { $gt: x } }` (a keyset page): candidates whose id
+   * is not above it are skipped before their record is read. The clause stays in the residual.
+   */
+  idsAfter?: string;
   /** Exact terms the source does not read: each candidate must carry them. */
   checks: TermPin[];
   /** The filter's conjunction minus the clauses answered by the indexes. */
@@ -76,7 +81,13 @@ export function plan(filter: Record<string, unknown>): Plan {
     answered.add(found.clause);
     if (found !== read) checks.push(found.term);
   }
-  return { source, checks, residual: rebuild(clauses.filter((c) => !answered.has(c))) };
+  const idsAfter = clauses.map(idAfter).find((v) => v !== undefined);
+  return { source, checks, residual: rebuild(clauses.filter((c) => !answered.has(c))), ...(idsAfter !== undefined ? { idsAfter } : {}) };
+}
+
+function idAfter(clause: Clause): string | undefined {
+  const id = clause.id;
+  return isObject(id) && Object.keys(id).length === 1 && typeof id.$gt === 'string' ? id.$gt : undefined;
 }
 
 const FIELD_ORDER: TermField[] = ['sc', 'c', 'u', 'r', 'v'];
@@ -260,7 +271,7 @@ export type Candidates = () => CurrentRecord | undefined;
  * The ids are read from the indexes at once; the records as they are pulled, through `txn` when
  * given: a search that pauses between records reads them all from the snapshot it started on.
  */
-export function candidates(dbs: Dbs, type: string, source: Source, txn?: Transaction): Candidates {
+export function candidates(dbs: Dbs, type: string, source: Source, txn?: Transaction, idsAfter?: string): Candidates {
   const options = txn ? { transaction: txn } : undefined;
   if (source.kind === 'scan') {
     let range: Iterator<{ value: CurrentRecord }> | undefined;
@@ -272,7 +283,7 @@ export function candidates(dbs: Dbs, type: string, source: Source, txn?: Transac
   }
   // Ids are FHIR ids ([A-Za-z0-9.-]): code-unit order is the key order of a scan.
   const ids = [...idsOf(dbs, type, source)].sort(byCodeUnit);
-  let i = 0;
+  let i = idsAfter === undefined ? 0 : firstAbove(ids, idsAfter);
   return () => {
     while (i < ids.length) {
       const record = dbs.current.get(currentKey(type, ids[i++]), options);
@@ -280,6 +291,18 @@ export function candidates(dbs: Dbs, type: string, source: Source, txn?: Transac
     }
     return undefined;
   };
+}
+
+/** The index of the first of the sorted ids above `after`. */
+function firstAbove(ids: string[], after: string): number {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ids[mid] <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 export const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

@@ -16,7 +16,7 @@ type Compile = (filter: Record<string, unknown>) => RecordTest;
 
 /** The candidates of each type and the test of each, the same for a search and for an existence check. */
 function prepare(dbs: Dbs, stats: SearchStats, compile: Compile, query: Pick<StoreQuery, 'types' | 'filter' | 'createdAtMost' | 'budget'>, txn?: Transaction) {
-  const { source, checks, residual } = plan(query.filter);
+  const { source, checks, residual, idsAfter } = plan(query.filter);
   const test = compile(residual);
   const pin = query.createdAtMost;
   const { budget } = query;
@@ -29,7 +29,7 @@ function prepare(dbs: Dbs, stats: SearchStats, compile: Compile, query: Pick<Sto
     return checks.every((t) => carries(record, t)) && test(record);
   };
   // Every type's ids are read now, in this turn of the event loop: from the snapshot `txn` pins.
-  const perType: Candidates[] = types.map((type) => candidates(dbs, type, source, txn));
+  const perType: Candidates[] = types.map((type) => candidates(dbs, type, source, txn, idsAfter));
   return { perType, matches };
 }
 
