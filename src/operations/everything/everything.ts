@@ -40,22 +40,15 @@ function parseInstant(value: string | undefined, name: string): string | undefin
   return new Date(value).toISOString();
 }
 
-const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
 /**
  * The records after the cursor, in the selection's order: at most `limit`. Asking one more than
  * the page tells whether a next page exists, so the last page is never empty.
  */
 async function collect(selection: Selection, cursor: EverythingCursor | undefined, limit: number): Promise<Array<{ stream: number; record: CurrentRecord }>> {
   const out: Array<{ stream: number; record: CurrentRecord }> = [];
-  for (let stream = cursor?.s ?? 0; stream < STREAMS; stream++) {
-    for (const type of await selection.types(stream)) {
-      const here = cursor !== undefined && stream === cursor.s;
-      if (here && byCodeUnit(type, cursor.t) < 0) continue;
-      const after = here && type === cursor.t ? cursor.i : undefined;
-      for (const record of await selection.read(stream, type, after, limit - out.length)) out.push({ stream, record });
-      if (out.length >= limit) return out;
-    }
+  for (let stream = cursor?.s ?? 0; stream < STREAMS && out.length < limit; stream++) {
+    const after = cursor !== undefined && stream === cursor.s ? { type: cursor.t, id: cursor.i } : undefined;
+    for (const record of await selection.read(stream, after, limit - out.length)) out.push({ stream, record });
   }
   return out;
 }

@@ -32,24 +32,30 @@ export const CARE_DATE: Record<string, string> = {
 /**
  * What an $everything answers, as three streams of records, each ordered by type then id:
  *   0. the Patient itself (type level: every Patient);
- *   1. the patient's compartment, type by type (type level: every record in some compartment);
+ *   1. the patient's compartment (type level: every record in some compartment);
  *   2. what the records of streams 0 and 1 refer to (Practitioner, Organization, Binary...)
  *      and that those streams did not give.
  * A page is a run of this sequence after a position (stream, type, id): the keyset of the cursor.
- * Each (stream, type) is read with ordinary store queries (the caller's access clauses inside),
- * at most two per type, ids above the position, in id order, merged: no filter after the query.
+ * Each stream is read with ordinary store queries, the caller's access clauses inside, records
+ * above the position, one more than the page: no filter after the query. Stream 0 takes two
+ * queries (the patient's id, and the patients whose `link` names them), stream 1 one query over
+ * every compartment type, stream 2 one per type it holds.
  *
- * Stream 2's members are the referenced ids (a candidate set the query narrows with `id: {$in}`),
- * so it needs the references of the whole of streams 0 and 1. They are read again on each page
- * that reaches stream 2 (never before), from the records the caller may see within the care-date
- * range: a referenced record appears on one page, once, whatever was written in between.
+ * Stream 2's members are the referenced ids (a candidate set the query narrows with `id: {$in}`,
+ * leaving out what streams 0 and 1 give), so it needs the references of the whole of streams 0
+ * and 1. They are read again on each page that reaches stream 2 (never before), from the records
+ * the caller may see within the care-date range: a referenced record appears on one page, once,
+ * whatever was written in between.
  */
 export interface Selection {
   at: string;
-  /** The types of a stream, in order (stream 2's computed when first asked). */
-  types(stream: number): Promise<string[]>;
-  /** The records of one stream and type after `after` (an id), at most `limit`, in id order. */
-  read(stream: number, type: string, after: string | undefined, limit: number): Promise<CurrentRecord[]>;
+  /** The records of one stream after `after`, at most `limit`, in type then id order. */
+  read(stream: number, after: Position | undefined, limit: number): Promise<CurrentRecord[]>;
+}
+
+export interface Position {
+  type: string;
+  id: string;
 }
 
 export interface SelectionParams {
@@ -114,27 +120,50 @@ export function createSelection(ctx: Context, p: SelectionParams): Selection {
   const memberBranches = (type: string, withSince: boolean): Filter[] =>
     members(type).map((m) => andFilters(m, ...ctx.accessClauses(type), care(type), withSince ? since() : {}));
 
-  const search = async (type: string, filter: Filter, limit: number): Promise<CurrentRecord[]> =>
-    (await ctx.store.search({ types: [type], filter, sort: [], offset: 0, limit, count: false, createdAtMost: p.at, budget: ctx.budget })).records;
+  const search = async (types: string[], filter: Filter, limit: number): Promise<CurrentRecord[]> =>
+    (await ctx.store.search({ types, filter, sort: [], offset: 0, limit, count: false, createdAtMost: p.at, budget: ctx.budget })).records;
 
-  /** The union of branches' records after `after`, in id order, at most `limit`. */
+  /** The union of branches' records of one type above `after`, in id order, at most `limit`. */
   const union = async (type: string, branches: Filter[], after: string | undefined, limit: number): Promise<CurrentRecord[]> => {
     const position = after !== undefined ? { id: { $gt: after } } : {};
     const byId = new Map<string, CurrentRecord>();
-    for (const branch of branches) for (const r of await search(type, andFilters(branch, position), limit)) byId.set(r.id, r);
+    for (const branch of branches) for (const r of await search([type], andFilters(branch, position), limit)) byId.set(r.id, r);
     return [...byId.values()].sort((a, b) => byCodeUnit(a.id, b.id)).slice(0, limit);
   };
+
+  /** Stream 0: the Patient (or every Patient), above `after`. */
+  const readPatients = (withSince: boolean, after: Position | undefined, limit: number) =>
+    granted('Patient') ? union('Patient', memberBranches('Patient', withSince), after?.id, limit) : Promise.resolve([]);
+
+  /** Stream 1 over `types` in one query: the compartment, each type under its own access clauses and care dates. */
+  const readCompartment = async (types: string[], withSince: boolean, after: Position | undefined, limit: number): Promise<CurrentRecord[]> => {
+    const from = after ? types.filter((t) => byCodeUnit(t, after.type) >= 0) : types;
+    if (from.length === 0) return [];
+    const perType = from.map((type) => andFilters({ type }, ...ctx.accessClauses(type), care(type), withSince ? since() : {}));
+    const member = p.patient ? { comp: p.patient } : { comp: { $regex: '^Patient/' } };
+    const position = after ? { $or: [{ type: { $gt: after.type } }, { type: after.type, id: { $gt: after.id } }] } : {};
+    return search(from, andFilters(member, perType.length === 1 ? perType[0] : { $or: perType }, position), limit);
+  };
+  const compartmentTypes = (filter: (type: string) => boolean) => SERVED_TYPES.filter((t) => inCompartment(t) && filter(t)).sort(byCodeUnit);
 
   let referenced: Promise<Map<string, string[]>> | undefined;
   /** What the caller may see of streams 0 and 1 (care dates applied, not _since nor _type) refers to, by type. */
   const gatherReferences = async (): Promise<Map<string, string[]>> => {
     const refs = new Set<string>();
-    for (const type of SERVED_TYPES.filter((t) => granted(t) && members(t).length > 0)) {
-      const branches = memberBranches(type, false);
-      for (let after: string | undefined, chunk: CurrentRecord[]; (chunk = await union(type, branches, after, CHUNK)).length > 0; after = chunk[chunk.length - 1].id) {
-        for (const r of chunk) if (r.resource) for (const ref of referencesOf(r.resource, ctx.baseUrl)) refs.add(ref);
-        if (chunk.length < CHUNK) break;
-      }
+    const note = (records: CurrentRecord[]) => {
+      for (const r of records) if (r.resource) for (const ref of referencesOf(r.resource, ctx.baseUrl)) refs.add(ref);
+    };
+    for (let after: Position | undefined, chunk: CurrentRecord[]; (chunk = await readPatients(false, after, CHUNK)).length > 0; ) {
+      note(chunk);
+      if (chunk.length < CHUNK) break;
+      after = { type: 'Patient', id: chunk[chunk.length - 1].id };
+    }
+    const types = compartmentTypes(granted);
+    for (let after: Position | undefined, chunk: CurrentRecord[]; (chunk = await readCompartment(types, false, after, CHUNK)).length > 0; ) {
+      note(chunk);
+      if (chunk.length < CHUNK) break;
+      const last = chunk[chunk.length - 1];
+      after = { type: last.type, id: last.id };
     }
     if (p.patient) refs.delete(p.patient);
     const byType = new Map<string, string[]>();
@@ -166,16 +195,18 @@ export function createSelection(ctx: Context, p: SelectionParams): Selection {
 
   return {
     at: p.at,
-    async types(stream) {
-      if (stream === 0) return wanted('Patient') ? ['Patient'] : [];
-      if (stream === 1) return SERVED_TYPES.filter((t) => inCompartment(t) && wanted(t)).sort(byCodeUnit);
-      referenced ??= gatherReferences();
-      return [...(await referenced).entries()].filter(([, ids]) => ids.length > 0).map(([t]) => t).sort(byCodeUnit);
-    },
-    async read(stream, type, after, limit) {
-      if (stream < 2) return union(type, memberBranches(type, true), after, limit);
-      const ids = (await (referenced ??= gatherReferences())).get(type) ?? [];
-      return ids.length === 0 ? [] : union(type, [referencedBranch(type, ids)], after, limit);
+    async read(stream, after, limit) {
+      if (stream === 0) return wanted('Patient') ? readPatients(true, after, limit) : [];
+      if (stream === 1) return readCompartment(compartmentTypes(wanted), true, after, limit);
+      const out: CurrentRecord[] = [];
+      const byType = await (referenced ??= gatherReferences());
+      for (const type of [...byType.keys()].sort(byCodeUnit)) {
+        const ids = byType.get(type)!;
+        if (ids.length === 0 || (after && byCodeUnit(type, after.type) < 0)) continue;
+        out.push(...(await union(type, [referencedBranch(type, ids)], after?.type === type ? after.id : undefined, limit - out.length)));
+        if (out.length >= limit) break;
+      }
+      return out;
     },
   };
 }

@@ -26,10 +26,12 @@ export type Source =
 export interface Plan {
   source: Source;
   /**
-   * A lower bound on ids from a top-level `{ id: { $gt: x } }` (a keyset page): candidates whose id
-   * is not above it are skipped before their record is read. The clause stays in the residual.
+   * Where a keyset page starts, from a top-level `{ id: { $gt: i } }`, or
+   * `{ $or: [{ type: { $gt: t } }, { type: t, id: { $gt: i } }] }` across types: the types before t,
+   * and the ids of t (of every type, without t) not above i, are skipped before any record is
+   * read. The clause stays in the residual: this only spares reads.
    */
-  idsAfter?: string;
+  after?: { type?: string; id: string };
   /** Exact terms the source does not read: each candidate must carry them. */
   checks: TermPin[];
   /** The filter's conjunction minus the clauses answered by the indexes. */
@@ -81,13 +83,27 @@ export function plan(filter: Record<string, unknown>): Plan {
     answered.add(found.clause);
     if (found !== read) checks.push(found.term);
   }
-  const idsAfter = clauses.map(idAfter).find((v) => v !== undefined);
-  return { source, checks, residual: rebuild(clauses.filter((c) => !answered.has(c))), ...(idsAfter !== undefined ? { idsAfter } : {}) };
+  const after = clauses.map(positionOf).find((v) => v !== undefined);
+  return { source, checks, residual: rebuild(clauses.filter((c) => !answered.has(c))), ...(after ? { after } : {}) };
 }
 
-function idAfter(clause: Clause): string | undefined {
-  const id = clause.id;
-  return isObject(id) && Object.keys(id).length === 1 && typeof id.$gt === 'string' ? id.$gt : undefined;
+/** `x` of `{ field: { $gt: x } }` (a string), alone in its clause. */
+function above(clause: unknown, field: string): string | undefined {
+  if (!isObject(clause) || Object.keys(clause).length !== 1) return undefined;
+  const cond = clause[field];
+  return isObject(cond) && Object.keys(cond).length === 1 && typeof cond.$gt === 'string' ? cond.$gt : undefined;
+}
+
+function positionOf(clause: Clause): Plan['after'] {
+  const id = above(clause, 'id');
+  if (id !== undefined) return { id };
+  const branches = clause.$or;
+  if (Object.keys(clause).length !== 1 || !Array.isArray(branches) || branches.length !== 2) return undefined;
+  const type = above(branches[0], 'type');
+  const rest = isObject(branches[1]) ? conjunction(branches[1]) : [];
+  const sameType = rest.find((c) => typeof c.type === 'string')?.type;
+  const afterId = rest.map((c) => above(c, 'id')).find((v) => v !== undefined);
+  return type !== undefined && rest.length === 2 && sameType === type && afterId !== undefined ? { type, id: afterId } : undefined;
 }
 
 const FIELD_ORDER: TermField[] = ['sc', 'c', 'u', 'r', 'v'];
@@ -271,7 +287,8 @@ export type Candidates = () => CurrentRecord | undefined;
  * The ids are read from the indexes at once; the records as they are pulled, through `txn` when
  * given: a search that pauses between records reads them all from the snapshot it started on.
  */
-export function candidates(dbs: Dbs, type: string, source: Source, txn?: Transaction, idsAfter?: string): Candidates {
+export function candidates(dbs: Dbs, type: string, source: Source, txn?: Transaction, idsAfter?: string | null): Candidates {
+  if (idsAfter === null) return () => undefined;
   const options = txn ? { transaction: txn } : undefined;
   if (source.kind === 'scan') {
     let range: Iterator<{ value: CurrentRecord }> | undefined;
@@ -291,6 +308,13 @@ export function candidates(dbs: Dbs, type: string, source: Source, txn?: Transac
     }
     return undefined;
   };
+}
+
+/** The ids a page position leaves of a type: null for none (a type before the position's), those above an id, or all (undefined). */
+export function idsAfterIn(type: string, after: Plan['after']): string | null | undefined {
+  if (!after) return undefined;
+  if (after.type === undefined || after.type === type) return after.id;
+  return type < after.type ? null : undefined;
 }
 
 /** The index of the first of the sorted ids above `after`. */
