@@ -85,6 +85,19 @@ describe('lmdb engine', () => {
     expect(two.total).toBe(20);
     expect(examined() - before).toBe(20);
 
+    // A keyset page (ids above the last one given): the ids at or below it are not even read.
+    before = examined();
+    const later = await store.search(query({ $and: [{ comp: 'Patient/p7' }, { id: { $gt: 'a67' } }] }));
+    // p7's ids in order: a127 a157 a187 a217 a247 a277 a37 a67 a7 a97.
+    expect(later.records.map((r) => r.id)).toEqual(['a7', 'a97']);
+    expect(examined() - before).toBe(2);
+    // The same across types (type, then id): the types before the position are not read either.
+    await store.commit([{ record: rec('Condition', 'c1', 1, T(1), { comp: ['Patient/p7'], idx: [] }), expect: { kind: 'absent' } }]);
+    before = examined();
+    const across = await store.search({ ...query({ $and: [{ comp: 'Patient/p7' }, { $or: [{ type: { $gt: 'Observation' } }, { type: 'Observation', id: { $gt: 'a67' } }] }] }), types: ['Condition', 'Observation'] });
+    expect(across.records.map((r) => r.id)).toEqual(['a7', 'a97']);
+    expect(examined() - before).toBe(2);
+
     before = examined();
     const byId = await store.search(query({ id: { $in: ['a1', 'b2', 'zz'] } }));
     expect(byId.records.map((r) => r.id)).toEqual(['a1', 'b2']);

@@ -111,5 +111,13 @@ describe('lmdb query plan', () => {
     // A branch that pins neither (a Patient's own id) and the reach is not used.
     expect(plan({ $and: [term, { $or: [{ by: 'Practitioner/z' }, { id: 'x' }] }] }).source.kind).toBe('term');
   });
-});
 
+  it('a keyset position (an id, or a type then an id) is read as where the candidates start, and stays in the residual', () => {
+    expect(plan({ comp: 'Patient/p1', id: { $gt: 'x' } }).after).toEqual({ id: 'x' });
+    const position = { $or: [{ type: { $gt: 'Condition' } }, { type: 'Condition', id: { $gt: 'x' } }] };
+    const result = plan({ $and: [{ comp: 'Patient/p1' }, position] });
+    expect(result.after).toEqual({ type: 'Condition', id: 'x' });
+    expect(result.residual).toEqual(position);
+    expect(plan({ comp: 'Patient/p1', $or: [{ type: { $gt: 'Condition' } }, { id: { $gt: 'x' } }] }).after).toBeUndefined();
+  });
+});

@@ -25,15 +25,17 @@ export type Source =
 
 export interface Plan {
   source: Source;
+  /**
+   * Where a keyset page starts, from a top-level `{ id: { $gt: i } }`, or
+   * `{ $or: [{ type: { $gt: t } }, { type: t, id: { $gt: i } }] }` across types: the types before t,
+   * and the ids of t (of every type, without t) not above i, are skipped before any record is
+   * read. The clause stays in the residual: this only spares reads.
+   */
+  after?: { type?: string; id: string };
   /** Exact terms the source does not read: each candidate must carry them. */
   checks: TermPin[];
   /** The filter's conjunction minus the clauses answered by the indexes. */
   residual: Record<string, unknown>;
-  /**
-   * From `id: { $gt: x }` in the conjunction (a keyset page by id, as an export reads): candidates
-   * start after x instead of at the type's first id. The clause stays in the residual.
-   */
-  after?: string;
 }
 
 type Clause = Record<string, unknown>;
@@ -84,16 +86,27 @@ export function plan(filter: Record<string, unknown>): Plan {
     answered.add(found.clause);
     if (found !== read) checks.push(found.term);
   }
-  const after = idAfter(clauses);
-  return { source, checks, residual: rebuild(clauses.filter((c) => !answered.has(c))), ...(after !== undefined ? { after } : {}) };
+  const after = clauses.map(positionOf).find((v) => v !== undefined);
+  return { source, checks, residual: rebuild(clauses.filter((c) => !answered.has(c))), ...(after ? { after } : {}) };
 }
 
-function idAfter(clauses: Clause[]): string | undefined {
-  for (const clause of clauses) {
-    const c = clause.id;
-    if (isObject(c) && Object.keys(c).length === 1 && typeof c.$gt === 'string') return c.$gt;
-  }
-  return undefined;
+/** `x` of `{ field: { $gt: x } }` (a string), alone in its clause. */
+function above(clause: unknown, field: string): string | undefined {
+  if (!isObject(clause) || Object.keys(clause).length !== 1) return undefined;
+  const cond = clause[field];
+  return isObject(cond) && Object.keys(cond).length === 1 && typeof cond.$gt === 'string' ? cond.$gt : undefined;
+}
+
+function positionOf(clause: Clause): Plan['after'] {
+  const id = above(clause, 'id');
+  if (id !== undefined) return { id };
+  const branches = clause.$or;
+  if (Object.keys(clause).length !== 1 || !Array.isArray(branches) || branches.length !== 2) return undefined;
+  const type = above(branches[0], 'type');
+  const rest = isObject(branches[1]) ? conjunction(branches[1]) : [];
+  const sameType = rest.find((c) => typeof c.type === 'string')?.type;
+  const afterId = rest.map((c) => above(c, 'id')).find((v) => v !== undefined);
+  return type !== undefined && rest.length === 2 && sameType === type && afterId !== undefined ? { type, id: afterId } : undefined;
 }
 
 const FIELD_ORDER: TermField[] = ['sc', 'c', 'u', 'r', 'v'];
@@ -277,22 +290,23 @@ export type Candidates = () => CurrentRecord | undefined;
  * The ids are read from the indexes at once; the records as they are pulled, through `txn` when
  * given: a search that pauses between records reads them all from the snapshot it started on.
  */
-export function candidates(dbs: Dbs, type: string, source: Source, txn?: Transaction, after?: string): Candidates {
+export function candidates(dbs: Dbs, type: string, source: Source, txn?: Transaction, idsAfter?: string | null): Candidates {
+  if (idsAfter === null) return () => undefined;
   const options = txn ? { transaction: txn } : undefined;
   if (source.kind === 'scan') {
     let range: Iterator<{ value: CurrentRecord }> | undefined;
     const { start, end } = prefixRange(type);
     return () => {
-      range ??= dbs.current.getRange({ start: after !== undefined ? currentKey(type, after) : start, end, ...options })[Symbol.iterator]();
+      range ??= dbs.current.getRange({ start: idsAfter !== undefined ? currentKey(type, idsAfter) : start, end, ...options })[Symbol.iterator]();
       let next = range.next();
-      // The range starts at the key of `after` itself, which the page is after.
-      if (!next.done && next.value.value.id === after) next = range.next();
+      // The range starts at the key of `idsAfter` itself, which the page is after.
+      if (!next.done && next.value.value.id === idsAfter) next = range.next();
       return next.done ? undefined : next.value.value;
     };
   }
   // Ids are FHIR ids ([A-Za-z0-9.-]): code-unit order is the key order of a scan.
-  const ids = [...idsOf(dbs, type, source)].filter((id) => after === undefined || id > after).sort(byCodeUnit);
-  let i = 0;
+  const ids = [...idsOf(dbs, type, source)].sort(byCodeUnit);
+  let i = idsAfter === undefined ? 0 : firstAbove(ids, idsAfter);
   return () => {
     while (i < ids.length) {
       const record = dbs.current.get(currentKey(type, ids[i++]), options);
@@ -300,6 +314,25 @@ export function candidates(dbs: Dbs, type: string, source: Source, txn?: Transac
     }
     return undefined;
   };
+}
+
+/** The ids a page position leaves of a type: null for none (a type before the position's), those above an id, or all (undefined). */
+export function idsAfterIn(type: string, after: Plan['after']): string | null | undefined {
+  if (!after) return undefined;
+  if (after.type === undefined || after.type === type) return after.id;
+  return type < after.type ? null : undefined;
+}
+
+/** The index of the first of the sorted ids above `after`. */
+function firstAbove(ids: string[], after: string): number {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ids[mid] <= after) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 export const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

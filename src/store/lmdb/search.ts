@@ -4,7 +4,7 @@ import { pace } from '../../pace.js';
 import type { Dbs } from './dbs.js';
 import type { RecordTest } from './filters.js';
 import { carries } from './terms.js';
-import { byCodeUnit, candidates, plan, type Candidates } from './plan.js';
+import { byCodeUnit, candidates, idsAfterIn, plan, type Candidates } from './plan.js';
 import { compareBy } from './sort.js';
 
 export interface SearchStats {
@@ -29,7 +29,7 @@ function prepare(dbs: Dbs, stats: SearchStats, compile: Compile, query: Pick<Sto
     return checks.every((t) => carries(record, t)) && test(record);
   };
   // Every type's ids are read now, in this turn of the event loop: from the snapshot `txn` pins.
-  const perType: Candidates[] = types.map((type) => candidates(dbs, type, source, txn, after));
+  const perType: Candidates[] = types.map((type) => candidates(dbs, type, source, txn, idsAfterIn(type, after)));
   return { perType, matches };
 }
 
