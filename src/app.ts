@@ -15,6 +15,10 @@ import { createScheduler, type Scheduler } from './jobs/scheduler.js';
 import { handlers } from './interactions/registry.js';
 import { operations } from './operations/registry.js';
 import { packageVersion } from './paths.js';
+import { PREVENTION_JOB, preventionJob } from './prevention/job.js';
+import { preventionPlan } from './prevention/plan-operation.js';
+import { loadRules } from './prevention/rules.js';
+import { preventionRun, preventionStatus } from './prevention/run-operation.js';
 import { indexResource } from './search/extract.js';
 import { createSearchRegistry } from './search/registry.js';
 import { createLmdbStore } from './store/lmdb/lmdb-store.js';
@@ -96,17 +100,23 @@ export async function createApp(deps: AppDeps): Promise<App> {
     const validator = createValidator();
     // eslint-disable-next-line prefer-const -- the Bundle handlers reach the executor that holds them
     let executor: ReturnType<typeof createExecutor>;
-    const handlerMap = handlers(operations, () => executor, { maxBundleEntries: config.maxBundleEntries });
+    const scheduler = createScheduler({ store, now, log: logger });
+    const rules = loadRules(config.preventionRules);
+    scheduler.add(preventionJob({ store, registry, baseUrl: config.baseUrl, rules, batchSize: config.preventionBatch, cron: config.preventionCron }));
+    const startPrevention = () => {
+      scheduler.runNow(PREVENTION_JOB).catch((err: unknown) => logger.error({ err, job: PREVENTION_JOB }, 'the prevention run failed; the next run takes it up'));
+    };
+    const served = [...operations, preventionPlan(rules), preventionRun(startPrevention), preventionStatus];
+    const handlerMap = handlers(served, () => executor, { maxBundleEntries: config.maxBundleEntries });
     executor = createExecutor({
       store, registry, validator, now, baseUrl: config.baseUrl, defaultCount: config.defaultCount, maxCount: config.maxCount, limits: { binaryBytes: config.binaryLimit, maxStringLength: config.maxStringLength, maxArrayItems: config.maxArrayItems, maxElements: config.maxElements }, searchBudget: config.searchBudget, handlers: handlerMap, audit: config.audit,
     });
     const capabilityStatement = buildCapabilityStatement({
-      baseUrl: config.baseUrl, version: packageVersion(), registry, interactions: new Set(handlerMap.keys()), operations, store: store.info, now: now(),
+      baseUrl: config.baseUrl, version: packageVersion(), registry, interactions: new Set(handlerMap.keys()), operations: served, store: store.info, now: now(),
       supportedProfiles: (type) => validator.profilesOf(type),
       cors: config.corsOrigins.length > 0,
     });
     const smart = buildSmartConfiguration({ issuer, authServer });
-    const scheduler = createScheduler({ store, now, log: logger });
     const http = createHttpServer({
       logger, bodyLimit: config.bodyLimit, maxDepth: config.maxDepth, authenticator, executor, store,
       capabilities: () => capabilityStatement, smartConfiguration: () => smart,

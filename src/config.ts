@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import cron from 'node-cron';
 
 /**
  * Configuration from the environment. An invalid value stops start-up with one line naming the
@@ -51,6 +52,12 @@ export interface Config {
   requestTimeoutMs: number;
   /** CARNET_JOBS: run the scheduled jobs on their cron schedules (default on; they can still be started on demand). */
   jobs: boolean;
+  /** CARNET_PREVENTION_CRON: when the prevention job runs (node-cron expression, Europe/Paris). */
+  preventionCron: string;
+  /** CARNET_PREVENTION_BATCH: patients evaluated per batch (and per commit) of a prevention run. */
+  preventionBatch: number;
+  /** CARNET_PREVENTION_RULES: the folder of prevention rule files (default conformance/prevention). */
+  preventionRules?: string;
 }
 
 export class ConfigError extends Error {
@@ -76,6 +83,13 @@ function onOff(env: NodeJS.ProcessEnv, name: string, dflt: boolean): boolean {
   if (raw === 'on' || raw === 'true' || raw === '1') return true;
   if (raw === 'off' || raw === 'false' || raw === '0') return false;
   throw new ConfigError(name, `expected on or off, got "${raw}"`);
+}
+
+function cronExpression(env: NodeJS.ProcessEnv, name: string, dflt: string): string {
+  const raw = env[name]?.trim();
+  if (!raw) return dflt;
+  if (!cron.validate(raw)) throw new ConfigError(name, `"${raw}" is not a cron expression (five fields, e.g. "0 2 * * *")`);
+  return raw;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -182,6 +196,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConnections: int(env, 'CARNET_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
     requestTimeoutMs: int(env, 'CARNET_REQUEST_TIMEOUT', 300, 1, 86_400) * 1000,
     jobs: onOff(env, 'CARNET_JOBS', true),
+    preventionCron: cronExpression(env, 'CARNET_PREVENTION_CRON', '0 2 * * *'),
+    preventionBatch: int(env, 'CARNET_PREVENTION_BATCH', 500, 1, 100_000),
+    preventionRules: env.CARNET_PREVENTION_RULES || undefined,
   };
 }
 

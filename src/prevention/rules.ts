@@ -63,20 +63,20 @@ export function rulesDir(): string {
   return join(projectRoot(), 'conformance', 'prevention');
 }
 
-function compileSchema(dir: string) {
+function compileSchema() {
   const addFormats = addFormatsModule as unknown as (ajv: Ajv) => void;
   const ajv = new Ajv({ allErrors: false, strict: false });
   addFormats(ajv);
-  return ajv.compile(JSON.parse(readFileSync(join(dir, SCHEMA_FILE), 'utf8')));
+  return ajv.compile(JSON.parse(readFileSync(join(rulesDir(), SCHEMA_FILE), 'utf8')));
 }
 
 /**
- * Loads every family of `dir` (default conformance/prevention/), checked against its JSON schema and
+ * Loads every family of `dir` (default conformance/prevention/), checked against the JSON schema there and
  * for what a schema cannot say (unknown value sets, codes used twice). Throws RuleFileError on the
  * first file that does not load.
  */
 export function loadRules(dir = rulesDir()): Rule[] {
-  const validate = compileSchema(dir);
+  const validate = compileSchema();
   const rules: Rule[] = [];
   const seen = new Map<string, string>();
   const files = readdirSync(dir).filter((f) => f.endsWith('.json') && f !== SCHEMA_FILE).sort();

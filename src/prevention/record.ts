@@ -1,0 +1,35 @@
+import type { Resource } from '../fhir/resource-types.js';
+import type { SearchBudget, Store } from '../store/store.js';
+import type { PatientRecord } from './events.js';
+
+/** Most records of one type read for one patient's plan. */
+const MOST = 10_000;
+
+const TYPES = { immunizations: 'Immunization', observations: 'Observation', documents: 'DocumentReference', reminders: 'CommunicationRequest' } as const;
+
+/**
+ * The parts of a patient's record the rules read, through `clauses` (the access clauses of the
+ * request, so a plan never shows what the caller may not see; none for the scheduler).
+ */
+export async function readRecord(
+  store: Store,
+  patient: Resource,
+  clauses: (type: string) => Record<string, unknown>[] = () => [],
+  budget?: SearchBudget,
+): Promise<PatientRecord> {
+  const comp = `Patient/${patient.id}`;
+  const read = async (type: string): Promise<Resource[]> => {
+    const extra = clauses(type);
+    const filter = extra.length > 0 ? { $and: [{ comp }, ...extra] } : { comp };
+    const { records } = await store.search({ types: [type], filter, sort: [], offset: 0, limit: MOST, count: false, ...(budget ? { budget } : {}) });
+    return records.flatMap((r) => (r.resource ? [r.resource] : []));
+  };
+  const [immunizations, observations, documents, reminders] = await Promise.all([
+    read(TYPES.immunizations), read(TYPES.observations), read(TYPES.documents), read(TYPES.reminders),
+  ]);
+  return {
+    birthDate: typeof patient.birthDate === 'string' ? patient.birthDate : undefined,
+    gender: typeof patient.gender === 'string' ? patient.gender : undefined,
+    immunizations, observations, documents, reminders,
+  };
+}
