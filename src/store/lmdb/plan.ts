@@ -21,7 +21,8 @@ export type Source =
   | { kind: 'reach'; comps: string[]; writers: string[]; term?: TermPin }
   | { kind: 'term'; term: TermPin }
   | { kind: 'union'; terms: TermPin[] }
-  | { kind: 'scan' };
+  /** Every record of the type, in id order; from the first id above `after` when given (keyset over ids). */
+  | { kind: 'scan'; after?: string };
 
 export interface Plan {
   source: Source;
@@ -69,6 +70,9 @@ export function plan(filter: Record<string, unknown>): Plan {
     // E.g. a chain that also reaches contained resources: the targets' references, or the contained terms.
     const union = clauses.map(unionOf).find((u) => u !== undefined);
     if (union) source = { kind: 'union', terms: union };
+    // A walk over a whole type in batches (`id > last`): the scan starts after the last id, the clause stays in the residual.
+    const after = clauses.map((c) => (isObject(c.id) && Object.keys(c.id).length === 1 && typeof c.id.$gt === 'string' ? c.id.$gt : undefined)).find((v) => v !== undefined);
+    if (!union && after !== undefined) source = { kind: 'scan', after };
   }
   const checks: TermPin[] = [];
   for (const found of terms) {
@@ -265,7 +269,9 @@ export function candidates(dbs: Dbs, type: string, source: Source, txn?: Transac
   if (source.kind === 'scan') {
     let range: Iterator<{ value: CurrentRecord }> | undefined;
     return () => {
-      range ??= dbs.current.getRange({ ...prefixRange(type), ...options })[Symbol.iterator]();
+      const all = prefixRange(type);
+      const start = source.after !== undefined ? currentKey(type, source.after) : all.start;
+      range ??= dbs.current.getRange({ start, end: all.end, ...options })[Symbol.iterator]();
       const next = range.next();
       return next.done ? undefined : next.value.value;
     };
