@@ -10,11 +10,22 @@ export function isDuration(value: string): boolean {
   return DURATION.test(value);
 }
 
+// A calendar has few durations and evaluates them for every patient: parsed once.
+const parsed = new Map<string, [number, number, number]>();
+
 function parts(duration: string): [number, number, number] {
-  const m = DURATION.exec(duration);
-  if (!m) throw new Error(`"${duration}" is not a duration like P2M or P11Y6M`);
-  return [Number(m[1] ?? 0), Number(m[2] ?? 0), Number(m[3] ?? 0)];
+  let p = parsed.get(duration);
+  if (!p) {
+    const m = DURATION.exec(duration);
+    if (!m) throw new Error(`"${duration}" is not a duration like P2M or P11Y6M`);
+    p = [Number(m[1] ?? 0), Number(m[2] ?? 0), Number(m[3] ?? 0)];
+    parsed.set(duration, p);
+  }
+  return p;
 }
+
+const daysIn = (year: number, month0: number): number =>
+  month0 === 1 ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28) : [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month0];
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
@@ -38,13 +49,16 @@ export function dayOf(value: unknown): string | undefined {
  * month's last (born on 31 January, one month old on 28 or 29 February), then days.
  */
 export function add(date: string, duration: string, sign: 1 | -1 = 1): string {
-  const [y, m, d] = date.split('-').map(Number);
+  const y = Number(date.slice(0, 4));
+  const m = Number(date.slice(5, 7));
+  const d = Number(date.slice(8, 10));
   const [dy, dm, dd] = parts(duration);
   const months = (y + sign * dy) * 12 + (m - 1) + sign * dm;
   const year = Math.floor(months / 12);
   const month = months - year * 12;
-  const last = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
-  return format(new Date(Date.UTC(year, month, Math.min(d, last) + sign * dd)));
+  const day = Math.min(d, daysIn(year, month));
+  if (dd === 0) return `${pad(year, 4)}-${pad(month + 1)}-${pad(day)}`;
+  return format(new Date(Date.UTC(year, month, day + sign * dd)));
 }
 
 export function addDays(date: string, days: number): string {

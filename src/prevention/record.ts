@@ -24,9 +24,17 @@ export async function readRecord(
     const { records } = await store.search({ types: [type], filter, sort: [], offset: 0, limit: MOST, count: false, ...(budget ? { budget } : {}) });
     return records.flatMap((r) => (r.resource ? [r.resource] : []));
   };
-  const [immunizations, observations, documents, reminders] = await Promise.all([
-    read(TYPES.immunizations), read(TYPES.observations), read(TYPES.documents), read(TYPES.reminders),
-  ]);
+  let immunizations: Resource[], observations: Resource[], documents: Resource[], reminders: Resource[];
+  if (clauses('Immunization').length === 0 && clauses('CommunicationRequest').length === 0) {
+    // No access clauses (the scheduler, a system client): one query for the four types.
+    const { records } = await store.search({ types: Object.values(TYPES), filter: { comp }, sort: [], offset: 0, limit: 4 * MOST, count: false, ...(budget ? { budget } : {}) });
+    const of = (type: string) => records.flatMap((r) => (r.type === type && r.resource ? [r.resource] : []));
+    [immunizations, observations, documents, reminders] = [of(TYPES.immunizations), of(TYPES.observations), of(TYPES.documents), of(TYPES.reminders)];
+  } else {
+    [immunizations, observations, documents, reminders] = await Promise.all([
+      read(TYPES.immunizations), read(TYPES.observations), read(TYPES.documents), read(TYPES.reminders),
+    ]);
+  }
   return {
     birthDate: typeof patient.birthDate === 'string' ? patient.birthDate : undefined,
     gender: typeof patient.gender === 'string' ? patient.gender : undefined,
