@@ -46,14 +46,16 @@ describeEngines('$prevention-plan: the calendar at a fixed date', (engine) => {
     expect(status).not.toHaveProperty('bilan-prevention-18-25');
   });
 
-  it('a vaccination recorded with an ATC code, or entered by the patient with a CIS code (primarySource false), moves the rule out of due', async () => {
+  it('a vaccination recorded with an ATC code moves the rule out of due', async () => {
     const infant = await post(s, system, patient('2026-04-06', 'female'));
     await post(s, system, vaccination(infant, ATC, 'J07CA09', '2026-06-07'));
     const infantPlan = await planOf(s, await patientToken(s, infant), infant);
     expect(infantPlan.status.hexavalent).toBe('upcoming');
     expect(infantPlan.byRule.hexavalent.window.start).toBe('2026-08-06');
     expect(infantPlan.status['pneumocoque-nourrisson']).toBe('due');
+  });
 
+  it('a past vaccination the patient enters herself (primarySource false) with a CIS code moves the rule out of due', async () => {
     const girl = await post(s, system, patient('2015-03-01', 'female'));
     const girlToken = await patientToken(s, girl);
     // The patient enters a past vaccination herself.

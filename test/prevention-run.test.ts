@@ -125,10 +125,15 @@ describeEngines('prevention reminders: a run that stops midway, and several sche
     const { due } = await population(s, system);
     const stop = new AbortController();
     // The "crash": the run stops right after its first batch is written.
-    const log = { info: (obj: object) => { if ((obj as { patients?: number }).patients === 1) stop.abort(); }, error: () => undefined };
+    const lines: Array<Record<string, unknown>> = [];
+    const log = { info: (obj: object) => { lines.push(obj as Record<string, unknown>); if ((obj as { patients?: number }).patients === 1) stop.abort(); }, error: () => undefined };
     const ctx: JobContext = { now: () => NOW, log, signal: stop.signal };
     const stopped = await runPrevention(deps(), ctx);
     expect(stopped).toMatchObject({ status: 'running', patients: 1 });
+    // Progress is logged per batch: patients done of the total, reminders created and completed, time left.
+    expect(lines[0]).toMatchObject({ job: 'prevention', patients: 1, total: 3, completed: 0 });
+    expect(lines[0]).toHaveProperty('created');
+    expect(typeof lines[0].secondsLeft).toBe('number');
     const saved = (await s.app.store.getState(RUN_STATE))!.value as RunState;
     expect(saved).toMatchObject({ status: 'running', patients: 1, runId: stopped.runId });
     const firstBatch = (await reminders(s, system)).length;
