@@ -51,6 +51,7 @@ describe('prevention engine', () => {
     expect(evaluate(r, person('1977-02-01', 'male'), '2026-06-10')).toMatchObject({ status: 'upcoming', window: { start: '2027-02-01' } });
     expect(evaluate(r, person('1980-02-01', 'male'), '2026-06-10')).toBeUndefined();
     expect(evaluate(r, person('1951-02-01', 'male'), '2026-06-10')).toBeUndefined();
+    expect(plan(rules, person('1974-02-01', 'male', { deceased: true }), '2026-06-10')).toEqual([]);
   });
 
   it('cervical screening: a year after the first cytology, then 3 years; from 30 an HPV test every 5 years, 3 years after a cytology', () => {

@@ -95,7 +95,8 @@ export function evaluate(rule: Rule, record: PatientRecord, today: string): Acti
   return found && { rule, ...found };
 }
 
-/** Every action of the rules for a patient on a day, in the rules' order. */
+/** Every action of the rules for a patient on a day, in the rules' order; none for a patient who died. */
 export function plan(rules: Rule[], record: PatientRecord, today: string): Action[] {
+  if (record.deceased) return [];
   return rules.flatMap((rule) => evaluate(rule, record, today) ?? []);
 }

@@ -6,6 +6,8 @@ import type { DoneCriterion, Rule } from './rules.js';
 export interface PatientRecord {
   birthDate?: string;
   gender?: string;
+  /** Patient.deceased[x] says the patient died: nothing applies any more. */
+  deceased?: boolean;
   immunizations: Resource[];
   observations: Resource[];
   documents: Resource[];

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { Resource } from '../fhir/resource-types.js';
 import { buildRecord } from '../interactions/records.js';
 import type { Context } from '../interactions/types.js';
 import type { Job, JobContext } from '../jobs/scheduler.js';
@@ -51,8 +50,6 @@ async function saveState(store: Store, state: RunState, rev: number): Promise<nu
   if (!(await store.putState(RUN_STATE, state, rev))) throw new Error('the prevention run state was changed by someone else: another run holds it');
   return rev + 1;
 }
-
-const isDeceased = (p: Resource) => p.deceasedBoolean === true || typeof p.deceasedDateTime === 'string';
 
 /** Writes a batch in one commit; when one of its writes conflicts (a reminder that exists, one just changed), each alone. */
 async function commitAll(store: Store, writes: Write[]): Promise<Write[]> {
@@ -116,7 +113,7 @@ export async function runPrevention(deps: PreventionJobDeps, ctx: JobContext): P
     const writes: Write[] = [];
     for (const patient of records) {
       const resource = patient.resource;
-      if (!resource || isDeceased(resource)) continue;
+      if (!resource) continue;
       const record = await readRecord(store, resource);
       const actions = plan(rules, record, state.date);
       const { create, complete } = reconcile(actions, byCode, record, patient.id, nowIso());

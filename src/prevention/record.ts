@@ -38,6 +38,7 @@ export async function readRecord(
   return {
     birthDate: typeof patient.birthDate === 'string' ? patient.birthDate : undefined,
     gender: typeof patient.gender === 'string' ? patient.gender : undefined,
+    deceased: patient.deceasedBoolean === true || typeof patient.deceasedDateTime === 'string',
     immunizations, observations, documents, reminders,
   };
 }
