@@ -47,8 +47,17 @@ run(async () => {
       await store.commit(writes);
     }
     const loadSeconds = (performance.now() - t0) / 1000;
+    process.stderr.write(`loaded ${N} patients in ${loadSeconds.toFixed(1)} s\n`);
     const deps = { store, registry, baseUrl: BASE, rules: loadRules(), batchSize: BATCH, cron: '0 2 * * *' };
-    const log = { info: () => undefined, error: () => undefined };
+    // Progress on stderr every 20 batches, so that a run cut short still says how fast it went.
+    let batches = 0;
+    const log = {
+      info: (obj: object) => {
+        const o = obj as { patients?: number; created?: number; secondsLeft?: number };
+        if (++batches % 20 === 0) process.stderr.write(`  ${o.patients} patients, ${o.created} reminders created, about ${o.secondsLeft} s left\n`);
+      },
+      error: () => undefined,
+    };
     const once = async (): Promise<[RunState, number]> => {
       const t = performance.now();
       const state = await runPrevention(deps, { now: () => NOW, log, signal: new AbortController().signal });
