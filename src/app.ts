@@ -20,6 +20,10 @@ import { operations } from './operations/registry.js';
 import { exportOperation } from './operations/export.js';
 import { createExportRunner, type ExportRunnerDeps } from './export/runner.js';
 import { packageVersion } from './paths.js';
+import { PREVENTION_JOB, preventionJob } from './prevention/job.js';
+import { preventionPlan } from './prevention/plan-operation.js';
+import { loadRules } from './prevention/rules.js';
+import { preventionRun, preventionStatus } from './prevention/run-operation.js';
 import { indexResource } from './search/extract.js';
 import { createSearchRegistry } from './search/registry.js';
 import { createLmdbStore } from './store/lmdb/lmdb-store.js';
@@ -107,9 +111,16 @@ export async function createApp(deps: AppDeps): Promise<App> {
       store, registry, baseUrl: config.baseUrl, now, log: logger, ...deps.exportHooks,
       limits: { maxJobsPerClient: config.exportMaxJobs, fileBytes: config.exportFileBytes, pageSize: 1000, leaseMs: 30_000 },
     });
-    const served = [...operations, exportOperation(exportRunner)];
+    const served: typeof operations = [...operations, exportOperation(exportRunner)];
     // eslint-disable-next-line prefer-const -- the Bundle handlers reach the executor that holds them
     let executor: ReturnType<typeof createExecutor>;
+    const scheduler = createScheduler({ store, now, log: logger });
+    const rules = loadRules(config.preventionRules);
+    scheduler.add(preventionJob({ store, registry, baseUrl: config.baseUrl, rules, batchSize: config.preventionBatch, cron: config.preventionCron }));
+    const startPrevention = () => {
+      scheduler.runNow(PREVENTION_JOB).catch((err: unknown) => logger.error({ err, job: PREVENTION_JOB }, 'the prevention run failed; the next run takes it up'));
+    };
+    served.push(preventionPlan(rules), preventionRun(startPrevention), preventionStatus);
     const handlerMap = handlers(served, () => executor, { maxBundleEntries: config.maxBundleEntries });
     executor = createExecutor({
       store, registry, validator, now, baseUrl: config.baseUrl, defaultCount: config.defaultCount, maxCount: config.maxCount, limits: { binaryBytes: config.binaryLimit, maxStringLength: config.maxStringLength, maxArrayItems: config.maxArrayItems, maxElements: config.maxElements }, searchBudget: config.searchBudget, handlers: handlerMap, audit: config.audit,
@@ -120,7 +131,6 @@ export async function createApp(deps: AppDeps): Promise<App> {
       cors: config.corsOrigins.length > 0,
     });
     const smart = buildSmartConfiguration({ issuer, authServer, exportEndpoints: ['/$export', '/Patient/$export', '/Group/[id]/$export'].map((p) => `${config.baseUrl}${p}`) });
-    const scheduler = createScheduler({ store, now, log: logger });
     scheduler.add(auditRetentionJob({ store, policy: config.auditRetention }));
     // A job whose process died is taken up once its lease expires, by whichever process runs this first.
     scheduler.add({ name: 'export-resume', cron: '*/30 * * * * *', run: () => exportRunner.resume() });

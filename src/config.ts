@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import cron from 'node-cron';
 
 /**
  * Configuration from the environment. An invalid value stops start-up with one line naming the
@@ -61,6 +62,12 @@ export interface Config {
   exportMaxJobs: number;
   /** An export's NDJSON file is split before it passes this many bytes (CARNET_EXPORT_FILE_BYTES). */
   exportFileBytes: number;
+  /** CARNET_PREVENTION_CRON: when the prevention job runs (node-cron expression, Europe/Paris). */
+  preventionCron: string;
+  /** CARNET_PREVENTION_BATCH: patients evaluated per batch (and per commit) of a prevention run. */
+  preventionBatch: number;
+  /** CARNET_PREVENTION_RULES: the folder of prevention rule files (default conformance/prevention). */
+  preventionRules?: string;
 }
 
 /** A calendar duration: years, months and days. */
@@ -109,6 +116,13 @@ function onOff(env: NodeJS.ProcessEnv, name: string, dflt: boolean): boolean {
   if (raw === 'on' || raw === 'true' || raw === '1') return true;
   if (raw === 'off' || raw === 'false' || raw === '0') return false;
   throw new ConfigError(name, `expected on or off, got "${raw}"`);
+}
+
+function cronExpression(env: NodeJS.ProcessEnv, name: string, dflt: string): string {
+  const raw = env[name]?.trim();
+  if (!raw) return dflt;
+  if (!cron.validate(raw)) throw new ConfigError(name, `"${raw}" is not a cron expression (five fields, e.g. "0 2 * * *")`);
+  return raw;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -218,6 +232,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditRetention: { reads: duration(env, 'CARNET_AUDIT_RETENTION_READS', 'P6M'), writes: duration(env, 'CARNET_AUDIT_RETENTION_WRITES', 'P10Y') },
     exportMaxJobs: int(env, 'CARNET_EXPORT_MAX_JOBS', 2, 1, 1000),
     exportFileBytes: int(env, 'CARNET_EXPORT_FILE_BYTES', 256 * 1024 * 1024, 1, 64 * 1024 * 1024 * 1024),
+    preventionCron: cronExpression(env, 'CARNET_PREVENTION_CRON', '0 2 * * *'),
+    preventionBatch: int(env, 'CARNET_PREVENTION_BATCH', 500, 1, 100_000),
+    preventionRules: env.CARNET_PREVENTION_RULES || undefined,
   };
 }
 

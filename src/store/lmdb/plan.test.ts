@@ -26,6 +26,11 @@ describe('lmdb query plan', () => {
     expect(result.residual).toEqual(noSystem);
   });
 
+  it('a walk over a type by id (id > last) scans from that id on, and still tests the clause', () => {
+    expect(plan({ id: { $gt: 'p42' } })).toEqual({ source: { kind: 'scan' }, checks: [], residual: { id: { $gt: 'p42' } }, after: { id: 'p42' } });
+    expect(plan({ id: { $gte: 'p42' } }).after).toBeUndefined();
+  });
+
   it('ids come first and every exact term becomes a check', () => {
     const result = plan({ id: { $in: ['a', 'b', 'a'] }, ...em({ p: 'status', c: 'current' }) });
     expect(result.source).toEqual({ kind: 'ids', ids: ['a', 'b'] });
