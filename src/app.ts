@@ -12,6 +12,7 @@ import { createHttpServer } from './http/server.js';
 import { buildCapabilityStatement, buildSmartConfiguration } from './interactions/capabilities.js';
 import { createExecutor } from './interactions/executor.js';
 import { createScheduler, type Scheduler } from './jobs/scheduler.js';
+import { embargoNoticeJob } from './notify/embargo-job.js';
 import { handlers } from './interactions/registry.js';
 import { operations } from './operations/registry.js';
 import { packageVersion } from './paths.js';
@@ -107,6 +108,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     });
     const smart = buildSmartConfiguration({ issuer, authServer });
     const scheduler = createScheduler({ store, now, log: logger });
+    scheduler.add(embargoNoticeJob({ store, registry, baseUrl: config.baseUrl }));
     const http = createHttpServer({
       logger, bodyLimit: config.bodyLimit, maxDepth: config.maxDepth, authenticator, executor, store,
       capabilities: () => capabilityStatement, smartConfiguration: () => smart,
