@@ -93,6 +93,11 @@ describeEngines('Notifications to the patient', (engine) => {
     expect(found).toHaveLength(1);
     expectNotice(found[0], ids.p, 'document-new', 'Un nouveau document a été ajouté à votre dossier.');
     expect(found[0].about).toEqual([{ reference: `DocumentReference/${d.id}` }]);
+    // A valid R4 Communication.
+    const { id: _id, meta: _meta, ...resource } = found[0];
+    const checked = await s.request({ method: 'POST', url: '/fhir/Communication/$validate', token: system, body: resource });
+    expect(checked.status, checked.text).toBe(200);
+    expect(checked.body.issue.filter((i: any) => i.severity === 'error')).toEqual([]);
   });
 
   it('notifies an ITI-65 submission of three documents once', async () => {
@@ -133,6 +138,11 @@ describeEngines('Notifications to the patient', (engine) => {
     const n = found.find((c) => c.about.some((a: any) => a.reference === `DocumentReference/${ids.submitted}`));
     expectNotice(n, ids.p, 'document-changed', 'Un document de votre dossier a été remplacé, modifié ou retiré.');
     expect(n.about).toHaveLength(2);
+
+    expect((await s.request({ method: 'DELETE', url: `/fhir/DocumentReference/${ids.d}`, token: tokens.author })).status).toBe(204);
+    found = await notifications(ids.p, 'document-changed');
+    expect(found).toHaveLength(3);
+    expect(found.filter((c) => c.about.length === 1 && c.about[0].reference === `DocumentReference/${ids.d}`)).toHaveLength(2);
   });
 
   it('does not notify a document the patient may not see yet, nor one hidden from legal representatives', async () => {
