@@ -149,6 +149,14 @@ describeEngines('Notifications to the patient', (engine) => {
     const before = (await notifications(ids.p)).length;
     ids.embargoed = (await post(docOf(ids.p, { securityLabel: [label('INVISIBLE_PATIENT')] }), tokens.author)).id;
     expect(await notifications(ids.p)).toHaveLength(before);
+    // Its author lifts the embargo: the patient now sees a new document.
+    const lifted = await post(docOf(ids.p, { securityLabel: [label('INVISIBLE_PATIENT')] }), tokens.author);
+    expect(await notifications(ids.p)).toHaveLength(before);
+    const { securityLabel: _label, ...announced } = lifted;
+    expect((await s.request({ method: 'PUT', url: `/fhir/DocumentReference/${lifted.id}`, token: tokens.author, body: announced })).status).toBe(200);
+    const found = await notifications(ids.p);
+    expect(found).toHaveLength(before + 1);
+    expect(found.filter((n) => n.about?.[0]?.reference === `DocumentReference/${lifted.id}`).map((n) => n.payload[0].contentString)).toEqual([TEXTS.documentsNew(1)]);
     await post(docOf(ids.m, { securityLabel: [label('INVISIBLE_REPRESENTANTS_LEGAUX')] }), tokens.author);
     expect(await notifications(ids.m, 'document-new')).toEqual([]);
   });
