@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { ACCESS_TYPES } from './access/facts-cache.js';
 import { loadAuthServer } from './auth/auth-server.js';
 import { loadJwks } from './auth/jwks.js';
 import { createAuthenticator } from './auth/authenticator.js';
@@ -47,11 +48,11 @@ export interface App {
 
 export async function openStore(config: Config, logger: Logger): Promise<Store> {
   if (config.mongodbUri) {
-    return createMongoStore({ uri: config.mongodbUri, db: config.mongodbDb });
+    return createMongoStore({ uri: config.mongodbUri, db: config.mongodbDb, marked: ACCESS_TYPES });
   }
   mkdirSync(config.dataDir, { recursive: true });
   logger.debug({ dataDir: config.dataDir }, 'opening the embedded store');
-  return createLmdbStore({ path: join(config.dataDir, 'store'), log: (message) => logger.info(message) });
+  return createLmdbStore({ path: join(config.dataDir, 'store'), log: (message) => logger.info(message), marked: ACCESS_TYPES });
 }
 
 /**

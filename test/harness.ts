@@ -14,6 +14,9 @@ export interface TestServer {
   app: App;
   engine: Engine;
   baseUrl: string;
+  /** The data directory and, on MongoDB, the database: another server opened on them shares this one's store. */
+  dataDir: string;
+  db?: string;
   /** A token from the local issuer of this server's data directory. */
   token(claims: { fhirUser?: string; scope: string; patient?: string; purpose_of_use?: string; expiresIn?: string }): Promise<string>;
   /** HTTP through Fastify's inject (no socket). */
@@ -50,6 +53,8 @@ export async function startServer(engine: Engine, env: Record<string, string> = 
     app,
     engine,
     baseUrl: config.baseUrl,
+    dataDir: config.dataDir,
+    ...(engine === 'mongodb' ? { db: config.mongodbDb } : {}),
     token: (claims) => issuer.sign(claims),
     async request({ method, url, token, body, headers }) {
       const res = await app.http.inject({

@@ -3,7 +3,8 @@ import { isServedType } from '../fhir/resource-types.js';
 import type { Principal } from '../auth/authenticator.js';
 import { authorize, compartmentFilter, type AccessGrant } from '../access/permissions.js';
 import { actorClauses, NOTHING } from '../access/clauses.js';
-import { gatherFacts, type AccessFacts } from '../access/facts.js';
+import type { AccessFacts } from '../access/facts.js';
+import { createFactsCache } from '../access/facts-cache.js';
 import { namedPatients } from '../access/named.js';
 import { SearchBudgetExceeded, type SearchBudget, type Store } from '../store/store.js';
 import type { SearchRegistry } from '../search/registry.js';
@@ -117,6 +118,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     return { handler, grant: authorize(principal, req.type ?? '*', req.interaction) };
   };
   const newBudget = (): SearchBudget => ({ limit: deps.searchBudget, examined: 0 });
+  const factsCache = createFactsCache(deps.store);
   const auditor = createAuditor({ store: deps.store, registry: deps.registry, now: deps.now, baseUrl: deps.baseUrl, enabled: deps.audit ?? true });
 
   return {
@@ -129,7 +131,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
       let facts: AccessFacts | undefined;
       return auditor.around(req, principal, requestId, log, () => facts, async () => {
         const { handler, grant } = check(req, principal);
-        facts = await gatherFacts(deps.store, principal, deps.now(), () => namedPatients(req, deps.store));
+        facts = await factsCache.gather(principal, deps.now(), () => namedPatients(req, deps.store));
         try {
           return await handler.handle(req, context(principal, grant, req.type, requestId, log, facts, budget ?? newBudget()));
         } catch (e) {

@@ -2,10 +2,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Store } from './store.js';
 import { queryTests } from './conformance/queries.js';
 import { conformanceTests, type SkipList } from './conformance/suite.js';
+import { markTests } from './conformance/marks.js';
 import { stateTests } from './conformance/state.js';
 import { writeTests } from './conformance/writes.js';
 
 export { rec } from './conformance/fixtures.js';
+export { MARKED_TYPES } from './conformance/marks.js';
 
 /**
  * The storage conformance suite: every engine registers it from its own test file.
@@ -37,6 +39,7 @@ export function runStoreConformance(opts: StoreConformanceOptions): void {
     writeTests({ test, markClosed: () => (closed = true) });
     queryTests({ test, markClosed: () => (closed = true) });
     stateTests({ test, markClosed: () => (closed = true) });
+    markTests({ test, markClosed: () => (closed = true) });
 
     it('every skip entry names a test of this suite', () => {
       expect(unusedSkips()).toEqual([]);

@@ -201,6 +201,15 @@ export interface Store {
   putState(key: string, value: unknown, expectRev: number): Promise<boolean>;
   /** Entries whose key starts with prefix, in key order, after `after` when given. */
   listState(prefix: string, opts: { after?: string; limit: number }): Promise<StateEntry[]>;
+  /**
+   * Change marks: each commit that writes a record of one of the store's marked types (an option of
+   * each engine) changes the mark `type:<type>` and `comp:<compartment>` of each compartment the
+   * record leaves or enters, once synced. Values are opaque (undefined: never changed); a mark read
+   * before some data and equal later says no marked write touched that data in between. Lets a
+   * process keep what it derived from rarely written records (access facts) and know when to
+   * derive it again, across processes and servers sharing the store.
+   */
+  readMarks(keys: string[]): Promise<unknown[]>;
   /** Resolves when the store can serve requests. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -16,7 +16,7 @@ import { replaceTerms } from './terms.js';
  * transaction interaction await it). They are not copied: structuredClone of a record cost about
  * as much as encoding it.
  */
-export function commit(dbs: Dbs, writes: Write[], found: (query: Write['unlessFound'] & object) => boolean): Promise<void> {
+export function commit(dbs: Dbs, writes: Write[], found: (query: Write['unlessFound'] & object) => boolean, marked: ReadonlySet<string> = new Set()): Promise<void> {
   if (writes.length === 0) return Promise.resolve();
   return dbs.root.childTransaction(() => {
     for (const write of writes) check(dbs, write.record, write.expect);
@@ -24,9 +24,13 @@ export function commit(dbs: Dbs, writes: Write[], found: (query: Write['unlessFo
     for (const { record, unlessFound } of writes) {
       if (unlessFound && found(unlessFound)) throw new StoreConflict(record.type, record.id, 0);
     }
-    for (const write of writes) apply(dbs, write.record);
+    const marks = new Set<string>();
+    for (const write of writes) apply(dbs, write.record, marked.has(write.record.type) ? marks : undefined);
+    // In the same transaction as the writes: a reader that sees the old mark read the old data.
+    for (const key of marks) dbs.marks.putSync(key, (dbs.marks.get(key) ?? 0) + 1);
   });
 }
+
 
 function check(dbs: Dbs, record: CurrentRecord, expect: Expectation): void {
   if (expect.kind === 'any') return;
@@ -35,9 +39,13 @@ function check(dbs: Dbs, record: CurrentRecord, expect: Expectation): void {
   if (actual !== expected) throw new StoreConflict(record.type, record.id, actual);
 }
 
-function apply(dbs: Dbs, record: CurrentRecord): void {
+function apply(dbs: Dbs, record: CurrentRecord, marks: Set<string> | undefined): void {
   const { type, id, versionId, lastUpdated } = record;
   const previous = dbs.current.get(currentKey(type, id));
+  if (marks) {
+    marks.add(`type:${type}`);
+    for (const comp of [...(previous?.comp ?? []), ...record.comp]) marks.add(`comp:${comp}`);
+  }
   if (previous && !previous.deleted) {
     for (const comp of previous.comp) dbs.comp.removeSync(compKey(comp, type, id));
     for (const key of writerKeys(previous)) dbs.comp.removeSync(key);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { open as openEnvironment } from 'lmdb';
 import { chunked, expectedInfo, readAll, runBlobConformance } from '../conformance-blobs.js';
-import { rec, runStoreConformance } from '../conformance.js';
+import { MARKED_TYPES, rec, runStoreConformance } from '../conformance.js';
 import { BlobTooLarge, type CurrentRecord, type StoreQuery } from '../store.js';
 import { STALE_UPLOAD_MS } from './blobs.js';
 import { openDbs } from './dbs.js';
@@ -24,7 +24,7 @@ afterAll(async () => {
 
 runStoreConformance({
   name: 'lmdb',
-  newStore: async () => createLmdbStore({ path: await tempDir() }),
+  newStore: async () => createLmdbStore({ path: await tempDir(), marked: MARKED_TYPES }),
 });
 
 runBlobConformance({

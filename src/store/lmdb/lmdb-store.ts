@@ -15,6 +15,8 @@ export interface LmdbStoreOptions {
   path: string;
   /** Hears of long work at open (building the indexes of a store of an earlier layout). */
   log?: (message: string) => void;
+  /** Types whose writes change marks (Store.readMarks); none by default. */
+  marked?: readonly string[];
 }
 
 export interface LmdbStore extends Store {
@@ -31,6 +33,7 @@ const info: StoreInfo = {
 
 export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbStore> {
   const dbs = openDbs(options.path);
+  const marked = new Set(options.marked ?? []);
   const stats: SearchStats = { examined: 0 };
   const compile = filterCache();
   let told = 0;
@@ -52,7 +55,8 @@ export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbSt
     search: (query) => search(dbs, stats, compile, query),
     history: async (query) => history(dbs, query),
     commit: async (writes) =>
-      commit(dbs, writes, ({ types, filter }) => anyMatch(dbs, stats, compile, { types, filter })),
+      commit(dbs, writes, ({ types, filter }) => anyMatch(dbs, stats, compile, { types, filter }), marked),
+    readMarks: async (keys) => keys.map((key) => dbs.marks.get(key)),
     updateSearchData: (updates) => updateSearchData(dbs, updates),
     putBlob: blobs.putBlob,
     openBlob: blobs.openBlob,

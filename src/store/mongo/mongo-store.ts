@@ -10,12 +10,15 @@ import { updateSearchData } from './reindex.js';
 import { readDoc, readRepaired } from './repair.js';
 import { describeServer } from './server.js';
 import { mongoState, type StateDoc } from './state.js';
+import { mongoMarks, type MarkDoc } from './marks.js';
 
 export interface MongoStoreOptions {
   /** A MongoDB connection string, e.g. mongodb://host:27017/?replicaSet=rs0. */
   uri: string;
-  /** Database name; the store uses its `resources`, `versions`, `claims` and `state` collections, and the GridFS bucket `blobs`. */
+  /** Database name; the store uses its `resources`, `versions`, `claims`, `state` and `marks` collections, and the GridFS bucket `blobs`. */
   db: string;
+  /** Types whose writes change marks (Store.readMarks); none by default. */
+  marked?: readonly string[];
 }
 
 /**
@@ -42,6 +45,7 @@ export async function createMongoStore(options: MongoStoreOptions): Promise<Stor
     const claims = db.collection<ClaimDoc>('claims');
     const blobs = await openBlobs(db);
     const state = await mongoState(db.collection<StateDoc>('state'));
+    const marks = mongoMarks(db.collection<MarkDoc>('marks'), c.resources, new Set(options.marked ?? []));
 
     return {
       info: { engine: 'mongodb', atomicCommit: server.transactions, atomicity: server.atomicity },
@@ -54,13 +58,14 @@ export async function createMongoStore(options: MongoStoreOptions): Promise<Stor
         undefined,
       search: (query) => search(c, query, server.filterInProcess),
       history: (query) => history(c, query),
-      commit: (writes) =>
+      readMarks: marks.readMarks,
+      commit: (writes) => marks.marking(writes, () =>
         withClaims(
           claims,
           writes,
           async (criteria) => (await search(c, { ...criteria, sort: [], offset: 0, limit: 1, count: false }, server.filterInProcess)).records.length > 0,
           () => (server.transactions ? commitInTransaction(c, writes) : commitInOrder(c, writes)),
-        ),
+        )),
       putBlob: blobs.putBlob,
       openBlob: blobs.openBlob,
       statBlob: blobs.statBlob,
