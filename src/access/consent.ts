@@ -37,20 +37,45 @@ function purposes(list: unknown): string[] {
   });
 }
 
-function walk(provision: unknown, inherited: Provision['type'], out: Provision[], depth: number): void {
-  if (!provision || typeof provision !== 'object' || depth > 8) return;
-  const p = provision as { type?: unknown; actor?: unknown; data?: unknown; purpose?: unknown; provision?: unknown };
-  const type = p.type === 'permit' || p.type === 'deny' ? p.type : inherited;
-  out.push({ type, actors: refs(p.actor, 'reference'), data: refs(p.data, 'reference'), purposes: purposes(p.purpose) });
-  if (Array.isArray(p.provision)) for (const nested of p.provision) walk(nested, type, out, depth + 1);
+/** The earliest (or, for an end, the last) millisecond a FHIR date or dateTime names; NaN when it is none. */
+function instant(value: unknown, end: boolean): number {
+  if (typeof value !== 'string') return NaN;
+  const m = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$/.exec(value);
+  if (!m) return Date.parse(value);
+  const [y, mo, d] = [Number(m[1]), m[2] ? Number(m[2]) - 1 : undefined, m[3] ? Number(m[3]) : undefined];
+  if (!end) return Date.UTC(y, mo ?? 0, d ?? 1);
+  // A partial end date holds to its last moment: 2026-06 holds through June 30th.
+  return (d !== undefined ? Date.UTC(y, mo!, d + 1) : mo !== undefined ? Date.UTC(y, mo + 1, 1) : Date.UTC(y + 1, 0, 1)) - 1;
 }
 
-/** What an active Consent says; undefined for any other status (inactive, rejected...: revoked). */
-export function readConsent(consent: Resource): ConsentFacts | undefined {
+/** Whether a provision's period (absent: always) holds at `now`; an unreadable bound does not limit it. */
+function holds(period: unknown, now: number): boolean {
+  if (!period || typeof period !== 'object') return true;
+  const { start, end } = period as { start?: unknown; end?: unknown };
+  const from = instant(start, false);
+  const to = instant(end, true);
+  return !(from > now) && !(to < now);
+}
+
+function walk(provision: unknown, inherited: Provision['type'], out: Provision[], depth: number, now: number): void {
+  if (!provision || typeof provision !== 'object' || depth > 8) return;
+  const p = provision as { type?: unknown; actor?: unknown; data?: unknown; purpose?: unknown; provision?: unknown; period?: unknown };
+  // Outside its period a provision says nothing, nor do the exceptions nested in it.
+  if (!holds(p.period, now)) return;
+  const type = p.type === 'permit' || p.type === 'deny' ? p.type : inherited;
+  out.push({ type, actors: refs(p.actor, 'reference'), data: refs(p.data, 'reference'), purposes: purposes(p.purpose) });
+  if (Array.isArray(p.provision)) for (const nested of p.provision) walk(nested, type, out, depth + 1, now);
+}
+
+/**
+ * What an active Consent says at `now` (epoch ms): the provisions whose period holds then.
+ * Undefined for any other status (inactive, rejected...: revoked).
+ */
+export function readConsent(consent: Resource, now: number): ConsentFacts | undefined {
   if (consent.status !== 'active') return undefined;
   const patient = (consent.patient as { reference?: unknown } | undefined)?.reference;
   const provisions: Provision[] = [];
   // A provision without a type permits (R4: the base policy applies; carnet reads a bare provision as a permit).
-  walk(consent.provision, 'permit', provisions, 0);
+  walk(consent.provision, 'permit', provisions, 0, now);
   return { ...(typeof patient === 'string' ? { patient } : {}), provisions };
 }

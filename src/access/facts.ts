@@ -138,7 +138,7 @@ export async function gatherFacts(store: Store, principal: Principal, now: Date,
   const naming: Record<string, unknown>[] = [entry('provision-actor', 'r', self)];
   if (names) naming.push({ comp: { $in: names } });
   for (const rec of names?.length === 0 ? [] : await find(store, 'Consent', { $and: naming })) {
-    const consent = rec.resource && readConsent(rec.resource);
+    const consent = rec.resource && readConsent(rec.resource, now.getTime());
     if (!consent?.patient) continue;
     for (const p of consent.provisions) {
       if (!p.actors.some((a) => mine.has(a))) continue;
@@ -159,7 +159,7 @@ export async function gatherFacts(store: Store, principal: Principal, now: Date,
   for (const p of emergencyFor) if (!gpSet.has(p)) reached.add(p);
   if (reached.size > 0) {
     for (const rec of await find(store, 'Consent', { $and: [{ comp: { $in: [...reached] } }, entry('provision-type', 'c', ['deny'])] })) {
-      const consent = rec.resource && readConsent(rec.resource);
+      const consent = rec.resource && readConsent(rec.resource, now.getTime());
       if (!consent?.patient) continue;
       for (const p of consent.provisions) {
         if (p.type !== 'deny' || (p.actors.length > 0 && !p.actors.some((a) => mine.has(a)))) continue;
