@@ -7,6 +7,8 @@ import { TEXTS } from '../../src/notify/notice.js';
 const ROLE = 'http://terminology.hl7.org/CodeSystem/v3-RoleCode';
 const TRE_A03 = 'https://mos.esante.gouv.fr/NOS/TRE_A03-ClasseDocument/FHIR/TRE-A03-ClasseDocument';
 const DAY = 24 * 3600 * 1000;
+/** A test makes a dozen requests and searches; on FerretDB (filters evaluated in process) with the suite's other files on two cores, that can pass the default minute. */
+const SLOW = 240_000;
 /** What the documents of these tests say about themselves: none of it may reach a notification. */
 const HEALTH_DATA = ['Radio du genou', '11502-2', 'Compte rendu', 'compte rendu', 'Résultats', '11488-4', 'Contenu', 'Claire', 'Document 1', 'title', 'description', 'Y29tcHRl'];
 
@@ -79,12 +81,12 @@ describeEngines('Notifications to the patient', (engine) => {
     tokens.er = await s.token({ fhirUser: `Practitioner/${ids.er}`, scope: 'user/*.rs', patient: ids.p, purpose_of_use: 'BTG' });
     // The patient authorizes doc: their own action.
     await post(consent(ids.p, { type: 'permit', actor: [actor(`Practitioner/${ids.doc}`)] }), tokens.patient);
-  });
+  }, SLOW);
 
   it('does not notify the patient of their own actions', async () => {
     await post(docOf(ids.p, { author: [{ reference: `Patient/${ids.p}` }], category: [{ coding: [{ system: TRE_A03, code: '90' }] }] }), tokens.patient);
     expect(await notifications(ids.p)).toEqual([]);
-  });
+  }, SLOW);
 
   it('notifies a new document once, with no health data', async () => {
     const d = await post(docOf(ids.p), tokens.author);
@@ -98,7 +100,7 @@ describeEngines('Notifications to the patient', (engine) => {
     const checked = await s.request({ method: 'POST', url: '/fhir/Communication/$validate', token: system, body: resource });
     expect(checked.status, checked.text).toBe(200);
     expect(checked.body.issue.filter((i: any) => i.severity === 'error')).toEqual([]);
-  });
+  }, SLOW);
 
   it('notifies an ITI-65 submission of three documents once', async () => {
     const before = (await notifications(ids.p, 'document-new')).length;
@@ -117,7 +119,7 @@ describeEngines('Notifications to the patient', (engine) => {
     const n = found.find((c) => c.about.length === 3);
     expectNotice(n, ids.p, 'document-new', '3 nouveaux documents ont été ajoutés à votre dossier.');
     expect(n.about.map((a: any) => a.reference).sort()).toEqual(docs.sort());
-  });
+  }, SLOW);
 
   it('notifies a changed document once, and a replacement by a submission once', async () => {
     const current = (await s.request({ method: 'GET', url: `/fhir/DocumentReference/${ids.d}`, token: tokens.author })).body;
@@ -143,7 +145,7 @@ describeEngines('Notifications to the patient', (engine) => {
     found = await notifications(ids.p, 'document-changed');
     expect(found).toHaveLength(3);
     expect(found.filter((c) => c.about.length === 1 && c.about[0].reference === `DocumentReference/${ids.d}`)).toHaveLength(2);
-  });
+  }, SLOW);
 
   it('does not notify a document the patient may not see yet, nor one hidden from legal representatives', async () => {
     const before = (await notifications(ids.p)).length;
@@ -159,7 +161,7 @@ describeEngines('Notifications to the patient', (engine) => {
     expect(found.filter((n) => n.about?.[0]?.reference === `DocumentReference/${lifted.id}`).map((n) => n.payload[0].contentString)).toEqual([TEXTS.documentsNew(1)]);
     await post(docOf(ids.m, { securityLabel: [label('INVISIBLE_REPRESENTANTS_LEGAUX')] }), tokens.author);
     expect(await notifications(ids.m, 'document-new')).toEqual([]);
-  });
+  }, SLOW);
 
   it("notifies a professional's first access once, and never shows notifications to other professionals", async () => {
     expect(await notifications(ids.p, 'first-access')).toEqual([]);
@@ -186,14 +188,14 @@ describeEngines('Notifications to the patient', (engine) => {
       expect(seen.body.total).toBe(0);
       expect((await s.request({ method: 'GET', url: `/fhir/Communication/${found[0].id}`, token: t })).status).toBe(404);
     }
-  });
+  }, SLOW);
 
   it('notifies concurrent first accesses once, and answers them all', async () => {
     const patient = (await post({ resourceType: 'Patient', birthDate: '1970-01-01', generalPractitioner: [{ reference: `Practitioner/${ids.other}` }] })).id;
     const answers = await Promise.all(Array.from({ length: 8 }, () => s.request({ method: 'GET', url: `/fhir/Patient/${patient}`, token: tokens.other })));
     expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
     expect(await notifications(patient, 'first-access')).toHaveLength(1);
-  });
+  }, SLOW);
 
   it('notifies an emergency access to the patient and to their médecin traitant, once a day', async () => {
     for (let i = 0; i < 2; i++) expect((await s.request({ method: 'GET', url: `/fhir/Patient/${ids.p}`, token: tokens.er })).status).toBe(200);
@@ -210,7 +212,7 @@ describeEngines('Notifications to the patient', (engine) => {
     expect((await s.request({ method: 'GET', url: `/fhir/Communication/${toGp[0].id}`, token: tokens.gp })).status).toBe(200);
     expect((await s.request({ method: 'GET', url: `/fhir/Communication/${toGp[0].id}`, token: tokens.doc })).status).toBe(404);
     expect((await s.request({ method: 'GET', url: `/fhir/Communication/${toPatient[0].id}`, token: tokens.patient })).status).toBe(200);
-  });
+  }, SLOW);
 
   it("notifies a professional's recording of the patient's authorization once", async () => {
     const attested = consent({ identifier: { system: INS, value: '1900112345678' } }, { type: 'permit', actor: [actor(`Practitioner/${ids.pro2}`)] }, { verification: [{ verified: true }] });
@@ -219,7 +221,7 @@ describeEngines('Notifications to the patient', (engine) => {
     expect(found).toHaveLength(1);
     expectNotice(found[0], ids.p, 'authorization', TEXTS.authorization);
     expect(found[0].about).toEqual([{ reference: `Consent/${c.id}` }]);
-  });
+  }, SLOW);
 
   it("notifies a new legal representative once, and a representative's actions", async () => {
     const second = await post({ resourceType: 'RelatedPerson', active: true, patient: { reference: `Patient/${ids.m}` }, relationship: [{ coding: [{ system: ROLE, code: 'FTH' }] }] });
@@ -239,7 +241,7 @@ describeEngines('Notifications to the patient', (engine) => {
     // The minor's own actions are theirs.
     await post({ resourceType: 'RelatedPerson', active: true, patient: { reference: `Patient/${ids.m}` }, relationship: [{ coding: [{ system: ROLE, code: 'GUARD' }] }] }, tokens.minor);
     expect(await notifications(ids.m, 'representative')).toHaveLength(2);
-  });
+  }, SLOW);
 
   it('notifies a document still embargoed two weeks after its date once, from the daily job', async () => {
     const recent = (await post(docOf(ids.p, { securityLabel: [label('INVISIBLE_PATIENT')], date: new Date(now().getTime() + 5 * DAY).toISOString() }), tokens.author)).id;
@@ -256,7 +258,7 @@ describeEngines('Notifications to the patient', (engine) => {
     } finally {
       offset = 0;
     }
-  });
+  }, SLOW);
 });
 
 describeEngines('Notifications with CARNET_AUDIT=off', (engine) => {
@@ -277,5 +279,5 @@ describeEngines('Notifications with CARNET_AUDIT=off', (engine) => {
     expect(found.entry[0].resource.payload[0].contentString).toBe(TEXTS.firstAccess);
     expect(found.entry[0].resource.about).toEqual([{ reference: `Practitioner/${gp}` }]);
     expect((await s.request({ method: 'GET', url: '/fhir/AuditEvent', token: system })).body.total).toBe(0);
-  });
+  }, SLOW);
 });
