@@ -15,6 +15,7 @@ import { createExecutor } from './interactions/executor.js';
 import type { Auditor } from './audit/auditor.js';
 import { createScheduler, type Scheduler } from './jobs/scheduler.js';
 import { auditRetentionJob } from './audit/retention.js';
+import { embargoNoticeJob } from './notify/embargo-job.js';
 import { handlers } from './interactions/registry.js';
 import { operations } from './operations/registry.js';
 import { exportOperation } from './operations/export.js';
@@ -134,6 +135,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     scheduler.add(auditRetentionJob({ store, policy: config.auditRetention }));
     // A job whose process died is taken up once its lease expires, by whichever process runs this first.
     scheduler.add({ name: 'export-resume', cron: '*/30 * * * * *', run: () => exportRunner.resume() });
+    scheduler.add(embargoNoticeJob({ store, registry, baseUrl: config.baseUrl }));
     const http = createHttpServer({
       logger, bodyLimit: config.bodyLimit, maxDepth: config.maxDepth, authenticator, executor, store,
       capabilities: () => capabilityStatement, smartConfiguration: () => smart,

@@ -66,7 +66,7 @@ export function isMinor(birthDate: unknown, now: Date): boolean {
   return now.getTime() < adult;
 }
 
-function isRepresentativeOf(related: CurrentRecord | undefined): string | undefined {
+export function isRepresentativeOf(related: CurrentRecord | undefined): string | undefined {
   const r = related?.resource;
   if (!r || related.deleted || r.active === false) return undefined;
   const codes = ((r.relationship as Array<{ coding?: Array<{ system?: string; code?: string }> }> | undefined) ?? []).flatMap((c) => c.coding ?? []);

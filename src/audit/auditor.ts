@@ -4,6 +4,7 @@ import type { AccessFacts } from '../access/facts.js';
 import { buildRecord } from '../interactions/records.js';
 import type { FhirRequest, FhirResult, Log } from '../interactions/types.js';
 import { newId } from '../interactions/write-checks.js';
+import { createAccessNotifier, patientsOf } from '../notify/access.js';
 import type { SearchRegistry } from '../search/registry.js';
 import type { Store } from '../store/store.js';
 import { auditEvent, requestEntity, type Agent } from './event.js';
@@ -35,6 +36,7 @@ const PROFESSIONALS = new Set(['Practitioner', 'PractitionerRole']);
 
 export function createAuditor(deps: AuditorDeps): Auditor {
   const journal = createJournal(deps.store);
+  const notifier = createAccessNotifier(deps);
 
   const userAgent = async (principal: Principal, facts: AccessFacts | undefined): Promise<Agent> => {
     const user = principal.fhirUser;
@@ -63,7 +65,9 @@ export function createAuditor(deps: AuditorDeps): Auditor {
     const [user, entities] = await Promise.all([userAgent(principal, facts), touched(deps, req, result)]);
     const resource = auditEvent({ interaction: req.interaction, status, failure, recorded, user, entities: [...entities, requestEntity(requestId)] });
     const writer = { now: deps.now, registry: deps.registry, baseUrl: deps.baseUrl, principal: AUDIT_WRITER };
-    await journal.append([buildRecord(resource, 'AuditEvent', newId(), undefined, writer)]);
+    const event = buildRecord(resource, 'AuditEvent', newId(), undefined, writer);
+    // The notifications of this access (first access, emergency) commit with its event.
+    await notifier.appendWith(journal, [event], { facts, status, patients: async () => patientsOf(entities), event: `AuditEvent/${event.id}` });
   };
 
   const recordOrFail = async (log: Log, ...args: Parameters<typeof record>) => {
@@ -78,7 +82,8 @@ export function createAuditor(deps: AuditorDeps): Auditor {
   return {
     journal,
     async around(req, principal, requestId, log, facts, run) {
-      if (!deps.enabled) return run();
+      // Without the access history, its notifications are still made (they are not for measurements).
+      if (!deps.enabled) return notifier.around(journal, deps, req, log, facts, run);
       let result: FhirResult;
       try {
         result = await run();

@@ -1,10 +1,14 @@
-import type { CurrentRecord, Store } from '../store/store.js';
+import { StoreConflict, type CurrentRecord, type Store } from '../store/store.js';
 import { createChainer } from './chain.js';
 import { createHeadKeeper } from './heads.js';
 
 export interface Journal {
-  /** Resolves once the records are durable (committed with the others pending at the time). */
-  append(records: CurrentRecord[]): Promise<void>;
+  /**
+   * Resolves once the records are durable (committed with the others pending at the time).
+   * `once`: records committed only if none with their id exists (a notification sent once, see
+   * src/notify/): one that another commit wrote first is dropped, not the commit.
+   */
+  append(records: CurrentRecord[], once?: CurrentRecord[]): Promise<void>;
   /** Commits made and events they carried, since start (for measurements). */
   readonly stats: { commits: number; events: number };
   /** Writes the chains' heads now (heads.ts); at close, and for tests. */
@@ -13,6 +17,7 @@ export interface Journal {
 
 interface Pending {
   records: CurrentRecord[];
+  once: CurrentRecord[];
   resolve: () => void;
   reject: (e: unknown) => void;
 }
@@ -37,10 +42,18 @@ export function createJournal(store: Store): Journal {
     const batch = pending;
     pending = [];
     const records = batch.flatMap((p) => p.records);
+    const once = new Map(batch.flatMap((p) => p.once).map((r) => [`${r.type}/${r.id}`, r]));
     // Linked in commit order; the chains' heads move only once the commit holds.
     const linked = chainer.link(records);
     try {
-      await store.commit(records.map((record) => ({ record, expect: { kind: 'absent' as const } })));
+      for (;;) {
+        try {
+          await store.commit([...records, ...once.values()].map((record) => ({ record, expect: { kind: 'absent' as const } })));
+          break;
+        } catch (e) {
+          if (!(e instanceof StoreConflict && once.delete(`${e.type}/${e.id}`))) throw e;
+        }
+      }
       linked.commit();
       stats.commits++;
       stats.events += records.length;
@@ -61,10 +74,10 @@ export function createJournal(store: Store): Journal {
   return {
     stats,
     flushHeads: () => heads.flush(),
-    append(records) {
-      if (records.length === 0) return Promise.resolve();
+    append(records, once = []) {
+      if (records.length === 0 && once.length === 0) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
-        pending.push({ records, resolve, reject });
+        pending.push({ records, once, resolve, reject });
         if (!inFlight) schedule();
       });
     },

@@ -1,5 +1,6 @@
 import { fhirError } from '../errors.js';
 import { StoreConflict, type Write } from '../store/store.js';
+import { writeNotices } from '../notify/writes.js';
 import type { Context, FhirRequest, FhirResult, InteractionHandler } from './types.js';
 
 /** What a write interaction decided: the store writes (with their expectations) and the reply. */
@@ -26,7 +27,8 @@ export async function commitPlanned(plan: Planner, req: FhirRequest, ctx: Contex
     const p = await plan(req, ctx);
     if (p.writes.length === 0) return p.result;
     try {
-      await ctx.store.commit(p.writes);
+      // The patient's notifications of these writes, in the same commit (src/notify/).
+      await ctx.store.commit([...p.writes, ...(await writeNotices(p.writes, ctx))]);
       return p.result;
     } catch (e) {
       if (!(e instanceof StoreConflict)) throw e;

@@ -3,6 +3,7 @@ import { PATIENT_REFERENCE } from '../fhir/resource-types.js';
 import type { Write } from '../store/store.js';
 import { StoreConflict } from '../store/store.js';
 import { mhdTransaction } from '../mhd/transaction-hooks.js';
+import { writeNotices } from '../notify/writes.js';
 import { bundle, type BundleEntry } from './bundle.js';
 import { inEntry, parseEntries, responseEntry, type InputEntry, type ParsedEntry } from './bundle-entries.js';
 import { criteriaFromString, findMatches } from './conditional.js';
@@ -169,6 +170,7 @@ async function attemptTransaction(req: FhirRequest, ctx: Context, entries: Input
     }
   }
   (await mhd.extraWrites(all)).forEach(claim);
-  if (all.length > 0) await ctx.store.commit(all);
+  // One notification per patient for the whole transaction (an ITI-65 submission), in its commit.
+  if (all.length > 0) await ctx.store.commit([...all, ...(await writeNotices(all, ctx))]);
   return { parsed, reads, results };
 }
