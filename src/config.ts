@@ -51,6 +51,21 @@ export interface Config {
   requestTimeoutMs: number;
   /** CARNET_JOBS: run the scheduled jobs on their cron schedules (default on; they can still be started on demand). */
   jobs: boolean;
+  /** Subscriptions (see README "Subscriptions"). */
+  subscriptions: SubscriptionConfig;
+}
+
+export interface SubscriptionConfig {
+  /** Hosts a rest-hook endpoint may name (CARNET_SUBSCRIPTION_ALLOWED_HOSTS); none by default: rest-hooks are refused. */
+  allowedHosts: string[];
+  /** Failed attempts of one notification before its Subscription is set to `error`. */
+  maxAttempts: number;
+  /** Delay before the first retry, ms; doubled at each further failure (capped at an hour). */
+  retryMs: number;
+  /** How late a version may become visible in the history after its lastUpdated, ms: the feed is read again that far back. */
+  lagMs: number;
+  /** Longest wait for a rest-hook endpoint's answer, ms. */
+  timeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -111,6 +126,25 @@ function authUrl(env: NodeJS.ProcessEnv, name: string): string | undefined {
     throw new ConfigError(name, 'expected an https URL (http only on localhost)');
   }
   return raw;
+}
+
+/** Host names, or host:port, as a URL's host gives them (lower case; a default port dropped). */
+function allowedHosts(env: NodeJS.ProcessEnv): string[] {
+  const raw = env.CARNET_SUBSCRIPTION_ALLOWED_HOSTS?.trim();
+  if (!raw) return [];
+  return raw.split(',').map((item) => {
+    const value = item.trim();
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(`http://${value}`);
+    } catch {
+      parsed = undefined;
+    }
+    if (!value || !parsed || parsed.pathname !== '/' || parsed.search || parsed.username || value.includes('/')) {
+      throw new ConfigError('CARNET_SUBSCRIPTION_ALLOWED_HOSTS', `"${value}" is not a host (expected e.g. hooks.example.org or 127.0.0.1:9000, comma-separated)`);
+    }
+    return parsed.host;
+  });
 }
 
 /** `*`, or a list of origins as browsers send them (scheme://host[:port], nothing after). */
@@ -182,6 +216,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConnections: int(env, 'CARNET_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
     requestTimeoutMs: int(env, 'CARNET_REQUEST_TIMEOUT', 300, 1, 86_400) * 1000,
     jobs: onOff(env, 'CARNET_JOBS', true),
+    subscriptions: {
+      allowedHosts: allowedHosts(env),
+      maxAttempts: int(env, 'CARNET_SUBSCRIPTION_MAX_ATTEMPTS', 8, 1, 100),
+      retryMs: int(env, 'CARNET_SUBSCRIPTION_RETRY_MS', 5_000, 1, 3_600_000),
+      lagMs: int(env, 'CARNET_SUBSCRIPTION_LAG_MS', 2_000, 0, 600_000),
+      timeoutMs: int(env, 'CARNET_SUBSCRIPTION_TIMEOUT_MS', 10_000, 100, 300_000),
+    },
   };
 }
 
