@@ -21,6 +21,7 @@ import { createLmdbStore } from './store/lmdb/lmdb-store.js';
 import { createMongoStore } from './store/mongo/mongo-store.js';
 import type { Store } from './store/store.js';
 import { createValidator } from './validation/validator.js';
+import { subscriptionJob } from './subscriptions/job.js';
 
 
 export interface AppDeps {
@@ -98,7 +99,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     let executor: ReturnType<typeof createExecutor>;
     const handlerMap = handlers(operations, () => executor, { maxBundleEntries: config.maxBundleEntries });
     executor = createExecutor({
-      store, registry, validator, now, baseUrl: config.baseUrl, defaultCount: config.defaultCount, maxCount: config.maxCount, limits: { binaryBytes: config.binaryLimit, maxStringLength: config.maxStringLength, maxArrayItems: config.maxArrayItems, maxElements: config.maxElements }, searchBudget: config.searchBudget, handlers: handlerMap, audit: config.audit,
+      store, registry, validator, now, baseUrl: config.baseUrl, defaultCount: config.defaultCount, maxCount: config.maxCount, limits: { binaryBytes: config.binaryLimit, maxStringLength: config.maxStringLength, maxArrayItems: config.maxArrayItems, maxElements: config.maxElements }, searchBudget: config.searchBudget, handlers: handlerMap, audit: config.audit, subscriptionHosts: config.subscriptions.allowedHosts,
     });
     const capabilityStatement = buildCapabilityStatement({
       baseUrl: config.baseUrl, version: packageVersion(), registry, interactions: new Set(handlerMap.keys()), operations, store: store.info, now: now(),
@@ -107,6 +108,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     });
     const smart = buildSmartConfiguration({ issuer, authServer });
     const scheduler = createScheduler({ store, now, log: logger });
+    scheduler.add(subscriptionJob({ store, registry, baseUrl: config.baseUrl, config: config.subscriptions, log: logger }));
     const http = createHttpServer({
       logger, bodyLimit: config.bodyLimit, maxDepth: config.maxDepth, authenticator, executor, store,
       capabilities: () => capabilityStatement, smartConfiguration: () => smart,

@@ -18,6 +18,8 @@ export interface TestServer {
   token(claims: { fhirUser?: string; scope: string; patient?: string; purpose_of_use?: string; expiresIn?: string }): Promise<string>;
   /** HTTP through Fastify's inject (no socket). */
   request(opts: { method: string; url: string; token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; headers: Record<string, any>; body: any; text: string }>;
+  /** Stops the server and starts another on the same data (store, token issuer); `app` is then the new one. */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -44,10 +46,12 @@ export async function startServer(engine: Engine, env: Record<string, string> = 
     ...(engine === 'mongodb' ? { MONGODB_URI: MONGODB_URI!, MONGODB_DB: db } : {}),
     ...env,
   });
-  const app = await createApp({ config, logger: createLogger('silent'), now });
+  let app = await createApp({ config, logger: createLogger('silent'), now });
   const issuer = await ensureLocalIssuer(dataDir);
   return {
-    app,
+    get app() {
+      return app;
+    },
     engine,
     baseUrl: config.baseUrl,
     token: (claims) => issuer.sign(claims),
@@ -69,6 +73,10 @@ export async function startServer(engine: Engine, env: Record<string, string> = 
         parsed = undefined;
       }
       return { status: res.statusCode, headers: res.headers, body: parsed, text: res.body };
+    },
+    async restart() {
+      await app.close();
+      app = await createApp({ config, logger: createLogger('silent'), now });
     },
     async close() {
       await app.close();

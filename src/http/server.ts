@@ -11,6 +11,7 @@ import { sendError, sendJson } from './reply.js';
 import { registerFhirRoutes } from './routes.js';
 import { registerRequestLog } from './request-log.js';
 import { registerSecurityHeaders } from './security-headers.js';
+import { registerWebsocket } from './websocket.js';
 
 export interface HttpDeps {
   logger: Logger;
@@ -93,5 +94,6 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
     });
   }
   registerFhirRoutes(app, deps.executor);
+  registerWebsocket(app, { authenticator: deps.authenticator, store: deps.store });
   return app;
 }
