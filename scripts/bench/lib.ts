@@ -110,14 +110,14 @@ export interface Carnet {
 }
 
 /** Runs `fn` against a carnet server started in its own process on a fresh data directory, then stops it. */
-export async function withCarnet(name: string, fn: (carnet: Carnet) => Promise<void>): Promise<void> {
+export async function withCarnet(name: string, fn: (carnet: Carnet & { dataDir: string; pid: number }) => Promise<void>, env: Record<string, string> = {}): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), `carnet-bench-${name}-`));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const token = await (await ensureLocalIssuer(dataDir)).sign({ scope: 'system/*.cruds' });
-  const child = await startProcess('src/main.ts', { PORT: String(port), CARNET_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, `${base}/health`);
+  const child = await startProcess('src/main.ts', { PORT: String(port), CARNET_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env }, `${base}/health`);
   try {
-    await fn({ base, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' } });
+    await fn({ base, dataDir, pid: child.pid!, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' } });
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));

@@ -40,6 +40,11 @@ describeEngines('Subscriptions: websocket', (engine) => {
   });
   afterAll(() => sockets.forEach((ws) => ws.terminate()));
 
+  it('is published in the CapabilityStatement', async () => {
+    const cs = await s.request({ method: 'GET', url: '/fhir/metadata' });
+    expect(cs.body.rest[0].extension).toContainEqual({ url: 'http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket', valueUri: 'ws://carnet.test/fhir/websocket' });
+  });
+
   it('refuses an upgrade without a valid token', async () => {
     await expect(connect(port)).rejects.toThrow(/401/);
     await expect(connect(port, 'not-a-token')).rejects.toThrow(/401/);
