@@ -7,7 +7,7 @@ import type { SearchRegistry } from '../search/registry.js';
 import { StoreConflict, type CurrentRecord, type Store } from '../store/store.js';
 import { FHIR_JSON } from './check.js';
 import { endpointRefusal, parseHeaders } from './criteria.js';
-import { SERVER_WRITER } from './owner.js';
+import { ownerAccess, ownerPrincipal, SERVER_WRITER, versionRecord, type RecordTest } from './owner.js';
 import { QUEUE, finish, publishWs, type QueueItem } from './queue.js';
 
 export interface DeliverDeps {
@@ -89,11 +89,21 @@ export function createSender(deps: DeliverDeps) {
         if (!p) subs.set(id, (p = deps.store.read('Subscription', id)));
         return p;
       };
+      const access = new Map<string, Promise<(type: string) => RecordTest>>();
+      const accessOf = (owner: string) => {
+        let a = access.get(owner);
+        if (!a) access.set(owner, (a = ownerAccess(deps.store, deps.registry, ownerPrincipal(owner)!, now)));
+        return a;
+      };
       let sent = 0;
       const one = async (key: string, rev: number, item: QueueItem) => {
         const sub = await subOf(item.subscription);
         const channel = (sub?.resource?.channel ?? {}) as Channel;
-        if (!sub || sub.deleted || sub.resource?.status !== 'active') return finish(deps.store, key, rev, now.getTime());
+        if (!sub || sub.deleted || sub.resource?.status !== 'active' || !ownerPrincipal(sub.writer)) return finish(deps.store, key, rev, now.getTime());
+        // Decided again at each attempt: a Consent withdrawn since the match (or during retries) stops it.
+        const version = await deps.store.vread(item.type, item.id, item.versionId);
+        const record = version && (await versionRecord(deps.store, deps.registry, deps.baseUrl, version));
+        if (!record || !(await accessOf(sub.writer!))(item.type)(record)) return finish(deps.store, key, rev, now.getTime());
         if (channel.type === 'websocket') {
           await publishWs(deps.store, sub.id, now);
           sent++;
@@ -102,8 +112,7 @@ export function createSender(deps: DeliverDeps) {
         // The allow-list of today, not of the day it was written.
         let failure = endpointRefusal(channel.endpoint, deps.allowedHosts);
         if (!failure) {
-          const version = channel.payload === FHIR_JSON ? await deps.store.vread(item.type, item.id, item.versionId) : undefined;
-          failure = await call(channel, item, version?.resource ? JSON.stringify(version.resource) : undefined, deps.timeoutMs);
+          failure = await call(channel, item, channel.payload === FHIR_JSON ? JSON.stringify(version!.resource) : undefined, deps.timeoutMs);
         }
         if (!failure) {
           sent++;

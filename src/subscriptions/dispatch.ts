@@ -1,11 +1,10 @@
 import { Query } from 'mingo';
 import type { JobLog } from '../jobs/scheduler.js';
-import { indexResource } from '../search/extract.js';
 import type { SearchRegistry } from '../search/registry.js';
 import { compileNative } from '../store/lmdb/native-filter.js';
 import type { CurrentRecord, Store, VersionRecord } from '../store/store.js';
 import { parseCriteria } from './criteria.js';
-import { ownerAccess, ownerPrincipal, type RecordTest } from './owner.js';
+import { ownerAccess, ownerPrincipal, versionRecord, type RecordTest } from './owner.js';
 import { CURSOR, enqueue, notificationKey, type Cursor } from './queue.js';
 
 export interface DispatchDeps {
@@ -76,14 +75,7 @@ export function createDispatcher(deps: DispatchDeps) {
     return byType;
   };
 
-  /** The version as a record with search data: the current record, or the version's own data recomputed. */
-  const asRecord = async (v: VersionRecord): Promise<CurrentRecord | undefined> => {
-    const current = await deps.store.read(v.type, v.id);
-    if (!current) return undefined;
-    if (current.versionId === v.versionId) return current;
-    const { idx, comp } = indexResource(v.resource!, deps.registry, { baseUrl: deps.baseUrl });
-    return { ...v, idx, comp, ...(current.by ? { by: current.by } : {}) };
-  };
+  const asRecord = (v: VersionRecord) => versionRecord(deps.store, deps.registry, deps.baseUrl, v);
 
   return {
     /** One pass; returns how many notifications it queued. */

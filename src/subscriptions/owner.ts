@@ -5,7 +5,8 @@ import { authorize, compartmentFilter } from '../access/permissions.js';
 import { parseFhirUser, type Principal } from '../auth/principal.js';
 import { parseScopes } from '../auth/scopes.js';
 import type { SearchRegistry } from '../search/registry.js';
-import type { CurrentRecord, Store } from '../store/store.js';
+import { indexResource } from '../search/extract.js';
+import type { CurrentRecord, Store, VersionRecord } from '../store/store.js';
 
 /** Writes carnet makes itself (a Subscription set to `error`): never an owner. */
 export const SERVER_WRITER = 'client:carnet-subscriptions';
@@ -59,4 +60,17 @@ export async function ownerAccess(store: Store, registry: SearchRegistry, princi
     }
     return test;
   };
+}
+
+/**
+ * A version as a record with search data, as access clauses test it: the current record when it
+ * is the current version, else the version's own search data recomputed, with the resource's
+ * writers (as src/interactions/records.ts versionVisible does). Undefined when gone.
+ */
+export async function versionRecord(store: Store, registry: SearchRegistry, baseUrl: string, v: VersionRecord): Promise<CurrentRecord | undefined> {
+  const current = await store.read(v.type, v.id);
+  if (!current || !v.resource) return undefined;
+  if (current.versionId === v.versionId) return current;
+  const { idx, comp } = indexResource(v.resource, registry, { baseUrl });
+  return { ...v, idx, comp, ...(current.by ? { by: current.by } : {}) };
 }

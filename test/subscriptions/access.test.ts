@@ -57,4 +57,27 @@ describeEngines('Subscriptions: only what the owner may see', (engine) => {
     expect(delivered()).not.toContain(hidden.id);
     expect(delivered()).not.toContain(afterRevocation.id);
   });
+
+  it('stops retrying a notification once the consent it rested on is withdrawn', { timeout: 240_000 }, async () => {
+    const failing = await startReceiver();
+    failing.answer.status = 503;
+    try {
+      await put({ resourceType: 'Practitioner', id: 'dr2', name: [{ family: 'Durand' }] });
+      await put({ resourceType: 'Patient', id: 'p6', birthDate: '1985-01-01' });
+      const dr = await s.token({ fhirUser: 'Practitioner/dr2', scope: 'user/*.cruds' });
+      const p6 = await s.token({ fhirUser: 'Patient/p6', scope: 'patient/*.cruds', patient: 'p6' });
+      const granted = await post(consent('p6', { type: 'permit', actor: [actor('Practitioner/dr2')] }), p6);
+      await post(restHook('DocumentReference?patient=Patient/p6', `http://127.0.0.1:${failing.port}/hook`), dr);
+      await post(document('p6', 'avec consentement'));
+      await pump(s, () => failing.received.length >= 1);
+
+      await put({ ...granted, status: 'inactive' }, p6);
+      failing.answer.status = 200;
+      const attempts = failing.received.length;
+      await pump(s, async () => (await s.app.store.listState('subq:', { limit: 10 })).length === 0);
+      expect(failing.received).toHaveLength(attempts);
+    } finally {
+      await failing.close();
+    }
+  });
 });
