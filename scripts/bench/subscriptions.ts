@@ -1,6 +1,8 @@
 // npm run bench:subscriptions: documents/s ingested (POST DocumentReference, concurrency 8) with no
-// active Subscription and with 1,000 active rest-hook Subscriptions (one per patient, criteria
-// DocumentReference?patient=..., written by a system client), alternated over several rounds of one
+// active Subscription, with 1,000 active rest-hook Subscriptions that match none of them (the cost
+// of following the feed and matching), and with 1,000 of which each document matches one (plus the
+// cost of queuing and sending a notification per document); criteria DocumentReference?patient=...,
+// written by a system client, alternated over several rounds of one
 // run against one carnet process whose subscription job runs every second, as in production. The
 // notifications go to a receiver in this process on 127.0.0.1; how many arrived, and how soon after
 // the ingest stopped, is printed too.
@@ -64,14 +66,15 @@ async function main() {
 
     // One system client writes them all, in transactions: switching 1,000 Subscriptions on or off
     // is then two requests, not 1,000 (whose cost would dwarf the measure on this machine).
-    const subscription = (i: number, status: string) => ({
-      resourceType: 'Subscription', id: `s${i}`, status, reason: 'bench', criteria: `DocumentReference?patient=Patient/p${i}`,
+    // `matching`: each of its patient's documents; else criteria on patients who get none.
+    const subscription = (i: number, status: string, matching: boolean) => ({
+      resourceType: 'Subscription', id: `s${i}`, status, reason: 'bench', criteria: `DocumentReference?patient=Patient/${matching ? 'p' : 'nobody'}${i}`,
       channel: { type: 'rest-hook', endpoint: hook, payload: 'application/fhir+json' },
     });
-    const setAll = async (status: string) => {
+    const setAll = async (status: string, matching = true) => {
       for (let from = 0; from < SUBSCRIPTIONS; from += 500) {
         const entry = [];
-        for (let i = from; i < Math.min(SUBSCRIPTIONS, from + 500); i++) entry.push({ resource: subscription(i, status), request: { method: 'PUT', url: `Subscription/s${i}` } });
+        for (let i = from; i < Math.min(SUBSCRIPTIONS, from + 500); i++) entry.push({ resource: subscription(i, status, matching), request: { method: 'PUT', url: `Subscription/s${i}` } });
         const res = await fetch(`${base}/fhir`, { method: 'POST', headers: { ...headers, prefer: 'return=minimal' }, body: JSON.stringify({ resourceType: 'Bundle', type: 'transaction', entry }) });
         if (res.status !== 200) throw new Error(`Subscriptions ${status}: ${res.status} ${(await res.text()).slice(0, 300)}`);
       }
@@ -81,12 +84,14 @@ async function main() {
     await setAll('off');
 
     // The machine is shared and noisy: phases alternate, and CPU per document is printed with the rate.
-    const runs: Record<'none' | 'active', Array<{ r: LoadResult; cpu?: number }>> = { none: [], active: [] };
+    const runs: Record<'none' | 'idle' | 'active', Array<{ r: LoadResult; cpu?: number }>> = { none: [], idle: [], active: [] };
     let delivered = 0;
     let expected = 0;
     let drainMs = 0;
     for (let round = 0; round < ROUNDS; round++) {
       runs.none.push(await ingest());
+      await setAll('requested', false);
+      runs.idle.push(await ingest());
       await setAll('requested');
       received = 0;
       const active = await ingest();
@@ -110,9 +115,10 @@ async function main() {
     console.log('');
     console.log(`ingest: POST DocumentReference, c=${CONNECTIONS}, ${DURATION} s per run, ${ROUNDS} alternated rounds, audit on`);
     console.log(line('no active Subscription', runs.none));
-    console.log(line(`${SUBSCRIPTIONS} active Subscriptions`, runs.active));
+    console.log(line(`${SUBSCRIPTIONS} active, matching none`, runs.idle));
+    console.log(line(`${SUBSCRIPTIONS} active, one per document`, runs.active));
     console.log(`notifications: ${delivered} of ${expected} delivered to 127.0.0.1 (each document matches one Subscription; autocannon does not count the requests still in flight when a run ends), ${duplicates} twice; the last round's were all sent within ${(drainMs / 1000).toFixed(1)} s of the end of its ingest`);
-    const docs = 200 + [...runs.none, ...runs.active].reduce((n, x) => n + x.r.total, 0);
+    const docs = 200 + [...runs.none, ...runs.idle, ...runs.active].reduce((n, x) => n + x.r.total, 0);
     console.log(`data size: ${PATIENTS} Patients, ${SUBSCRIPTIONS} Subscriptions, ${docs} DocumentReferences at the end (+ one AuditEvent per request)`);
   }, { CARNET_SUBSCRIPTION_ALLOWED_HOSTS: '127.0.0.1', ...(process.env.CARNET_JOBS ? { CARNET_JOBS: process.env.CARNET_JOBS } : {}) });
   receiver.close();
