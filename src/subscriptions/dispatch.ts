@@ -20,13 +20,37 @@ export interface DispatchDeps {
 
 interface Active {
   id: string;
+  /** The patients whose records alone the criteria can match (`comp`), when they name them. */
+  patients?: string[];
   /** Versions before this instant (the Subscription's creation) are not notified. */
   created: string;
   owner: string;
   matches: RecordTest;
 }
 
+interface ByType {
+  all: Active[];
+  /** Subscriptions whose criteria name no patient: tested against every version of the type. */
+  any: Active[];
+  byPatient: Map<string, Active[]>;
+}
+
 const PAGE = 500;
+
+/**
+ * The patients a compiled criteria confines matches to: the compiler adds `{comp: ...}` to a search
+ * naming patients by a compartment parameter (src/search/compile.ts), as a member of its top-level $and.
+ */
+function comparts(filter: Record<string, unknown>): string[] | undefined {
+  const members = Array.isArray(filter.$and) ? (filter.$and as Record<string, unknown>[]) : [filter];
+  for (const m of members) {
+    const comp = m.comp as unknown;
+    if (typeof comp === 'string') return [comp];
+    const list = (comp as { $in?: unknown } | undefined)?.$in;
+    if (Array.isArray(list) && list.every((x) => typeof x === 'string')) return list as string[];
+  }
+  return undefined;
+}
 const ACTIVE = { idx: { $elemMatch: { p: 'status', c: 'active' } } };
 
 /**
@@ -39,10 +63,10 @@ const ACTIVE = { idx: { $elemMatch: { p: 'status', c: 'active' } } };
  */
 export function createDispatcher(deps: DispatchDeps) {
   const seen = new Map<string, string>();
-  const compiled = new Map<string, { version: number; test: RecordTest; type: string }>();
+  const compiled = new Map<string, { version: number; test: RecordTest; type: string; patients?: string[] }>();
   const max = deps.maxSubscriptions ?? 10_000;
 
-  const criteriaTest = (record: CurrentRecord): { type: string; test: RecordTest } | undefined => {
+  const criteriaTest = (record: CurrentRecord): { type: string; test: RecordTest; patients?: string[] } | undefined => {
     const hit = compiled.get(record.id);
     if (hit?.version === record.versionId) return hit;
     try {
@@ -50,7 +74,8 @@ export function createDispatcher(deps: DispatchDeps) {
       const native = compileNative<CurrentRecord>(filter);
       const query = native ? undefined : new Query(filter);
       const test: RecordTest = native ?? ((r) => query!.test(r as unknown as Record<string, unknown>));
-      const entry = { version: record.versionId, test, type };
+      const patients = comparts(filter);
+      const entry = { version: record.versionId, test, type, ...(patients ? { patients } : {}) };
       compiled.set(record.id, entry);
       return entry;
     } catch (err) {
@@ -60,17 +85,20 @@ export function createDispatcher(deps: DispatchDeps) {
     }
   };
 
-  const activeByType = async (): Promise<Map<string, Active[]>> => {
+  const activeByType = async (): Promise<Map<string, ByType>> => {
     const { records } = await deps.store.search({ types: ['Subscription'], filter: ACTIVE, sort: [], offset: 0, limit: max + 1, count: false });
     if (records.length > max) deps.log.error({ max }, 'more active Subscriptions than one pass considers; the others are not notified');
-    const byType = new Map<string, Active[]>();
+    const byType = new Map<string, ByType>();
     for (const record of records.slice(0, max)) {
       if (record.resource?.status !== 'active' || !ownerPrincipal(record.writer)) continue;
       const c = criteriaTest(record);
       if (!c) continue;
-      const list = byType.get(c.type) ?? [];
-      list.push({ id: record.id, created: record.created ?? record.lastUpdated, owner: record.writer!, matches: c.test });
-      byType.set(c.type, list);
+      let t = byType.get(c.type);
+      if (!t) byType.set(c.type, (t = { all: [], any: [], byPatient: new Map() }));
+      const sub: Active = { id: record.id, created: record.created ?? record.lastUpdated, owner: record.writer!, matches: c.test, ...(c.patients ? { patients: c.patients } : {}) };
+      t.all.push(sub);
+      if (!c.patients) t.any.push(sub);
+      for (const p of c.patients ?? []) t.byPatient.set(p, [...(t.byPatient.get(p) ?? []), sub]);
     }
     return byType;
   };
@@ -84,7 +112,7 @@ export function createDispatcher(deps: DispatchDeps) {
       const at = now.toISOString();
       const byType = await activeByType();
       // The first pass ever starts at the oldest active Subscription: nothing it should notify is older.
-      const oldest = [...byType.values()].flat().reduce((min, sub) => (sub.created < min ? sub.created : min), at);
+      const oldest = [...byType.values()].flatMap((t) => t.all).reduce((min, sub) => (sub.created < min ? sub.created : min), at);
       const since = (cursorEntry?.value as Cursor | undefined)?.since ?? new Date(Math.min(Date.parse(oldest), now.getTime() - deps.lagMs)).toISOString();
       let queued = 0;
       if (byType.size > 0) {
@@ -100,11 +128,15 @@ export function createDispatcher(deps: DispatchDeps) {
           for (const v of records) {
             const vkey = `${v.type}/${v.id}/${v.versionId}`;
             if (seen.has(vkey)) continue;
-            const candidates = v.deleted || !v.resource ? undefined : byType.get(v.type)?.filter((s) => v.lastUpdated >= s.created);
-            if (candidates?.length) {
-              const record = await asRecord(v);
-              for (const sub of record ? candidates : []) {
-                if (!sub.matches(record!) || !(await accessOf(sub.owner))(v.type)(record!)) continue;
+            const t = v.deleted || !v.resource ? undefined : byType.get(v.type);
+            const record = t ? await asRecord(v) : undefined;
+            if (t && record) {
+              // Only the Subscriptions that can match: those naming one of the record's patients, and those naming none.
+              const candidates = new Set(t.any);
+              for (const p of record.comp) for (const sub of t.byPatient.get(p) ?? []) candidates.add(sub);
+              for (const sub of candidates) {
+                if (v.lastUpdated < sub.created) continue;
+                if (!sub.matches(record) || !(await accessOf(sub.owner))(v.type)(record)) continue;
                 const key = notificationKey(v.lastUpdated, sub.id, v.type, v.id, v.versionId);
                 const item = { subscription: sub.id, type: v.type, id: v.id, versionId: v.versionId, attempts: 0, nextAt: 0 };
                 if (await enqueue(deps.store, key, item)) queued++;
