@@ -36,6 +36,7 @@ interface ByType {
 }
 
 const PAGE = 500;
+const IDLE_CURSOR_MS = 60_000;
 
 /**
  * The patients a compiled criteria confines matches to: the compiler adds `{comp: ...}` to a search
@@ -149,6 +150,9 @@ export function createDispatcher(deps: DispatchDeps) {
       }
       const next = new Date(Math.max(Date.parse(since), now.getTime() - deps.lagMs)).toISOString();
       for (const [k, lastUpdated] of seen) if (lastUpdated < next) seen.delete(k);
+      // With no active Subscription the cursor moves once a minute, not every second: an idle server
+      // writes little, and a Subscription turned on later starts at most a minute (and the lag) back.
+      if (byType.size === 0 && cursorEntry && Date.parse(next) - Date.parse(since) < IDLE_CURSOR_MS) return 0;
       if (!(await deps.store.putState(CURSOR, { since: next } satisfies Cursor, cursorEntry?.rev ?? 0))) {
         deps.log.info({}, 'the subscription cursor moved under this pass; the next pass reads from there');
       }

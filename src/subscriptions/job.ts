@@ -17,6 +17,7 @@ export interface SubscriptionJobDeps {
 export const SUBSCRIPTION_JOB = 'subscriptions';
 /** Websocket events are for the sockets bound now: kept a minute for the servers to read them. */
 const WS_MAX_AGE_MS = 60_000;
+const PRUNE_EVERY = 30;
 
 /**
  * Subscriptions as a scheduled job (src/jobs/scheduler.ts): every second, under its lease, one
@@ -30,14 +31,18 @@ export function subscriptionJob(deps: SubscriptionJobDeps): Job {
     maxAttempts: deps.config.maxAttempts, retryMs: deps.config.retryMs, timeoutMs: deps.config.timeoutMs, log: deps.log,
   });
   let wsAfter: string | undefined;
+  let runs = 0;
   return {
     name: SUBSCRIPTION_JOB,
     cron: '* * * * * *',
     async run(ctx) {
       const queued = await dispatcher.dispatch(ctx.now(), ctx.signal);
       const sent = await sender.send(ctx.now(), ctx.signal);
-      const since = await dispatcher.since();
-      if (since) wsAfter = await prune(deps.store, since, ctx.now().getTime(), WS_MAX_AGE_MS, wsAfter);
+      // Leftovers are cleared while there is traffic, else now and then: an idle pass stays a few reads.
+      if (queued > 0 || sent > 0 || runs++ % PRUNE_EVERY === 0) {
+        const since = await dispatcher.since();
+        if (since) wsAfter = await prune(deps.store, since, ctx.now().getTime(), WS_MAX_AGE_MS, wsAfter);
+      }
       return { queued, sent };
     },
   };
