@@ -31,6 +31,7 @@ import { createLmdbStore } from './store/lmdb/lmdb-store.js';
 import { createMongoStore } from './store/mongo/mongo-store.js';
 import type { Store } from './store/store.js';
 import { createValidator } from './validation/validator.js';
+import { subscriptionJob } from './subscriptions/job.js';
 
 
 export interface AppDeps {
@@ -124,7 +125,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     served.push(preventionPlan(rules), preventionRun(startPrevention), preventionStatus);
     const handlerMap = handlers(served, () => executor, { maxBundleEntries: config.maxBundleEntries });
     executor = createExecutor({
-      store, registry, validator, now, baseUrl: config.baseUrl, defaultCount: config.defaultCount, maxCount: config.maxCount, limits: { binaryBytes: config.binaryLimit, maxStringLength: config.maxStringLength, maxArrayItems: config.maxArrayItems, maxElements: config.maxElements }, searchBudget: config.searchBudget, handlers: handlerMap, audit: config.audit,
+      store, registry, validator, now, baseUrl: config.baseUrl, defaultCount: config.defaultCount, maxCount: config.maxCount, limits: { binaryBytes: config.binaryLimit, maxStringLength: config.maxStringLength, maxArrayItems: config.maxArrayItems, maxElements: config.maxElements }, searchBudget: config.searchBudget, handlers: handlerMap, audit: config.audit, subscriptionHosts: config.subscriptions.allowedHosts,
     });
     const capabilityStatement = buildCapabilityStatement({
       baseUrl: config.baseUrl, version: packageVersion(), registry, interactions: new Set(handlerMap.keys()), operations: served, store: store.info, now: now(),
@@ -136,6 +137,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     // A job whose process died is taken up once its lease expires, by whichever process runs this first.
     scheduler.add({ name: 'export-resume', cron: '*/30 * * * * *', run: () => exportRunner.resume() });
     scheduler.add(embargoNoticeJob({ store, registry, baseUrl: config.baseUrl }));
+    scheduler.add(subscriptionJob({ store, registry, baseUrl: config.baseUrl, config: config.subscriptions, log: logger }));
     const http = createHttpServer({
       logger, bodyLimit: config.bodyLimit, maxDepth: config.maxDepth, authenticator, executor, store,
       capabilities: () => capabilityStatement, smartConfiguration: () => smart,

@@ -68,6 +68,8 @@ export interface Config {
   preventionBatch: number;
   /** CARNET_PREVENTION_RULES: the folder of prevention rule files (default conformance/prevention). */
   preventionRules?: string;
+  /** Subscriptions (see README "Subscriptions"). */
+  subscriptions: SubscriptionConfig;
 }
 
 /** A calendar duration: years, months and days. */
@@ -91,6 +93,19 @@ export function before(now: Date, d: Duration): Date {
   const t = new Date(now.getTime());
   t.setUTCFullYear(t.getUTCFullYear() - d.years, t.getUTCMonth() - d.months, t.getUTCDate() - d.days);
   return t;
+}
+
+export interface SubscriptionConfig {
+  /** Hosts a rest-hook endpoint may name (CARNET_SUBSCRIPTION_ALLOWED_HOSTS); none by default: rest-hooks are refused. */
+  allowedHosts: string[];
+  /** Failed attempts of one notification before its Subscription is set to `error`. */
+  maxAttempts: number;
+  /** Delay before the first retry, ms; doubled at each further failure (capped at an hour). */
+  retryMs: number;
+  /** How late a version may become visible in the history after its lastUpdated, ms: the feed is read again that far back. */
+  lagMs: number;
+  /** Longest wait for a rest-hook endpoint's answer, ms. */
+  timeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -158,6 +173,25 @@ function authUrl(env: NodeJS.ProcessEnv, name: string): string | undefined {
     throw new ConfigError(name, 'expected an https URL (http only on localhost)');
   }
   return raw;
+}
+
+/** Host names, or host:port, as a URL's host gives them (lower case; a default port dropped). */
+function allowedHosts(env: NodeJS.ProcessEnv): string[] {
+  const raw = env.CARNET_SUBSCRIPTION_ALLOWED_HOSTS?.trim();
+  if (!raw) return [];
+  return raw.split(',').map((item) => {
+    const value = item.trim();
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(`http://${value}`);
+    } catch {
+      parsed = undefined;
+    }
+    if (!value || !parsed || parsed.pathname !== '/' || parsed.search || parsed.username || value.includes('/')) {
+      throw new ConfigError('CARNET_SUBSCRIPTION_ALLOWED_HOSTS', `"${value}" is not a host (expected e.g. hooks.example.org or 127.0.0.1:9000, comma-separated)`);
+    }
+    return parsed.host;
+  });
 }
 
 /** `*`, or a list of origins as browsers send them (scheme://host[:port], nothing after). */
@@ -235,6 +269,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     preventionCron: cronExpression(env, 'CARNET_PREVENTION_CRON', '0 2 * * *'),
     preventionBatch: int(env, 'CARNET_PREVENTION_BATCH', 500, 1, 100_000),
     preventionRules: env.CARNET_PREVENTION_RULES || undefined,
+    subscriptions: {
+      allowedHosts: allowedHosts(env),
+      maxAttempts: int(env, 'CARNET_SUBSCRIPTION_MAX_ATTEMPTS', 8, 1, 100),
+      retryMs: int(env, 'CARNET_SUBSCRIPTION_RETRY_MS', 5_000, 1, 3_600_000),
+      lagMs: int(env, 'CARNET_SUBSCRIPTION_LAG_MS', 2_000, 0, 600_000),
+      timeoutMs: int(env, 'CARNET_SUBSCRIPTION_TIMEOUT_MS', 10_000, 100, 300_000),
+    },
   };
 }
 

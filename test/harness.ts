@@ -21,9 +21,12 @@ export interface TestServer {
   token(claims: { fhirUser?: string; scope: string; patient?: string; purpose_of_use?: string; expiresIn?: string }): Promise<string>;
   /** HTTP through Fastify's inject (no socket). */
   request(opts: { method: string; url: string; token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; headers: Record<string, any>; body: any; text: string }>;
-  close(): Promise<void>;
-  /** Closes this server's app, keeping its data, and opens a new app on the same data directory or database. */
+  /**
+   * Closes this server's app, keeping its data, and opens a new app on the same data directory or
+   * database (store, token issuer): `app` is then the new one. Resolves to this same server.
+   */
   restart(): Promise<TestServer>;
+  close(): Promise<void>;
 }
 
 const MONGODB_URI = process.env.MONGODB_URI;
@@ -54,10 +57,12 @@ export async function startServer(
     ...(engine === 'mongodb' ? { MONGODB_URI: MONGODB_URI!, MONGODB_DB: db } : {}),
     ...env,
   });
-  const app = await createApp({ config, logger: createLogger('silent'), now, exportHooks: on?.exportHooks });
+  let app = await createApp({ config, logger: createLogger('silent'), now, exportHooks: on?.exportHooks });
   const issuer = await ensureLocalIssuer(dataDir);
-  return {
-    app,
+  const server: TestServer = {
+    get app() {
+      return app;
+    },
     engine,
     baseUrl: config.baseUrl,
     dataDir: config.dataDir,
@@ -82,6 +87,12 @@ export async function startServer(
       }
       return { status: res.statusCode, headers: res.headers, body: parsed, text: res.body };
     },
+    async restart() {
+      await app.close();
+      // A new process: the test hooks of the first one (e.g. an export held midway) are not carried over.
+      app = await createApp({ config, logger: createLogger('silent'), now });
+      return server;
+    },
     async close() {
       await app.close();
       if (engine === 'mongodb') {
@@ -91,11 +102,8 @@ export async function startServer(
       }
       rmSync(dataDir, { recursive: true, force: true });
     },
-    async restart() {
-      await app.close();
-      return startServer(engine, env, now, { dataDir, db });
-    },
   };
+  return server;
 }
 
 /**

@@ -114,20 +114,20 @@ export interface Carnet {
 }
 
 /** Runs `fn` against a carnet server started in its own process on a fresh data directory, then stops it. */
-export async function withCarnet(name: string, fn: (carnet: Carnet) => Promise<void>): Promise<void> {
+export async function withCarnet(name: string, fn: (carnet: Carnet & { dataDir: string }) => Promise<void>, env: Record<string, string> = {}): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), `carnet-bench-${name}-`));
   const token = await (await ensureLocalIssuer(dataDir)).sign({ scope: 'system/*.cruds' });
   const children: ChildProcess[] = [];
-  const start = async (env: Record<string, string>) => {
+  const start = async (more: Record<string, string>) => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const child = await startProcess('src/main.ts', { PORT: String(port), CARNET_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env }, `${base}/health`);
+    const child = await startProcess('src/main.ts', { PORT: String(port), CARNET_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env, ...more }, `${base}/health`);
     children.push(child);
     return { base, pid: child.pid! };
   };
   try {
     const first = await start({});
-    await fn({ ...first, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' }, also: start });
+    await fn({ ...first, dataDir, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' }, also: start });
   } finally {
     for (const child of children) {
       child.kill('SIGTERM');

@@ -13,6 +13,7 @@ import { registerFhirRoutes } from './routes.js';
 import type { ExportRunner } from '../export/runner.js';
 import { registerRequestLog } from './request-log.js';
 import { registerSecurityHeaders } from './security-headers.js';
+import { registerWebsocket } from './websocket.js';
 
 export interface HttpDeps {
   logger: Logger;
@@ -98,5 +99,6 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
   }
   if (deps.exports) registerExportRoutes(app, { ...deps.exports, store: deps.store });
   registerFhirRoutes(app, deps.executor);
+  registerWebsocket(app, { authenticator: deps.authenticator, store: deps.store });
   return app;
 }

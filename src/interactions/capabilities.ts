@@ -59,6 +59,8 @@ export function buildCapabilityStatement(deps: CapabilityDeps): Record<string, u
     rest: [
       {
         mode: 'server',
+        // Where a Subscription's websocket channel is opened (R4 subscription.html#2.46.7.2).
+        extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket', valueUri: `${deps.baseUrl.replace(/^http/, 'ws')}/websocket` }],
         documentation: 'Every request except metadata and .well-known/smart-configuration needs a bearer JWT (SMART App Launch scopes, v2 and v1).',
         security: {
           cors: deps.cors ?? false,

@@ -27,6 +27,8 @@ export interface ExecutorDeps {
   handlers: Map<string, InteractionHandler>;
   /** CARNET_AUDIT: record an AuditEvent for every request (default true). */
   audit?: boolean;
+  /** Hosts a Subscription's rest-hook may name (CARNET_SUBSCRIPTION_ALLOWED_HOSTS). */
+  subscriptionHosts?: readonly string[];
 }
 
 export interface Executor {
@@ -113,6 +115,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
     facts,
     accessClauses: accessFor(principal, grant, requestType, facts, inCompartment),
     budget,
+    subscriptions: { allowedHosts: deps.subscriptionHosts ?? [] },
   });
 
   /** The cross-cutting checks that need no store: the type is served, the scopes grant the interaction. */

@@ -4,6 +4,7 @@ import { PATIENT_REFERENCE, type Resource } from '../fhir/resource-types.js';
 import type { BlobInfo, CurrentRecord } from '../store/store.js';
 import { checkAttachments } from './attachments.js';
 import { storeBinaryContent } from './binary.js';
+import { checkSubscription } from '../subscriptions/check.js';
 import type { Context, FhirRequest } from './types.js';
 
 /** A raw body is read once: a re-planned request (after a conflict) reuses its blob. */
@@ -36,6 +37,7 @@ export async function prepareForStorage(resource: Resource, id: string, req: Fhi
     if (stored.blob) ctx.transaction?.blobs.set(`Binary/${id}`, stored.blob);
     return stored.resource;
   }
+  if (resource.resourceType === 'Subscription') return checkSubscription(resource, ctx);
   await checkAttachments(resource, ctx);
   return resource.resourceType === 'Consent' ? resolveConsentPatient(resource, ctx) : resource;
 }
@@ -57,8 +59,13 @@ async function resolveConsentPatient(consent: Resource, ctx: Context): Promise<R
   return { ...consent, patient: { ...patient, reference: `Patient/${records[0].id}` } };
 }
 
-/** The record's compartments, with those a Binary inherits. */
+/**
+ * The record's compartments, with those a Binary inherits; a Subscription written under patient
+ * scopes joins that patient's compartment, where such a token may write and read it (it stays
+ * visible to its writers alone: src/access/clauses.ts).
+ */
 export async function withInheritedCompartments(record: CurrentRecord, ctx: Context): Promise<CurrentRecord> {
+  if (record.type === 'Subscription' && ctx.grant.compartment) return { ...record, comp: [...new Set([...record.comp, ctx.grant.compartment])] };
   if (record.type !== 'Binary' || !record.resource) return record;
   const inherited = await binaryCompartments(record.resource, ctx);
   return inherited.length ? { ...record, comp: [...new Set([...record.comp, ...inherited])] } : record;

@@ -78,6 +78,8 @@ export interface Context {
   budget?: SearchBudget;
   /** Shared by the entries of one transaction: what earlier entries stored, before the commit. */
   transaction?: TransactionScope;
+  /** What a Subscription's rest-hook may call (CARNET_SUBSCRIPTION_ALLOWED_HOSTS); none when absent. */
+  subscriptions?: { allowedHosts: readonly string[] };
 }
 
 export interface TransactionScope {

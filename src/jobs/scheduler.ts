@@ -110,7 +110,15 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
               deps.log.error({ err, job: job.name }, 'a scheduled job failed; its next run takes it up');
             }
           },
-          { name: job.name, timezone: job.timezone ?? 'Europe/Paris', noOverlap: true },
+          {
+            name: job.name, timezone: job.timezone ?? 'Europe/Paris', noOverlap: true,
+            // A tick skipped while the previous run goes on is how noOverlap works (a job every second
+            // may take longer under load), not a warning for the operator's console.
+            logger: {
+              info: () => undefined, debug: () => undefined, warn: () => undefined,
+              error: (message, err) => deps.log.error({ err, job: job.name }, String(message)),
+            },
+          },
         );
         tasks.push(task);
       }
