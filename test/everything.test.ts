@@ -60,6 +60,10 @@ describeEngines('Patient/$everything', (engine) => {
     refd.push(bin);
     mine.push(p, early, late, undated, cond, docRef);
     await post(obs(other, { performer: [{ reference: dr }] }));
+    // The server's notifications to the patient (a new document) are in their record too.
+    const notes = await s.request({ method: 'GET', url: `/fhir/Communication?recipient=${p}`, token });
+    for (const e of notes.body.entry ?? []) mine.push(`Communication/${e.resource.id}`);
+    expect(mine.filter((r) => r.startsWith('Communication/'))).toHaveLength(1);
   });
 
   it('gives the patient, their compartment and what it refers to, each once; paged with no empty last page', async () => {

@@ -31,6 +31,11 @@ export function markTests({ test }: Suite): void {
       expect(p2After).not.toEqual(p2);
       expect(p2After).not.toBeUndefined();
     });
+    test('concurrent commits that create the same marks all succeed and leave them set', async (store) => {
+      await Promise.all(Array.from({ length: 16 }, (_, i) => store.commit([any(rec('Patient', `p${i}`, 1, T(1), { comp: [`Patient/p${i}`] }))])));
+      const marks = await store.readMarks(['type:Patient', 'comp:Patient/p0', 'comp:Patient/p15']);
+      expect(marks.every((m) => m !== undefined)).toBe(true);
+    });
     test('every commit moves the mark again; a refused commit does not', async (store) => {
       await store.commit([any(rec('Patient', 'p1', 1, T(1), { comp: ['Patient/p1'] }))]);
       const [first] = await store.readMarks(['comp:Patient/p1']);

@@ -1,5 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Collection } from 'mongodb';
+import { isDuplicateKey } from './errors.js';
+
+/** A bulk write whose every failed operation hit a duplicate _id (an upsert that lost a race). */
+const lostUpsertRace = (e: unknown): boolean => {
+  const errors = (e as { writeErrors?: unknown }).writeErrors;
+  const list = Array.isArray(errors) ? errors : errors ? [errors] : [];
+  return list.length > 0 ? list.every((w: { code?: number }) => w.code === 11000) : isDuplicateKey(e);
+};
 import type { Write } from '../store.js';
 import { currentKey, type CurrentDoc } from './documents.js';
 
@@ -38,7 +46,17 @@ export function mongoMarks(marks: Collection<MarkDoc>, resources: Collection<Cur
       }
       for (const doc of before) for (const comp of doc.comp ?? []) keys.add(`comp:${comp}`);
       const v = randomUUID();
-      await marks.bulkWrite([...keys].map((key) => ({ updateOne: { filter: { _id: key }, update: { $set: { v } }, upsert: true } })), { ordered: false });
+      const ops = [...keys].map((key) => ({ updateOne: { filter: { _id: key }, update: { $set: { v } }, upsert: true } }));
+      // Two commits creating the same mark at once: one upsert inserts, the other fails on the
+      // duplicate _id (MongoDB and FerretDB alike) and succeeds as an update when tried again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await marks.bulkWrite(ops, { ordered: false });
+          return;
+        } catch (e) {
+          if (attempt >= 5 || !lostUpsertRace(e)) throw e;
+        }
+      }
     },
   };
 }
