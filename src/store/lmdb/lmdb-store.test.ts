@@ -66,6 +66,26 @@ describe('lmdb engine', () => {
     expect(history.records.map((r) => `${r.id}/${r.versionId}`)).toEqual(['o2/1', 'o1/3', 'o1/2', 'o1/1']);
   });
 
+  it('searches that stop before the end of a scan give back their read transaction (LMDB has 126 reader slots)', async () => {
+    const store = await openStore(await tempDir());
+    await store.commit(Array.from({ length: 20 }, (_, n) => ({ record: obs(`s${n}`, `p${n}`), expect: { kind: 'absent' } as const })));
+    // Pages of 1 over a scan, with commits in between: each snapshot's transaction was kept by the
+    // scan's abandoned cursor, until reads failed with MDB_READERS_FULL.
+    for (let round = 0; round < 200; round++) {
+      const pages = await Promise.all(
+        [0, 1, 2].map(async () => {
+          const page = store.search({ types: ['Observation'], filter: {}, sort: [], offset: 0, limit: 1, count: false });
+          await new Promise((r) => setTimeout(r, 0));
+          return page;
+        }),
+      );
+      expect(pages.map((p) => p.records.length)).toEqual([1, 1, 1]);
+      // A commit between rounds: the next read needs a newer snapshot, hence another transaction.
+      await store.commit([{ record: obs(`w${round}`, 'p0'), expect: { kind: 'absent' } }]);
+      expect((await store.read('Observation', 's0'))?.id).toBe('s0');
+    }
+  });
+
   it('a compartment-pinned search reads only that patient\'s records', async () => {
     const store = await openStore(await tempDir());
     const records: CurrentRecord[] = [];

@@ -279,8 +279,12 @@ function inComps(dbs: Dbs, comps: string[], type: string, found: Set<string>): S
   return found;
 }
 
-/** The next candidate record, or undefined at the end. */
-export type Candidates = () => CurrentRecord | undefined;
+/**
+ * The next candidate record, or undefined at the end; `close` releases what a search that stops
+ * before the end leaves open (a scan's cursor holds its read transaction, and with it one of LMDB's
+ * 126 reader slots, until closed: abandoned ones answered MDB_READERS_FULL under load).
+ */
+export type Candidates = (() => CurrentRecord | undefined) & { close?: () => void };
 
 /**
  * The current records of one type a source designates, in id order (the engine's tie-break), one
@@ -296,13 +300,21 @@ export function candidates(dbs: Dbs, type: string, source: Source, txn?: Transac
   if (source.kind === 'scan') {
     let range: Iterator<{ value: CurrentRecord }> | undefined;
     const { start, end } = prefixRange(type);
-    return () => {
+    let ended = false;
+    const pull: Candidates = () => {
+      if (ended) return undefined;
       range ??= dbs.current.getRange({ start: idsAfter !== undefined ? currentKey(type, idsAfter) : start, end, ...options })[Symbol.iterator]();
       let next = range.next();
       // The range starts at the key of `idsAfter` itself, which the page is after.
       if (!next.done && next.value.value.id === idsAfter) next = range.next();
+      if (next.done) ended = true;
       return next.done ? undefined : next.value.value;
     };
+    pull.close = () => {
+      if (!ended && range) range.return?.();
+      ended = true;
+    };
+    return pull;
   }
   // Ids are FHIR ids ([A-Za-z0-9.-]): code-unit order is the key order of a scan.
   const ids = [...idsOf(dbs, type, source)].sort(byCodeUnit);

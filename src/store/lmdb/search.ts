@@ -41,15 +41,19 @@ function prepare(dbs: Dbs, stats: SearchStats, compile: Compile, query: Pick<Sto
  */
 export async function search(dbs: Dbs, stats: SearchStats, compile: Compile, query: StoreQuery): Promise<StoreSearchResult> {
   const txn = dbs.root.useReadTransaction();
+  let perType: Candidates[] = [];
   try {
-    return await searchIn(dbs, stats, compile, query, txn);
+    const prepared = prepare(dbs, stats, compile, query, txn);
+    perType = prepared.perType;
+    return await searchIn(query, perType, prepared.matches);
   } finally {
+    // A search that stops at the end of its page, or past its budget, leaves scans open.
+    for (const next of perType) next.close?.();
     txn.done();
   }
 }
 
-async function searchIn(dbs: Dbs, stats: SearchStats, compile: Compile, query: StoreQuery, txn: Transaction): Promise<StoreSearchResult> {
-  const { perType, matches } = prepare(dbs, stats, compile, query, txn);
+async function searchIn(query: StoreQuery, perType: Candidates[], matches: (record: CurrentRecord) => boolean): Promise<StoreSearchResult> {
   const { offset, limit } = query;
   const slice = pace();
 
@@ -87,8 +91,12 @@ async function searchIn(dbs: Dbs, stats: SearchStats, compile: Compile, query: S
  */
 export function anyMatch(dbs: Dbs, stats: SearchStats, compile: Compile, query: Pick<StoreQuery, 'types' | 'filter'>): boolean {
   const { perType, matches } = prepare(dbs, stats, compile, query);
-  for (const next of perType) {
-    for (let record = next(); record; record = next()) if (matches(record)) return true;
+  try {
+    for (const next of perType) {
+      for (let record = next(); record; record = next()) if (matches(record)) return true;
+    }
+    return false;
+  } finally {
+    for (const next of perType) next.close?.();
   }
-  return false;
 }
