@@ -139,7 +139,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     scheduler.add(embargoNoticeJob({ store, registry, baseUrl: config.baseUrl }));
     scheduler.add(subscriptionJob({ store, registry, baseUrl: config.baseUrl, config: config.subscriptions, log: logger }));
     const http = createHttpServer({
-      logger, bodyLimit: config.bodyLimit, maxDepth: config.maxDepth, authenticator, executor, store,
+      logger, bodyLimit: config.bodyLimit, maxDepth: config.maxDepth, maxElements: config.maxElements, authenticator, executor, store,
       capabilities: () => capabilityStatement, smartConfiguration: () => smart,
       corsOrigins: config.corsOrigins, maxConnections: config.maxConnections, requestTimeoutMs: config.requestTimeoutMs,
       exports: { runner: exportRunner, baseUrl: config.baseUrl },

@@ -128,6 +128,18 @@ describeEngines('availability: search budget and size limits', (engine) => {
     expect((await s.request({ method: 'GET', url: '/fhir/Patient?family=imbrique', token })).body.entry ?? []).toHaveLength(0);
   });
 
+  it('a body far past the values limit is refused before it is parsed (413, even if its end is not JSON)', async () => {
+    // 300 names: 600 values and more, past the limit of 200; the body is cut short at its end.
+    const text = `{"resourceType":"Patient","name":[${Array.from({ length: 300 }, (_, i) => `{"family":"Avant${i}"}`).join(',')}`;
+    const res = await s.request({ method: 'POST', url: '/fhir/Patient', token, body: text, headers: { 'content-type': 'application/fhir+json' } });
+    expect(res.status).toBe(413);
+    expect(res.body.issue[0].code).toBe('too-costly');
+    expect(res.body.issue[0].diagnostics).toMatch(/more than 200 values/);
+    // The same text as an update, and a well-formed body under the limit still parses.
+    expect((await s.request({ method: 'PUT', url: '/fhir/Patient/p99', token, body: text, headers: { 'content-type': 'application/fhir+json' } })).status).toBe(413);
+    expect((await s.request({ method: 'POST', url: '/fhir/Patient', token, body: '{"resourceType":"Patient","name":[{"family":"Apres"}]', headers: { 'content-type': 'application/fhir+json' } })).status).toBe(400);
+  });
+
   it('a transaction holding an oversized resource answers 413 and writes none of its entries', async () => {
     const entry = [put({ ...patient(20), name: [{ family: 'Transac' }] } as any), put({ ...patient(21), name: Array.from({ length: 21 }, () => ({ family: 'Transac' })) } as any)];
     const res = await s.request({ method: 'POST', url: '/fhir', token, body: { resourceType: 'Bundle', type: 'transaction', entry } });

@@ -1,11 +1,15 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FhirError, fhirError } from '../errors.js';
+import { holdsMoreValuesThan } from '../validation/limits.js';
 import { isMediaType } from '../validation/media-type.js';
 import { keepDecimalText } from './decimals.js';
 
 export const FHIR_JSON = 'application/fhir+json';
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json-patch+json'];
+/** Whether a request's body is one resource: a create, an update, a conditional update (a patch and an operation's Parameters are not). */
+const isResourceBody = (req: FastifyRequest): boolean =>
+  (req.method === 'POST' && req.routeOptions.url === '/fhir/:type') || (req.method === 'PUT' && (req.routeOptions.url === '/fhir/:type' || req.routeOptions.url === '/fhir/:type/:id'));
 
 /** Deepest nesting of a parsed JSON value, walked without recursion. */
 function depthOf(value: unknown, limit: number): number {
@@ -22,11 +26,16 @@ function depthOf(value: unknown, limit: number): number {
 }
 
 /** JSON bodies are parsed here: a clear 400 for malformed JSON, a depth limit. (An own "__proto__" key from JSON.parse is inert and fails validation as an unknown element.) */
-export function registerParsers(app: FastifyInstance, maxDepth: number): void {
+export function registerParsers(app: FastifyInstance, maxDepth: number, maxElements = Infinity): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (_req, body, done) => {
+  app.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (req, body, done) => {
     const text = body as string;
     if (text.trim() === '') return done(null, undefined);
+    // A resource's body past the values limit is refused unread (limits.ts); bundles and operations
+    // hold several resources, each checked when it is reached.
+    if (isResourceBody(req) && holdsMoreValuesThan(text, maxElements)) {
+      return done(fhirError('too-large', `The body holds more than ${maxElements} values; this server takes at most that many in one resource`), undefined);
+    }
     let value: unknown;
     try {
       value = JSON.parse(text);

@@ -19,6 +19,8 @@ export interface HttpDeps {
   logger: Logger;
   bodyLimit: number;
   maxDepth: number;
+  /** Most values in one resource (CARNET_MAX_ELEMENTS): a body past it is refused before it is parsed. */
+  maxElements?: number;
   authenticator: Authenticator;
   executor: Executor;
   store: Store;
@@ -49,7 +51,7 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
   app.server.maxConnections = deps.maxConnections ?? 10_000;
   // Node enforces requestTimeout only while headersTimeout (60 s by default) is not longer.
   app.server.headersTimeout = Math.min(app.server.headersTimeout, deps.requestTimeoutMs ?? 300_000);
-  registerParsers(app, deps.maxDepth);
+  registerParsers(app, deps.maxDepth, deps.maxElements);
   // First, so that every answer, refusals included, carries these headers.
   registerCors(app, deps.corsOrigins ?? []);
   registerSecurityHeaders(app);

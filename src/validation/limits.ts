@@ -60,3 +60,47 @@ export function checkSizeLimits(resource: unknown, limits: SizeLimits, root: str
     todo.push(stack.length - 1);
   }
 }
+
+/**
+ * Whether a JSON text holds more than `limit` values (object members and array items, counted as
+ * checkSizeLimits counts them), read from the text without parsing it: a body far past the limit
+ * (a 3.4 MB Patient of 100,000 names) is refused before JSON.parse and the walks after it, which
+ * cost the event loop tens of milliseconds. Strings are skipped whole (indexOf), so long ones cost
+ * little. A text shorter than twice the limit cannot hold that many (each value takes a character
+ * and a separator) and is not read.
+ */
+export function holdsMoreValuesThan(text: string, limit: number): boolean {
+  if (text.length < 2 * limit) return false;
+  let values = 0;
+  // After `{` or `[`: the container is empty unless a value follows before its end.
+  let opened = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      if (opened) (values++, (opened = false));
+      let end = text.indexOf('"', i + 1);
+      while (end !== -1 && isEscaped(text, end)) end = text.indexOf('"', end + 1);
+      if (end === -1) return false; // malformed: JSON.parse says so
+      i = end;
+    } else if (c === 0x2c /* , */) {
+      if (++values > limit) return true;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (opened) values++;
+      opened = true;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      opened = false;
+    } else if (opened && c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) {
+      values++;
+      opened = false;
+    }
+    if (values > limit) return true;
+  }
+  return false;
+}
+
+/** Whether the quote at `at` is escaped: preceded by an odd number of backslashes. */
+function isEscaped(text: string, at: number): boolean {
+  let n = 0;
+  for (let j = at - 1; j >= 0 && text.charCodeAt(j) === 0x5c; j--) n++;
+  return n % 2 === 1;
+}
