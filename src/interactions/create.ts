@@ -6,13 +6,13 @@ import { binaryLinks } from './attachments.js';
 import { buildRecord, etag, httpDate } from './records.js';
 import { planned, writeHandler } from './planned.js';
 import { prepareForStorage, withInheritedCompartments } from './prepare.js';
-import { checkBody, checkWritable, newId, rawBinary, validateOrThrow, writeResult } from './write-checks.js';
+import { afterIndexing, checkBody, checkWritable, newId, rawBinary, validateOrThrow, writeResult } from './write-checks.js';
 
 export const create = writeHandler('create', async (req, ctx) => {
   const type = req.type!;
   const resource = req.raw ? rawBinary(req, ctx.baseUrl) : checkBody(req.body, type);
   checkPatientDocument(resource, ctx.principal, ctx.baseUrl);
-  validateOrThrow(resource, ctx);
+  await validateOrThrow(resource, ctx);
   let unlessFound: Write['unlessFound'];
   if (req.ifNoneExist !== undefined) {
     const { matches, query } = await conditionalSearch(ctx, type, criteriaFromString(req.ifNoneExist));
@@ -27,7 +27,7 @@ export const create = writeHandler('create', async (req, ctx) => {
   // The server assigns the id of a create (FHIR http.html#create): a client id is ignored.
   const id = req.id ?? newId();
   const stored = await prepareForStorage(resource, id, req, ctx);
-  const record = await withInheritedCompartments(buildRecord(stored, type, id, undefined, ctx), ctx);
+  const record = await withInheritedCompartments(await afterIndexing(buildRecord(stored, type, id, undefined, ctx)), ctx);
   checkWritable(record, ctx);
   const links = (await binaryLinks(record, ctx)).map((b): Write => ({ record: b, expect: { kind: 'version', versionId: b.versionId - 1 } }));
   // Committed only if the criteria still find nothing: a concurrent twin conflicts and is re-planned into a 200.

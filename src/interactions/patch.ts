@@ -51,7 +51,7 @@ async function planPatch(type: string, id: string, req: FhirRequest, ctx: Contex
   if (patched.resourceType !== type || patched.id !== id) {
     throw fhirError('invalid-resource', 'A patch may not change resourceType or id', `${type}.id`);
   }
-  validateOrThrow(patched, ctx);
+  await validateOrThrow(patched, ctx);
   const plan = await planVersion(patched, type, id, req, ctx);
   // The patch was computed on the version read above: commit only on top of that version.
   plan.writes[0].expect = { kind: 'version', versionId: current.versionId };

@@ -8,7 +8,7 @@ import { planned, writeHandler, type Plan } from './planned.js';
 import { buildRecord, canSee, parseIfMatch, unknown, writerOf } from './records.js';
 import type { Context, FhirRequest } from './types.js';
 import { prepareForStorage, withInheritedCompartments } from './prepare.js';
-import { checkBody, checkWritable, newId, rawBinary, validateOrThrow, writeResult } from './write-checks.js';
+import { afterIndexing, checkBody, checkWritable, newId, rawBinary, validateOrThrow, writeResult } from './write-checks.js';
 
 /** Plans a new version of type/id (or its first: create-on-update), honouring If-Match. */
 export async function planVersion(resource: Resource, type: string, id: string, req: FhirRequest, ctx: Context): Promise<Plan> {
@@ -27,7 +27,7 @@ export async function planVersion(resource: Resource, type: string, id: string, 
     throw fhirError('precondition-failed', `If-Match ${req.ifMatch} does not match the current version of ${type}/${id} (${live ? `W/"${currentVersion}"` : 'none'})`);
   }
   const stored = await prepareForStorage(resource, id, req, ctx);
-  const record = await withInheritedCompartments(buildRecord(stored, type, id, current, ctx), ctx);
+  const record = await withInheritedCompartments(await afterIndexing(buildRecord(stored, type, id, current, ctx)), ctx);
   checkWritable(record, ctx, current);
   const links = (await binaryLinks(record, ctx)).map((b): Write => ({ record: b, expect: { kind: 'version', versionId: b.versionId - 1 } }));
   return planned([{ record, expect: { kind: 'version', versionId: currentVersion } }, ...links], writeResult(record, live ? 200 : 201, req, ctx));
@@ -37,12 +37,12 @@ export const update = writeHandler('update', async (req, ctx) => {
   const type = req.type!;
   if (req.id !== undefined) {
     const resource = req.raw ? { ...rawBinary(req, ctx.baseUrl), id: req.id } : checkBody(req.body, type, req.id);
-    validateOrThrow(resource, ctx);
+    await validateOrThrow(resource, ctx);
     return planVersion(resource, type, req.id, req, ctx);
   }
   // Conditional update: PUT [type]?criteria
   const resource = checkBody(req.body, type);
-  validateOrThrow(resource, ctx);
+  await validateOrThrow(resource, ctx);
   const matches = await findMatches(ctx, type, req.query);
   if (matches.length > 1) throw fhirError('multiple-matches', `The criteria matched several ${type} resources`);
   if (matches.length === 1) {

@@ -3,6 +3,7 @@ import type { Resource } from '../fhir/resource-types.js';
 import { ID_PATTERN } from '../fhir/resource-types.js';
 import type { CurrentRecord } from '../store/store.js';
 import { checkSizeLimits } from '../validation/limits.js';
+import { LARGE_RESOURCE_VALUES, nextTurn } from '../pace.js';
 import { securityContextReference, withoutBlobMarker } from './binary.js';
 import { etag, httpDate, isVisible } from './records.js';
 import { checkWriteRules } from '../access/write-rules.js';
@@ -44,15 +45,24 @@ export function rawBinary(req: FhirRequest, baseUrl: string): Resource {
 
 /**
  * Validates against the R4 schema, invariants and declared profiles: 422 with one issue per
- * problem. First the size limits (413), which cost one walk of the resource.
+ * problem. First the size limits (413), which cost one walk of the resource. A large resource is
+ * validated in a turn of the event loop of its own (pace.ts).
  */
-export function validateOrThrow(resource: Resource, ctx: Context): void {
-  checkSizeLimits(resource, ctx.limits, resource.resourceType);
+export async function validateOrThrow(resource: Resource, ctx: Context): Promise<void> {
+  const values = checkSizeLimits(resource, ctx.limits, resource.resourceType);
+  if (values > LARGE_RESOURCE_VALUES) await nextTurn();
   const { issues } = ctx.validator.validate(resource);
   const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
   if (errors.length > 0) {
     throw new FhirError('invalid-resource', errors[0].diagnostics, { issues });
   }
+  if (values > LARGE_RESOURCE_VALUES) await nextTurn();
+}
+
+/** After a large record's indexing, the next step (its encoding in the commit) in a turn of its own. */
+export async function afterIndexing(record: CurrentRecord): Promise<CurrentRecord> {
+  if (record.idx.length > LARGE_RESOURCE_VALUES) await nextTurn();
+  return record;
 }
 
 /**

@@ -19,10 +19,10 @@ const BASE64_KEYS = new Set(['data', 'valueBase64Binary']);
  * Refuses (413) a resource holding a string or an array larger than the limits, or more values in
  * all than the limit (arrays within arrays multiply: 1,000 names of 1,000 given names each), before
  * anything costly is done with it: validation, index extraction and the indexes themselves grow
- * with every element, and run without yielding. One walk, without recursion; a path is spelled
- * only for the element refused.
+ * with every element. One walk, without recursion; a path is spelled only for the element
+ * refused. Returns the number of values.
  */
-export function checkSizeLimits(resource: unknown, limits: SizeLimits, root: string): void {
+export function checkSizeLimits(resource: unknown, limits: SizeLimits, root: string): number {
   const stack: Array<{ value: unknown; parent: number; step: string }> = [{ value: resource, parent: -1, step: root }];
   const path = (at: number, step: string): string => {
     const steps = [step];
@@ -41,6 +41,7 @@ export function checkSizeLimits(resource: unknown, limits: SizeLimits, root: str
       for (const [key, child] of Object.entries(value)) visit(child, at, `.${key}`, BASE64_KEYS.has(key));
     }
   }
+  return elements;
 
   function visit(child: unknown, parent: number, step: string, base64: boolean): void {
     if (++elements > limits.maxElements) {
