@@ -2,7 +2,7 @@ import { isServedType, type Resource } from '../fhir/resource-types.js';
 import { namedPatients } from '../access/named.js';
 import type { FhirRequest, FhirResult } from '../interactions/types.js';
 import type { SearchRegistry } from '../search/registry.js';
-import { indexResource } from '../search/extract.js';
+import { compartmentsOf } from '../search/extract.js';
 import type { Store } from '../store/store.js';
 import { patientEntity, queryEntity, SYSTEMS, type Entity } from './event.js';
 import { describe } from './names.js';
@@ -89,7 +89,7 @@ export async function touched(deps: TouchedDeps, req: FhirRequest, result: FhirR
       // Reading one's access history is recorded, but does not list the events read again.
       if (r.resourceType !== 'AuditEvent') entities.push(resourceEntity(ref, r, req.interaction.startsWith('history')));
       if (r.resourceType === 'Patient') addPatients([`Patient/${r.id}`]);
-      else if (r.resourceType !== 'Binary') addPatients(indexResource(r, deps.registry, { baseUrl: deps.baseUrl }).comp);
+      else if (r.resourceType !== 'Binary') addPatients(compartmentsOf(r, deps.registry, { baseUrl: deps.baseUrl }));
     }
   } else if (INSTANCE.has(req.interaction) && req.type) {
     const ref: Ref | undefined = req.id ? { type: req.type, id: req.id, version: req.versionId } : refOf(result?.location, body);

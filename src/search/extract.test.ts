@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { allergy, appointment, bloodPressure, glucose, helene, paul, report } from './fixtures.js';
+import { compartmentsOf } from './extract.js';
+import { ALL, allergy, appointment, bloodPressure, glucose, helene, paul, report } from './fixtures.js';
+import { createSearchRegistry } from './registry.js';
 import { recordOf } from './test-helpers.js';
 import { dateRange, extract as extractDates, MAX_TIME, MIN_TIME } from './types/date.js';
 import { normalizeString } from './types/string.js';
@@ -136,6 +138,14 @@ describe('indexResource', () => {
     expect(recordOf(appointment).comp).toEqual(['Patient/paul']);
     expect(entries(recordOf(appointment), 'patient')).toEqual([{ p: 'patient', r: 'Patient/paul' }]);
     expect(entries(recordOf(appointment), 'practitioner')).toEqual([{ p: 'practitioner', r: 'Practitioner/dr-martin' }]);
+  });
+
+  it('gives the same compartments from the compartment parameters alone (compartmentsOf)', () => {
+    const twoPatients = { ...appointment, participant: [...(appointment.participant as unknown[]), { actor: { reference: 'Patient/helene' }, status: 'accepted' }] };
+    for (const resource of [...ALL, twoPatients]) {
+      expect(compartmentsOf(resource, createSearchRegistry()), resource.resourceType).toEqual(recordOf(resource).comp);
+    }
+    expect(compartmentsOf(twoPatients, createSearchRegistry())).toEqual(['Patient/helene', 'Patient/paul']);
   });
 
   it('indexes an open-ended Period up to the end of time', () => {

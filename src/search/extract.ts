@@ -68,6 +68,25 @@ export function indexResource(resource: Resource, registry?: SearchRegistry, opt
 }
 
 /**
+ * The Patient compartments of a resource, as indexResource gives them, from its compartment
+ * parameters alone: what the access history needs of each resource a search returned, without
+ * extracting every other parameter again.
+ */
+export function compartmentsOf(resource: Resource, registry: SearchRegistry, opts: ExtractContext = {}): string[] {
+  const params = compartmentParams(registry, resource.resourceType);
+  const idx: IndexEntry[] = [];
+  for (const def of registry.defs(resource.resourceType)) {
+    if (!params.has(def.code)) continue;
+    try {
+      for (const e of extractParam(resource, def, registry, opts)) idx.push({ p: def.code, ...e });
+    } catch {
+      // unindexed, as in indexResource
+    }
+  }
+  return compartments(resource, idx, registry);
+}
+
+/**
  * Chained parameters are evaluated inside contained resources too (FHIR R4 search.html#contained):
  * a reference `#x` by parameter `author` to a contained Practitioner puts that Practitioner's
  * entries here as `author:Practitioner.given`, `author:Practitioner.identifier`..., which the
