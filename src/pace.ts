@@ -5,7 +5,7 @@
  * slice has run SLICE_MS; `pause()` then waits for the next turn of the event loop (setImmediate:
  * after pending I/O, so other requests' callbacks run first).
  */
-export const SLICE_MS = 4;
+export const SLICE_MS = 2;
 
 export interface Pace {
   due(): boolean;

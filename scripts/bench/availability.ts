@@ -1,6 +1,7 @@
 // Availability under costly requests: one client (the attacker) sends the worst requests of issue 11
 // (batches of 20 and of 1,000 `Observation?value-string:contains=...` searches over BENCH_OBSERVATIONS
-// Observations, a 3.4 MB Patient with 100,000 names, and one at the array cap) while another client
+// Observations, a 3.4 MB Patient with 100,000 names, and the largest Patient the limits in the
+// environment let through: CARNET_MAX_ARRAY_ITEMS and CARNET_MAX_ELEMENTS) while another client
 // (the victim) reads other resources; prints the victim's latencies during each attack, the
 // attacker's statuses and times, the machine and the data size.
 // The server runs in its own process on 127.0.0.1, from this checkout or from BENCH_SERVER_ROOT
@@ -11,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureLocalIssuer } from '../../src/auth/local-issuer.js';
+import { loadConfig } from '../../src/config.js';
 import { buildRecord } from '../../src/interactions/records.js';
 import { createSearchRegistry } from '../../src/search/registry.js';
 import { createLmdbStore } from '../../src/store/lmdb/lmdb-store.js';
@@ -78,7 +80,9 @@ const quantile = (sorted: number[], q: number) => (sorted.length === 0 ? NaN : s
 
 interface Attack {
   name: string;
-  send: (base: string, headers: Record<string, string>) => Promise<string>;
+  /** The request's path and body, made before the victim starts: building a 3.4 MB body in this process would stall the victim's own timing. */
+  path: string;
+  body: string;
 }
 
 /** A Bundle's entry statuses, counted: `200 OK x5, 400 Bad Request x15`. */
@@ -88,27 +92,37 @@ function statuses(body: any): string {
   return [...counts].map(([s, n]) => `${s} x${n}`).join(', ');
 }
 
-async function post(base: string, headers: Record<string, string>, path: string, body: unknown): Promise<string> {
-  const res = await fetch(`${base}${path}`, { method: 'POST', headers, body: JSON.stringify(body), signal: AbortSignal.timeout(ATTACK_SECONDS * 1000) });
-  const json: any = await res.json().catch(() => undefined);
+/** The attack's answer, read as text: it is parsed (described) once the victim has stopped. */
+async function send(attack: Attack, base: string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+  const res = await fetch(`${base}${attack.path}`, { method: 'POST', headers, body: attack.body, signal: AbortSignal.timeout(ATTACK_SECONDS * 1000) });
+  return { status: res.status, text: await res.text() };
+}
+
+function describe(answer: { status: number; text: string }): string {
+  let json: any;
+  try {
+    json = JSON.parse(answer.text);
+  } catch {
+    // not JSON: the status says it
+  }
   const inner = json?.resourceType === 'Bundle' ? ` (entries: ${statuses(json)})` : json?.resourceType === 'OperationOutcome' ? ` (${json.issue?.[0]?.code})` : '';
-  return `${res.status}${inner}`;
+  return `${answer.status}${inner}`;
 }
 
 const containsBatch = (n: number): Attack => ({
   name: `batch of ${n} value-string:contains searches`,
-  send: (base, headers) =>
-    post(base, headers, '/fhir', {
-      resourceType: 'Bundle',
-      type: 'batch',
-      entry: Array.from({ length: n }, (_, i) => ({ request: { method: 'GET', url: `Observation?value-string:contains=introuvable${i}` } })),
-    }),
+  path: '/fhir',
+  body: JSON.stringify({
+    resourceType: 'Bundle',
+    type: 'batch',
+    entry: Array.from({ length: n }, (_, i) => ({ request: { method: 'GET', url: `Observation?value-string:contains=introuvable${i}` } })),
+  }),
 });
 
 const bigPatient = (names: number): Attack => ({
   name: `Patient with ${names.toLocaleString('en')} names`,
-  send: (base, headers) =>
-    post(base, headers, '/fhir/Patient', { resourceType: 'Patient', name: Array.from({ length: names }, (_, i) => ({ family: `Famille${i}`, given: ['Marie-Claude'] })) }),
+  path: '/fhir/Patient',
+  body: JSON.stringify({ resourceType: 'Patient', name: Array.from({ length: names }, (_, i) => ({ family: `Famille${i}`, given: ['Marie-Claude'] })) }),
 });
 
 /** The victim: closed-loop reads of Patients and patient-scoped Observation searches until `stop` is set. */
@@ -157,22 +171,29 @@ run(async () => {
   try {
     // Warm-up (pages of the store mapped, validators compiled): not reported.
     await victim(base, headers, await stopAfter(3000));
-    await containsBatch(1).send(base, headers);
+    await send(containsBatch(1), base, headers);
+    await send(bigPatient(100), base, headers);
     results.push(line('no attack (3 s)', await victim(base, headers, await stopAfter(3000))));
-    for (const attack of [containsBatch(20), containsBatch(1000), bigPatient(100_000), bigPatient(10_000)]) {
+    // The largest Patient the server takes: as many names as one array may hold and its values allow
+    // (a name of a family and a given name is 4 values, plus resourceType and the array).
+    const { maxArrayItems, maxElements } = loadConfig(process.env);
+    const atCap = Math.min(maxArrayItems, Math.floor((maxElements - 2) / 4));
+    for (const attack of [containsBatch(20), containsBatch(1000), bigPatient(100_000), bigPatient(atCap)]) {
       const stop = { done: false };
       const victimRun = victim(base, headers, stop);
       // The victim is under way before the attack starts.
       await new Promise((r) => setTimeout(r, 200));
       const a0 = performance.now();
-      const status = await attack.send(base, headers).catch((e: Error) => `failed: ${e.message}`);
+      const answer = await send(attack, base, headers).catch((e: Error) => e);
       const took = performance.now() - a0;
       await new Promise((r) => setTimeout(r, 200));
       stop.done = true;
       // An attack cut at its bound may still hold the server (a batch runs on after its client left):
       // the server is then restarted on the same data, so that the next attack starts on an idle one.
       const idle = await answersWithin(base, headers, 10_000);
-      results.push(line(attack.name, await victimRun, `   attacker: ${status} in ${(took / 1000).toFixed(2)} s${idle ? '' : ' (still running: server restarted)'}`));
+      const times = await victimRun;
+      const status = answer instanceof Error ? `failed: ${answer.message}` : describe(answer);
+      results.push(line(attack.name, times, `   attacker: ${status} in ${(took / 1000).toFixed(2)} s${idle ? '' : ' (still running: server restarted)'}`));
       if (!idle) {
         server.kill('SIGKILL');
         await new Promise((r) => server.once('exit', r));
