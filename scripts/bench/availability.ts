@@ -9,7 +9,7 @@
 // Bounded: each attack stops after BENCH_ATTACK_SECONDS, and the victim stops with it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureLocalIssuer } from '../../src/auth/local-issuer.js';
 import { loadConfig } from '../../src/config.js';
@@ -21,7 +21,9 @@ import { freePort, machine, ROOT, run } from './lib.js';
 
 const PATIENTS = Number(process.env.BENCH_PATIENTS ?? 1_000);
 const OBSERVATIONS = Number(process.env.BENCH_OBSERVATIONS ?? 50_000);
-const VICTIMS = Number(process.env.BENCH_VICTIM_CONNECTIONS ?? 4);
+// The victim: one client reading one request at a time (the issue's "another client"), then four
+// connections in a closed loop, which alone keep the one server process busy (a stress figure).
+const VICTIMS = (process.env.BENCH_VICTIM_CONNECTIONS ?? '1,4').split(',').map(Number);
 const ATTACK_SECONDS = Number(process.env.BENCH_ATTACK_SECONDS ?? 60);
 const SERVER_ROOT = process.env.BENCH_SERVER_ROOT ?? ROOT;
 const BASE = 'http://127.0.0.1/fhir';
@@ -126,7 +128,7 @@ const bigPatient = (names: number): Attack => ({
 });
 
 /** The victim: closed-loop reads of Patients and patient-scoped Observation searches until `stop` is set. */
-async function victim(base: string, headers: Record<string, string>, stop: { done: boolean }): Promise<number[]> {
+async function victim(base: string, headers: Record<string, string>, stop: { done: boolean }, connections = 4): Promise<number[]> {
   const times: number[] = [];
   let n = 0;
   const one = async (c: number) => {
@@ -145,7 +147,7 @@ async function victim(base: string, headers: Record<string, string>, stop: { don
       times.push(performance.now() - t0);
     }
   };
-  await Promise.all(Array.from({ length: VICTIMS }, (_, c) => one(c)));
+  await Promise.all(Array.from({ length: connections }, (_, c) => one(c)));
   return times;
 }
 
@@ -173,32 +175,35 @@ run(async () => {
     await victim(base, headers, await stopAfter(3000));
     await send(containsBatch(1), base, headers);
     await send(bigPatient(100), base, headers);
-    results.push(line('no attack (3 s)', await victim(base, headers, await stopAfter(3000))));
     // The largest Patient the server takes: as many names as one array may hold and its values allow
     // (a name of a family and a given name is 4 values, plus resourceType and the array).
     const { maxArrayItems, maxElements } = loadConfig(process.env);
     const atCap = Math.min(maxArrayItems, Math.floor((maxElements - 2) / 4));
-    for (const attack of [containsBatch(20), containsBatch(1000), bigPatient(100_000), bigPatient(atCap)]) {
-      const stop = { done: false };
-      const victimRun = victim(base, headers, stop);
-      // The victim is under way before the attack starts.
-      await new Promise((r) => setTimeout(r, 200));
-      const a0 = performance.now();
-      const answer = await send(attack, base, headers).catch((e: Error) => e);
-      const took = performance.now() - a0;
-      await new Promise((r) => setTimeout(r, 200));
-      stop.done = true;
-      // An attack cut at its bound may still hold the server (a batch runs on after its client left):
-      // the server is then restarted on the same data, so that the next attack starts on an idle one.
-      const idle = await answersWithin(base, headers, 10_000);
-      const times = await victimRun;
-      const status = answer instanceof Error ? `failed: ${answer.message}` : describe(answer);
-      results.push(line(attack.name, times, `   attacker: ${status} in ${(took / 1000).toFixed(2)} s${idle ? '' : ' (still running: server restarted)'}`));
-      if (!idle) {
-        server.kill('SIGKILL');
-        await new Promise((r) => server.once('exit', r));
-        server = await startServer(dir, port);
-        await victim(base, headers, await stopAfter(3000));
+    for (const connections of VICTIMS) {
+      results.push(`victim: ${connections} connection${connections > 1 ? 's' : ''}`);
+      results.push(line('no attack (3 s)', await victim(base, headers, await stopAfter(3000), connections)));
+      for (const attack of [containsBatch(20), containsBatch(1000), bigPatient(100_000), bigPatient(atCap)]) {
+        const stop = { done: false };
+        const victimRun = victim(base, headers, stop, connections);
+        // The victim is under way before the attack starts.
+        await new Promise((r) => setTimeout(r, 200));
+        const a0 = performance.now();
+        const answer = await send(attack, base, headers).catch((e: Error) => e);
+        const took = performance.now() - a0;
+        await new Promise((r) => setTimeout(r, 200));
+        stop.done = true;
+        // An attack cut at its bound may still hold the server (a batch runs on after its client left):
+        // the server is then restarted on the same data, so that the next attack starts on an idle one.
+        const idle = await answersWithin(base, headers, 10_000);
+        const times = await victimRun;
+        const status = answer instanceof Error ? `failed: ${answer.message}` : describe(answer);
+        results.push(line(attack.name, times, `   attacker: ${status} in ${(took / 1000).toFixed(2)} s${idle ? '' : ' (still running: server restarted)'}`));
+        if (!idle) {
+          server.kill('SIGKILL');
+          await new Promise((r) => server.once('exit', r));
+          server = await startServer(dir, port);
+          await victim(base, headers, await stopAfter(3000));
+        }
       }
     }
   } finally {
@@ -208,7 +213,7 @@ run(async () => {
   }
   console.log('');
   for (const r of results) console.log(r);
-  console.log(`data size: ${PATIENTS} Patients, ${OBSERVATIONS} Observations; victim: ${VICTIMS} connections reading Patients and patient-scoped Observation searches (closed loop); one server process`);
+  console.log(`data size: ${PATIENTS} Patients, ${OBSERVATIONS} Observations; victim: ${VICTIMS.join(' then ')} connections reading Patients and patient-scoped Observation searches (closed loop); one server process; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 });
 
 async function answersWithin(base: string, headers: Record<string, string>, ms: number): Promise<boolean> {
