@@ -28,6 +28,10 @@ export function openDbs(path: string): Dbs {
     // disk; without it a commit resolves only once LMDB has synced it. Never noSync.
     overlappingSync: false,
     maxDbs: 16,
+    // Each search that pauses holds its snapshot's read transaction (search.ts), and a snapshot per
+    // commit in between: LMDB's default of 126 reader slots is a few hundred slow searches away
+    // under writes. A slot is 64 bytes of the lock file.
+    maxReaders: 1024,
   });
   return {
     root,
