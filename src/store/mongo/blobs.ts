@@ -131,7 +131,16 @@ export async function openBlobs(db: Db): Promise<Blobs> {
       const file = await files.findOne({ filename: sha256 }, { projection: { _id: 1 } });
       if (!file) return false;
       // Recorded first: chunks that a crash leaves without their file are removed by a later open's sweep.
-      await uploads.updateOne({ _id: file._id }, { $set: { at: new Date(), state: 'sweep' } }, { upsert: true });
+      const marked = await uploads.updateOne({ _id: file._id }, { $set: { at: new Date(), state: 'sweep' } }, { upsert: true }).then(
+        () => true,
+        // Deletes racing each upsert the record: the loser's duplicate key error says it exists, or that the winner is done.
+        async (err: unknown) => {
+          if (await uploads.findOne({ _id: file._id }, { projection: { _id: 1 } })) return true;
+          if (!(await files.findOne({ _id: file._id }, { projection: { _id: 1 } }))) return false;
+          throw err;
+        },
+      );
+      if (!marked) return false;
       // The file document first: the blob is gone from then on, and its chunks are no one's.
       const removed = await files.deleteOne({ _id: file._id });
       await chunks.deleteMany({ files_id: file._id });
