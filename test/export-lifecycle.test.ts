@@ -103,6 +103,17 @@ describeEngines('Bulk Data export: files removed, traffic audited, client failur
       expect(await jobState(s, done.id)).toBeUndefined();
       for (const blob of blobs) expect(await s.app.store.statBlob(blob)).toBeUndefined();
     });
+
+    it('a removal a crash interrupted (the job marked cancelled, its files still there) is finished by the expiry job', async () => {
+      const done = await run(s, token, '/fhir/$export?_type=Patient');
+      const [entry] = (await s.app.store.listState('export:', { limit: 1000 })).filter((e) => (e.value as ExportJob).id === done.id);
+      const job = entry!.value as ExportJob;
+      expect(await s.app.store.putState(entry!.key, { ...job, status: 'cancelled' }, entry!.rev)).toBe(true);
+      expect((await s.request({ method: 'GET', url: done.status, token })).status).toBe(404);
+      expect((await s.app.scheduler.runNow('export-expire')).result).toBe(1);
+      expect(await jobState(s, done.id)).toBeUndefined();
+      for (const file of job.output) expect(await s.app.store.statBlob(file.blob)).toBeUndefined();
+    });
   });
 
   describe('audit of the export traffic', () => {
