@@ -111,7 +111,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     const validator = createValidator();
     const exportRunner = createExportRunner({
       store, registry, baseUrl: config.baseUrl, now, log: logger, ...deps.exportHooks,
-      limits: { maxJobsPerClient: config.exportMaxJobs, fileBytes: config.exportFileBytes, pageSize: 1000, leaseMs: 30_000 },
+      limits: { maxJobsPerClient: config.exportMaxJobs, fileBytes: config.exportFileBytes, pageSize: 1000, leaseMs: 30_000, keepMs: config.exportKeepSeconds * 1000, searchBudget: config.searchBudget },
     });
     const served: typeof operations = [...operations, exportOperation(exportRunner)];
     // eslint-disable-next-line prefer-const -- the Bundle handlers reach the executor that holds them
@@ -136,6 +136,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     scheduler.add(auditRetentionJob({ store, policy: config.auditRetention }));
     // A job whose process died is taken up once its lease expires, by whichever process runs this first.
     scheduler.add({ name: 'export-resume', cron: '*/30 * * * * *', run: () => exportRunner.resume() });
+    // Finished exports are kept CARNET_EXPORT_KEEP, then removed with their files' bytes.
+    scheduler.add({ name: 'export-expire', cron: '*/5 * * * *', run: () => exportRunner.expire() });
     scheduler.add(embargoNoticeJob({ store, registry, baseUrl: config.baseUrl }));
     scheduler.add(subscriptionJob({ store, registry, baseUrl: config.baseUrl, config: config.subscriptions, log: logger }));
     const http = createHttpServer({

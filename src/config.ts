@@ -65,6 +65,8 @@ export interface Config {
   exportMaxJobs: number;
   /** An export's NDJSON file is split before it passes this many bytes (CARNET_EXPORT_FILE_BYTES). */
   exportFileBytes: number;
+  /** How long a finished export and its files are kept, in seconds (CARNET_EXPORT_KEEP). */
+  exportKeepSeconds: number;
   /** CARNET_PREVENTION_CRON: when the prevention job runs (node-cron expression, Europe/Paris). */
   preventionCron: string;
   /** CARNET_PREVENTION_BATCH: patients evaluated per batch (and per commit) of a prevention run. */
@@ -269,6 +271,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditRetention: { reads: duration(env, 'CARNET_AUDIT_RETENTION_READS', 'P6M'), writes: duration(env, 'CARNET_AUDIT_RETENTION_WRITES', 'P10Y') },
     exportMaxJobs: int(env, 'CARNET_EXPORT_MAX_JOBS', 2, 1, 1000),
     exportFileBytes: int(env, 'CARNET_EXPORT_FILE_BYTES', 256 * 1024 * 1024, 1, 64 * 1024 * 1024 * 1024),
+    exportKeepSeconds: int(env, 'CARNET_EXPORT_KEEP', 24 * 60 * 60, 1, 365 * 24 * 60 * 60),
     preventionCron: cronExpression(env, 'CARNET_PREVENTION_CRON', '0 2 * * *'),
     preventionBatch: int(env, 'CARNET_PREVENTION_BATCH', 500, 1, 100_000),
     preventionRules: env.CARNET_PREVENTION_RULES || undefined,

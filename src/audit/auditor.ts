@@ -62,7 +62,9 @@ export function createAuditor(deps: AuditorDeps): Auditor {
     const status = result?.status ?? (error instanceof FhirError ? error.status : 500);
     const failure = error === undefined ? undefined : error instanceof FhirError ? error.issues[0]?.diagnostics : 'internal error';
     const recorded = deps.now().toISOString();
-    const [user, entities] = await Promise.all([userAgent(principal, facts), touched(deps, req, result)]);
+    const [user, found] = await Promise.all([userAgent(principal, facts), touched(deps, req, result)]);
+    const named = new Set(found.map((e) => e.what?.reference));
+    const entities = [...found, ...(result?.auditEntities ?? []).filter((e) => !e.what?.reference || !named.has(e.what.reference))];
     const resource = auditEvent({ interaction: req.interaction, status, failure, recorded, user, entities: [...entities, requestEntity(requestId)] });
     const writer = { now: deps.now, registry: deps.registry, baseUrl: deps.baseUrl, principal: AUDIT_WRITER };
     const event = buildRecord(resource, 'AuditEvent', newId(), undefined, writer);

@@ -1,6 +1,7 @@
 import { Query } from 'mingo';
 import type { Filter } from '../search/compile.js';
 import type { CurrentRecord, Store } from '../store/store.js';
+import { writeFile } from './files.js';
 import type { ExportFile, ExportJob } from './job.js';
 
 const PAGE = 1000;
@@ -37,6 +38,8 @@ export async function deletedFile(store: Store, job: ExportJob, scopeOf: (type: 
       }
     }
   };
-  const blob = await store.putBlob(lines(), { maxBytes: Number.MAX_SAFE_INTEGER });
-  return count > 0 ? { type: 'Bundle', blob: blob.sha256, count } : undefined;
+  const file = await writeFile(store, lines());
+  if (count > 0) return { type: 'Bundle', ...file, count };
+  await store.deleteBlob(file.blob);
+  return undefined;
 }

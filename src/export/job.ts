@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Issue } from '../errors.js';
 import type { Store } from '../store/store.js';
 import type { ExportParams } from './params.js';
 
@@ -9,6 +10,8 @@ export interface ExportFile {
   type: string;
   /** SHA-256 of the blob. */
   blob: string;
+  /** Bytes of the random first line the blob begins with, not served (files.ts); absent on files written before it. */
+  salt?: number;
   count: number;
 }
 
@@ -30,7 +33,10 @@ export interface ExportJob {
   params: Omit<ExportParams, 'types'>;
   /** Nothing changed after this instant is exported (a later export passes it as _since). */
   transactionTime: string;
-  status: 'running' | 'done' | 'failed';
+  /** `cancelled`: being removed (DELETE, expiry); found by no one, and removed by the expiry job if a crash interrupts. */
+  status: 'running' | 'done' | 'failed' | 'cancelled';
+  /** When the job finished (done or failed): it is removed CARNET_EXPORT_KEEP seconds later. */
+  finishedAt?: string;
   /** Where the job resumes: the index of the type being written, the last id written of it. */
   cursor: { type: number; after?: string };
   output: ExportFile[];
@@ -40,7 +46,20 @@ export interface ExportJob {
   exported: number;
   /** What failed, for a failed job (the details are in the server log). */
   error?: string;
+  /** A failure the client caused (a _typeFilter past the search budget): the status URL answers it (4xx). */
+  failure?: { status: number; issues: Issue[] };
+  /**
+   * The patients whose records the files hold, as 'Patient/<id>', gathered as they are written (at
+   * most MAX_NAMED_PATIENTS): the export's AuditEvents name them. Absent for an export of every
+   * patient (a system client's system or patient level export).
+   */
+  patients?: string[];
+  /** More patients than `patients` names are in the files. */
+  morePatients?: boolean;
 }
+
+/** Patients named by an export's AuditEvents at most: past it, the events say there are more. */
+export const MAX_NAMED_PATIENTS = 1000;
 
 const PREFIX = 'export:';
 

@@ -7,9 +7,12 @@ import { subset } from '../interactions/subset.js';
 import { acquireLease } from '../jobs/lease.js';
 import type { JobLog } from '../jobs/scheduler.js';
 import type { SearchRegistry } from '../search/registry.js';
-import type { CurrentRecord, Store } from '../store/store.js';
-import { allJobs, jobKey, readJob, runningJobsOf, type ExportJob } from './job.js';
+import { SearchBudgetExceeded, type CurrentRecord, type Store } from '../store/store.js';
+import { tooCostly } from '../interactions/executor.js';
+import { allJobs, jobKey, MAX_NAMED_PATIENTS, readJob, runningJobsOf, type ExportFile, type ExportJob } from './job.js';
 import { deletedFile } from './deleted.js';
+import { removeFiles, writeFile } from './files.js';
+import { filesOf } from './manifest.js';
 import { exportFilters } from './scope.js';
 
 export interface ExportLimits {
@@ -21,6 +24,10 @@ export interface ExportLimits {
   pageSize: number;
   /** How long a job's lease holds without renewal, ms: a job whose process died is taken up after it. */
   leaseMs: number;
+  /** How long a finished job and its files are kept, ms (CARNET_EXPORT_KEEP). */
+  keepMs: number;
+  /** Records the _typeFilter sub-queries (chains, _has) of one job may examine together (CARNET_SEARCH_BUDGET). */
+  searchBudget: number;
 }
 
 export interface ExportRunnerDeps {
@@ -39,8 +46,11 @@ export interface ExportRunner {
   kickOff(job: ExportJob): Promise<void>;
   /** The requester's job, or undefined (another client's job is not found either). */
   find(subject: string, id: string): Promise<ExportJob | undefined>;
-  /** Removes the requester's job: it stops at its next page and its files are no longer served. False when not found. */
+  /** Removes the requester's job and its files' bytes; a running job stops at its next file. False when not found. */
   cancel(subject: string, id: string): Promise<boolean>;
+  /** Removes the jobs finished more than keepMs ago, and those a crash left half removed; returns how many. */
+  expire(): Promise<number>;
+  readonly keepMs: number;
   /** Takes up the running jobs no live process holds (after a restart or a crash). */
   resume(): Promise<void>;
   /** Stops the jobs of this process at their next page; they stay running in the store, for the next process. */
@@ -86,7 +96,18 @@ export function createExportRunner(deps: ExportRunnerDeps): ExportRunner {
     let found = await readJob(deps.store, key);
     if (!found || found.job.status !== 'running') return;
     let { job, rev } = found;
-    const filters = await exportFilters(job, deps);
+    const filters = await exportFilters(job, { ...deps, searchBudget: limits.searchBudget });
+    const patients = job.patients ? new Set(job.patients) : undefined;
+    let morePatients = job.morePatients ?? false;
+    const cover = (r: CurrentRecord): void => {
+      if (!patients || morePatients) return;
+      for (const p of r.type === 'Patient' ? [`Patient/${r.id}`] : r.comp) {
+        if (patients.has(p)) continue;
+        if (patients.size >= MAX_NAMED_PATIENTS) morePatients = true;
+        else patients.add(p);
+      }
+    };
+    const covered = () => (patients ? { patients: [...patients], ...(morePatients ? { morePatients } : {}) } : {});
     const save = async (next: ExportJob): Promise<boolean> => {
       if (!(await deps.store.putState(key, next, rev))) return false;
       rev += 1;
@@ -109,6 +130,7 @@ export function createExportRunner(deps: ExportRunnerDeps): ExportRunner {
             const size = Buffer.byteLength(next.line);
             if (bytes > 0 && bytes + size > limits.fileBytes) break;
             reader.take();
+            cover(next.record);
             bytes += size;
             count += 1;
             lastId = next.record.id;
@@ -120,19 +142,19 @@ export function createExportRunner(deps: ExportRunnerDeps): ExportRunner {
           }
           if (lines.length > 0) yield Buffer.from(lines.join(''));
         };
-        const blob = await deps.store.putBlob(content(), { maxBytes: Number.MAX_SAFE_INTEGER });
-        const next: ExportJob = { ...job, cursor: { type: job.cursor.type, after: lastId }, output: [...job.output, { type, blob: blob.sha256, count }], exported: job.exported + count };
-        // A job removed meanwhile (DELETE) fails this write: it stops here.
-        if (!(await save(next))) return;
+        const file: ExportFile = { type, ...(await writeFile(deps.store, content())), count };
+        const next: ExportJob = { ...job, cursor: { type: job.cursor.type, after: lastId }, output: [...job.output, file], exported: job.exported + count, ...covered() };
+        // A job removed meanwhile (DELETE) fails this write: it stops here, and the file it wrote is no one's.
+        if (!(await save(next))) return removeFiles(deps.store, [file]);
         if (signal.aborted) return;
       }
       if (!(await save({ ...job, cursor: { type: job.cursor.type + 1 } }))) return;
     }
     if (job.params.since && !job.deleted) {
       const file = await deletedFile(deps.store, job, filters.scope, signal);
-      if (!(await save({ ...job, deleted: file ? [file] : [] }))) return;
+      if (!(await save({ ...job, deleted: file ? [file] : [] }))) return removeFiles(deps.store, file ? [file] : []);
     }
-    await save({ ...job, status: 'done' });
+    await save({ ...job, status: 'done', finishedAt: deps.now().toISOString() });
   }
 
   async function run(key: string): Promise<void> {
@@ -146,18 +168,41 @@ export function createExportRunner(deps: ExportRunnerDeps): ExportRunner {
     }, Math.max(10, Math.floor(limits.leaseMs / 3)));
     try {
       await work(key, lost.signal);
-    } catch (err) {
+    } catch (thrown) {
       if (lost.signal.aborted) return;
-      // A client's error (a _typeFilter chain matching too much) is told as it is; anything else is the server's.
+      // A client's error (a _typeFilter past the search budget, a chain matching too much) is told as
+      // it is, with its 4xx status; anything else is the server's.
+      const err = thrown instanceof SearchBudgetExceeded ? tooCostly(thrown) : thrown;
       const told = err instanceof FhirError && err.status < 500;
       if (!told) deps.log.error({ err, job: key }, 'an export job failed');
       const error = told ? `The export stopped: ${err.message}` : 'The export failed on the server; see its log';
       const found = await readJob(deps.store, key).catch(() => undefined);
-      if (found) await deps.store.putState(key, { ...found.job, status: 'failed', error }, found.rev).catch(() => undefined);
+      if (found?.job.status === 'running') {
+        // A failed job's files are never served: their bytes go now.
+        const failed: ExportJob = { ...found.job, status: 'failed', finishedAt: deps.now().toISOString(), error, output: [], deleted: [], ...(told ? { failure: { status: err.status, issues: err.issues } } : {}) };
+        if (await deps.store.putState(key, failed, found.rev).catch(() => false)) await removeFiles(deps.store, filesOf(found.job)).catch(() => undefined);
+      }
     } finally {
       clearInterval(timer);
       stopping.signal.removeEventListener('abort', onStop);
       await lease.release().catch(() => undefined);
+    }
+  }
+
+  const expired = (job: ExportJob): boolean => Date.parse(job.finishedAt ?? job.transactionTime) + limits.keepMs <= deps.now().getTime();
+
+  /**
+   * Marks the job cancelled (no one finds it from then on, and a running job's next save fails),
+   * deletes its files' bytes, then the job. A crash in between leaves it cancelled, for expire().
+   */
+  async function remove(key: string, removable: (job: ExportJob) => boolean): Promise<boolean> {
+    for (;;) {
+      const found = await readJob(deps.store, key);
+      if (!found || !removable(found.job)) return false;
+      if (!(await deps.store.putState(key, { ...found.job, status: 'cancelled' }, found.rev))) continue;
+      await removeFiles(deps.store, filesOf(found.job));
+      await deps.store.putState(key, undefined, found.rev + 1);
+      return true;
     }
   }
 
@@ -170,6 +215,7 @@ export function createExportRunner(deps: ExportRunnerDeps): ExportRunner {
   };
 
   return {
+    keepMs: limits.keepMs,
     async kickOff(job) {
       const tooMany = () => fhirError('too-many-requests', `This client already has ${limits.maxJobsPerClient} exports running (CARNET_EXPORT_MAX_JOBS); wait for one to finish or cancel it`);
       if ((await runningJobsOf(deps.store, job.claims.sub)) >= limits.maxJobsPerClient) throw tooMany();
@@ -183,15 +229,17 @@ export function createExportRunner(deps: ExportRunnerDeps): ExportRunner {
       start(key);
     },
     async find(subject, id) {
-      return (await readJob(deps.store, jobKey(subject, id)))?.job;
+      const job = (await readJob(deps.store, jobKey(subject, id)))?.job;
+      return job?.status === 'cancelled' ? undefined : job;
     },
     async cancel(subject, id) {
-      const key = jobKey(subject, id);
-      for (;;) {
-        const found = await readJob(deps.store, key);
-        if (!found) return false;
-        if (await deps.store.putState(key, undefined, found.rev)) return true;
-      }
+      return remove(jobKey(subject, id), (job) => job.status !== 'cancelled');
+    },
+    async expire() {
+      const removable = (job: ExportJob) => job.status === 'cancelled' || (job.status !== 'running' && expired(job));
+      let removed = 0;
+      for await (const { key, job } of allJobs(deps.store)) if (removable(job) && (await remove(key, removable))) removed += 1;
+      return removed;
     },
     async resume() {
       for await (const { key, job } of allJobs(deps.store)) if (job.status === 'running') start(key);

@@ -50,13 +50,15 @@ export interface ExportFilters {
   scope(type: string): Promise<Filter>;
 }
 
-export async function exportFilters(job: ExportJob, deps: { store: Store; registry: SearchRegistry; baseUrl: string }): Promise<ExportFilters> {
+export async function exportFilters(job: ExportJob, deps: { store: Store; registry: SearchRegistry; baseUrl: string; searchBudget: number }): Promise<ExportFilters> {
   const principal = principalFromClaims(job.claims);
   const at = new Date(job.transactionTime);
   const members = job.level === 'group' ? await groupMembers(deps.store, job.group!) : undefined;
   const facts = await gatherFacts(deps.store, principal, at, async () => members);
   const access = accessOutsideRequest(principal, facts, deps.registry);
   const time: Filter = { lastUpdated: job.params.since ? { $gt: job.params.since, $lte: job.transactionTime } : { $lte: job.transactionTime } };
+  // The _typeFilter sub-queries of the job examine at most what one request's searches may.
+  const budget = { limit: deps.searchBudget, examined: 0 };
   const scope = async (type: string) => andFilters(levelClause(type, job.level, members), ...access(type), time);
   const filter = async (type: string) => {
     const clauses = access(type);
@@ -66,7 +68,7 @@ export async function exportFilters(job: ExportJob, deps: { store: Store; regist
       const alternatives: Filter[] = [];
       for (const q of queries) {
         const compiled = compileSearch(parseSearch(type, searchQuery(q), deps.registry, { strict: true, baseUrl: deps.baseUrl }), { now: at.getTime() });
-        alternatives.push(await resolveFilter(deps.store, compiled.filter, compiled.subqueries, access));
+        alternatives.push(await resolveFilter(deps.store, compiled.filter, compiled.subqueries, access, undefined, budget));
       }
       typeFilter = alternatives.length === 1 ? alternatives[0]! : { $or: alternatives };
     }

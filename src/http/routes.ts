@@ -100,17 +100,13 @@ export function registerFhirRoutes(app: FastifyInstance, executor: Executor): vo
     return instanceLevelOp(req);
   };
 
-  // GET or POST [base]/$name: a system-level operation ($prevention-run).
+  // GET or POST [base]/$name: a system-level operation ($export, $prevention-run).
   const systemOp = (req: FastifyRequest): Partial<FhirRequest> => {
     const { type } = req.params as Params;
     return type?.startsWith('$') ? { interaction: 'operation', operation: type.slice(1), type: undefined } : {};
   };
 
   app.get('/fhir/_history', run('history-system'));
-  // System-level operations (Bulk Data export); a type's are reached through /fhir/:type/:id.
-  const exportOp = (req: FastifyRequest): Partial<FhirRequest> => ({ operation: (req.url.split('?')[0]!.split('/').pop() ?? '').slice(1) });
-  app.get('/fhir/$export', run('operation', exportOp));
-  app.post('/fhir/$export', run('operation', exportOp));
   app.post('/fhir', async (req, reply) => {
     const kind = (req.body as { type?: unknown } | undefined)?.type;
     const interaction: Interaction = kind === 'batch' ? 'batch' : 'transaction';

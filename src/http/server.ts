@@ -99,7 +99,7 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
       return reply.send(deps.smartConfiguration());
     });
   }
-  if (deps.exports) registerExportRoutes(app, { ...deps.exports, store: deps.store });
+  if (deps.exports) registerExportRoutes(app, { ...deps.exports, store: deps.store, auditor: deps.executor.auditor });
   registerFhirRoutes(app, deps.executor);
   registerWebsocket(app, { authenticator: deps.authenticator, store: deps.store });
   return app;

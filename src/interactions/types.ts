@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 /** The logging calls interactions use (a pino logger or a Fastify request's child logger). */
 export type Log = Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
 import type { Resource } from '../fhir/resource-types.js';
+import type { Entity } from '../audit/event.js';
 import type { BlobInfo, SearchBudget, Store } from '../store/store.js';
 import type { Principal } from '../auth/authenticator.js';
 import type { AccessGrant, Interaction } from '../access/permissions.js';
@@ -53,6 +54,8 @@ export interface FhirResult {
   lastModified?: string;
   /** Other headers of the answer (e.g. the Content-Location of an asynchronous request's status). */
   headers?: Record<string, string>;
+  /** What the answer concerns beyond what the request names (a Bulk Data export's job and patients): its AuditEvent lists them too. */
+  auditEntities?: Entity[];
 }
 
 /** What every interaction may use. Built by the executor per request; access decided once. */

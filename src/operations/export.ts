@@ -5,7 +5,8 @@ import type { ExportJob, ExportLevel } from '../export/job.js';
 import { statusUrl } from '../export/manifest.js';
 import { parseExportParams, rawParams } from '../export/params.js';
 import type { ExportRunner } from '../export/runner.js';
-import { exportableTypes } from '../export/scope.js';
+import { exportableTypes, groupMembers } from '../export/scope.js';
+import { exportEntities, kickOffPatients } from '../export/audit.js';
 import { readVisible } from '../interactions/records.js';
 import type { Context, FhirRequest } from '../interactions/types.js';
 import type { OperationHandler } from './types.js';
@@ -51,6 +52,9 @@ export function exportOperation(runner: ExportRunner): OperationHandler {
       const types = params.types ? params.types.filter((t) => authorize(ctx.principal, t, 'search-type')) : [...authorizeTypes(ctx.principal, exportable, 'search-type').keys()];
       const { types: _types, ...rest } = params;
       const p = ctx.principal;
+      const members = level === 'group' ? await groupMembers(ctx.store, req.id!) : undefined;
+      // A system client's export of every patient lists none of them; any other gathers whose records its files hold.
+      const collects = level === 'group' || ctx.facts.actor.kind !== 'system';
       const job: ExportJob = {
         id: randomUUID(),
         claims: {
@@ -70,12 +74,14 @@ export function exportOperation(runner: ExportRunner): OperationHandler {
         cursor: { type: 0 },
         output: [],
         exported: 0,
+        ...(collects ? { patients: [] } : {}),
       };
       await runner.kickOff(job);
       return {
         status: 202,
         headers: { 'content-location': statusUrl(ctx.baseUrl, job.id) },
         body: informational(`The export has started; poll ${statusUrl(ctx.baseUrl, job.id)} for its progress and manifest`),
+        auditEntities: exportEntities(job.id, `${level}-level export started`, { patients: kickOffPatients(level, ctx.facts, members) }),
       };
     },
   };

@@ -4,7 +4,7 @@ import { BlobTooLarge, type BlobInfo, type Store } from './store.js';
 import { conformanceTests, type SkipList } from './conformance/suite.js';
 
 /**
- * The blob conformance suite (Store.putBlob, openBlob, statBlob): every engine registers it from
+ * The blob conformance suite (Store.putBlob, openBlob, statBlob, deleteBlob): every engine registers it from
  * its own test file, beside runStoreConformance. Each test gets a fresh store from newStore() and
  * closes it afterwards. A test an engine cannot pass goes in `skip` with the reason.
  */
@@ -168,6 +168,43 @@ export function runBlobConformance(opts: BlobConformanceOptions): void {
           expect(await store.openBlob(name)).toBeUndefined();
           expect(await store.statBlob(name)).toBeUndefined();
         }
+      });
+    });
+
+    describe('delete', () => {
+      test('removes the content: open and stat answer undefined, a second delete false', async (store) => {
+        const content = randomBytes(400_000);
+        const info = await store.putBlob(chunked(content), { maxBytes: MB });
+        expect(await store.deleteBlob(info.sha256)).toBe(true);
+        expect(await store.statBlob(info.sha256)).toBeUndefined();
+        expect(await store.openBlob(info.sha256)).toBeUndefined();
+        expect(await store.deleteBlob(info.sha256)).toBe(false);
+      });
+      test('leaves the other blobs alone', async (store) => {
+        const [a, b] = [randomBytes(300_000), randomBytes(300_000)];
+        const [infoA, infoB] = [await store.putBlob(a, { maxBytes: MB }), await store.putBlob(chunked(b), { maxBytes: MB })];
+        expect(await store.deleteBlob(infoA.sha256)).toBe(true);
+        expect(await store.statBlob(infoB.sha256)).toEqual(expectedInfo(b));
+        expect((await readAll((await store.openBlob(infoB.sha256))!.stream)).equals(b)).toBe(true);
+      });
+      test('the same content can be stored again afterwards', async (store) => {
+        const content = randomBytes(200_000);
+        const info = await store.putBlob(content, { maxBytes: MB });
+        await store.deleteBlob(info.sha256);
+        await roundTrip(store, content, chunked(content));
+      });
+      test('an unknown sha256 or a string that is not one deletes nothing', async (store) => {
+        const info = await store.putBlob(Buffer.from('abc'), { maxBytes: 10 });
+        for (const name of [expectedInfo(randomBytes(16)).sha256, info.sha256.toUpperCase(), `../${info.sha256}`, '', '../../blobs/tmp']) {
+          expect(await store.deleteBlob(name)).toBe(false);
+        }
+        expect(await store.statBlob(info.sha256)).toEqual(info);
+      });
+      test('concurrent deletes of one blob: exactly one answers true', async (store) => {
+        const info = await store.putBlob(randomBytes(100_000), { maxBytes: MB });
+        const answers = await Promise.all(Array.from({ length: 4 }, () => store.deleteBlob(info.sha256)));
+        expect(answers.filter(Boolean)).toHaveLength(1);
+        expect(await store.statBlob(info.sha256)).toBeUndefined();
       });
     });
 

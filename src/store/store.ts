@@ -174,8 +174,7 @@ export interface Store {
    * by its SHA-256: identical content is stored once. The content streams in and is hashed as it is
    * written; the promise resolves once the blob is durable. Past opts.maxBytes it throws
    * BlobTooLarge, stops reading the content and keeps nothing of it; if the content fails, nothing
-   * is kept either. Blobs are immutable and there is no delete for now: documents are archived for
-   * 10 years, and their deletion is a later issue.
+   * is kept either. Blobs are immutable; deleteBlob removes one.
    */
   putBlob(content: AsyncIterable<Uint8Array> | Uint8Array, opts: { maxBytes: number }): Promise<BlobInfo>;
   /**
@@ -184,6 +183,13 @@ export interface Store {
    */
   openBlob(sha256: string): Promise<{ info: BlobInfo; stream: NodeJS.ReadableStream } | undefined>;
   statBlob(sha256: string): Promise<BlobInfo | undefined>;
+  /**
+   * Removes the blob's content for good; false when no blob has this SHA-256. Blobs are shared by
+   * content: the caller must know that nothing else uses these bytes (a Bulk Data export's files
+   * carry a random first line for that, src/export/files.ts). A put of the same content racing the
+   * delete may find its blob gone, and a stream opened before may fail. Durable on return.
+   */
+  deleteBlob(sha256: string): Promise<boolean>;
   /**
    * Replaces idx, comp and srt of current records (reindexing); each update applies only while the
    * record is still at the given version. Versions and history are untouched. Returns how many changed.

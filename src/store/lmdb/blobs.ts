@@ -6,7 +6,7 @@ import type { RootDatabase } from 'lmdb';
 import { BlobDigest, digested, isSha256 } from '../blob-hash.js';
 import type { BlobInfo, Store } from '../store.js';
 
-export type Blobs = Pick<Store, 'putBlob' | 'openBlob' | 'statBlob'>;
+export type Blobs = Pick<Store, 'putBlob' | 'openBlob' | 'statBlob' | 'deleteBlob'>;
 
 /** What the file itself does not tell: kept in the LMDB database `blobs`, keyed by SHA-256. */
 interface BlobMeta {
@@ -94,6 +94,16 @@ export async function openBlobs(storePath: string, root: RootDatabase): Promise<
       if (!isSha256(sha256)) return undefined;
       const found = await stat(pathOf(sha256)).catch(undefinedIfMissing);
       return found && infoOf(sha256, found.size);
+    },
+
+    async deleteBlob(sha256) {
+      if (!isSha256(sha256)) return false;
+      const path = pathOf(sha256);
+      const removed = await unlink(path).then(() => true, (err: unknown) => undefinedIfMissing(err) ?? false);
+      if (removed) await syncDir(dirname(path));
+      // After the file: metadata without a file names nothing, and a later put of the content rewrites it.
+      await meta.remove(sha256);
+      return removed;
     },
   };
 }

@@ -63,6 +63,7 @@ export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbSt
     putBlob: blobs.putBlob,
     openBlob: blobs.openBlob,
     statBlob: blobs.statBlob,
+    deleteBlob: blobs.deleteBlob,
     ...lmdbState(dbs.state),
     ping: async () => {
       dbs.root.get('ping');

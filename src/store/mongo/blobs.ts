@@ -12,7 +12,7 @@ import {
 import { BlobDigest, digested, isSha256 } from '../blob-hash.js';
 import type { BlobInfo, Store } from '../store.js';
 
-export type Blobs = Pick<Store, 'putBlob' | 'openBlob' | 'statBlob'>;
+export type Blobs = Pick<Store, 'putBlob' | 'openBlob' | 'statBlob' | 'deleteBlob'>;
 
 /**
  * An upload in progress, recorded before its first chunk so that what a crash leaves of it can be
@@ -124,6 +124,28 @@ export async function openBlobs(db: Db): Promise<Blobs> {
       if (!isSha256(sha256)) return undefined;
       const file = await files.findOne({ filename: sha256 });
       return file ? infoOf(file) : undefined;
+    },
+
+    async deleteBlob(sha256) {
+      if (!isSha256(sha256)) return false;
+      const file = await files.findOne({ filename: sha256 }, { projection: { _id: 1 } });
+      if (!file) return false;
+      // Recorded first: chunks that a crash leaves without their file are removed by a later open's sweep.
+      const marked = await uploads.updateOne({ _id: file._id }, { $set: { at: new Date(), state: 'sweep' } }, { upsert: true }).then(
+        () => true,
+        // Deletes racing each upsert the record: the loser's duplicate key error says it exists, or that the winner is done.
+        async (err: unknown) => {
+          if (await uploads.findOne({ _id: file._id }, { projection: { _id: 1 } })) return true;
+          if (!(await files.findOne({ _id: file._id }, { projection: { _id: 1 } }))) return false;
+          throw err;
+        },
+      );
+      if (!marked) return false;
+      // The file document first: the blob is gone from then on, and its chunks are no one's.
+      const removed = await files.deleteOne({ _id: file._id });
+      await chunks.deleteMany({ files_id: file._id });
+      await uploads.deleteOne({ _id: file._id });
+      return removed.deletedCount === 1;
     },
   };
 }

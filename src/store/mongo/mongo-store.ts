@@ -70,6 +70,7 @@ export async function createMongoStore(options: MongoStoreOptions): Promise<Stor
       putBlob: blobs.putBlob,
       openBlob: blobs.openBlob,
       statBlob: blobs.statBlob,
+      deleteBlob: blobs.deleteBlob,
       ...state,
       updateSearchData: (updates) => updateSearchData(c, updates),
       erase: (resources) => erase(c, resources),
