@@ -46,7 +46,7 @@ export function rawBinary(req: FhirRequest, baseUrl: string): Resource {
  * Validates against the R4 schema, invariants and declared profiles: 422 with one issue per
  * problem. First the size limits (413), which cost one walk of the resource.
  */
-export function validateOrThrow(resource: Resource, ctx: Context): void {
+export function validateOrThrow(resource: Resource, ctx: Pick<Context, 'validator' | 'limits'>): void {
   checkSizeLimits(resource, ctx.limits, resource.resourceType);
   const { issues } = ctx.validator.validate(resource);
   const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
