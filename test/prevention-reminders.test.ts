@@ -225,3 +225,17 @@ describeEngines('prevention reminders: the job writes only what validates', (eng
     expect((await s.request({ method: 'POST', url: '/fhir/CommunicationRequest', token: system, body })).status).toBe(422);
   }, SLOW);
 });
+
+describeEngines('prevention reminders: with CARNET_AUDIT=off', (engine) => {
+  let s: TestServer;
+  let system: string;
+  useServer(engine, (server, token) => { s = server; system = token; }, { CARNET_AUDIT: 'off' }, () => NOW);
+
+  it('the job records no AuditEvent, and still notifies', async () => {
+    const infant = await post(s, system, patient('2026-04-06', 'male'));
+    expect(await runNow(s)).toMatchObject({ created: 2 });
+    const events = await s.request({ method: 'GET', url: '/fhir/AuditEvent?_summary=count', token: system });
+    expect(events.body.total).toBe(0);
+    expect(await dueNotices(s, await patientToken(s, infant), infant)).toHaveLength(1);
+  }, SLOW);
+});
