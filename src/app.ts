@@ -118,15 +118,20 @@ export async function createApp(deps: AppDeps): Promise<App> {
     let executor: ReturnType<typeof createExecutor>;
     const scheduler = createScheduler({ store, now, log: logger });
     const rules = loadRules(config.preventionRules);
-    scheduler.add(preventionJob({ store, registry, baseUrl: config.baseUrl, rules, batchSize: config.preventionBatch, cron: config.preventionCron }));
     const startPrevention = () => {
       scheduler.runNow(PREVENTION_JOB).catch((err: unknown) => logger.error({ err, job: PREVENTION_JOB }, 'the prevention run failed; the next run takes it up'));
     };
     served.push(preventionPlan(rules), preventionRun(startPrevention), preventionStatus);
+    const limits = { binaryBytes: config.binaryLimit, maxStringLength: config.maxStringLength, maxArrayItems: config.maxArrayItems, maxElements: config.maxElements };
     const handlerMap = handlers(served, () => executor, { maxBundleEntries: config.maxBundleEntries });
     executor = createExecutor({
-      store, registry, validator, now, baseUrl: config.baseUrl, defaultCount: config.defaultCount, maxCount: config.maxCount, limits: { binaryBytes: config.binaryLimit, maxStringLength: config.maxStringLength, maxArrayItems: config.maxArrayItems, maxElements: config.maxElements }, searchBudget: config.searchBudget, handlers: handlerMap, audit: config.audit, subscriptionHosts: config.subscriptions.allowedHosts,
+      store, registry, validator, now, baseUrl: config.baseUrl, defaultCount: config.defaultCount, maxCount: config.maxCount, limits, searchBudget: config.searchBudget, handlers: handlerMap, audit: config.audit, subscriptionHosts: config.subscriptions.allowedHosts,
     });
+    // The job's writes are validated and audited as a client's would be.
+    scheduler.add(preventionJob({
+      store, registry, baseUrl: config.baseUrl, rules, batchSize: config.preventionBatch, cron: config.preventionCron,
+      validation: { validator, limits }, journal: config.audit ? executor.auditor.journal : undefined,
+    }));
     const capabilityStatement = buildCapabilityStatement({
       baseUrl: config.baseUrl, version: packageVersion(), registry, interactions: new Set(handlerMap.keys()), operations: served, store: store.info, now: now(),
       supportedProfiles: (type) => validator.profilesOf(type),

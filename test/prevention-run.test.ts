@@ -7,6 +7,7 @@ import { createScheduler, type JobContext } from '../src/jobs/scheduler.js';
 import { preventionJob, runPrevention, RUN_STATE, type PreventionJobDeps, type RunState } from '../src/prevention/job.js';
 import { loadRules } from '../src/prevention/rules.js';
 import { createSearchRegistry } from '../src/search/registry.js';
+import { createValidator } from '../src/validation/validator.js';
 import { describeEngines, startServer, useServer, type TestServer } from './harness.js';
 import { ATC, NOW, patient, patientToken, planOf, post, vaccination } from './prevention-helpers.js';
 
@@ -119,7 +120,11 @@ describeEngines('prevention reminders: a run that stops midway, and several sche
   let system: string;
   useServer(engine, (server, token) => { s = server; system = token; }, { CARNET_PREVENTION_BATCH: '1' }, () => NOW);
 
-  const deps = (): PreventionJobDeps => ({ store: s.app.store, registry: createSearchRegistry(), baseUrl: s.baseUrl, rules: loadRules(), batchSize: 1, cron: '0 2 * * *' });
+  const deps = (): PreventionJobDeps => ({
+    store: s.app.store, registry: createSearchRegistry(), baseUrl: s.baseUrl, rules: loadRules(), batchSize: 1, cron: '0 2 * * *',
+    validation: { validator: createValidator(), limits: { binaryBytes: 1 << 20, maxStringLength: 1 << 20, maxArrayItems: 10_000, maxElements: 100_000 } },
+    journal: s.app.auditor.journal,
+  });
 
   it('a run stopped after its first batch is resumed where it stopped by the next one, with no duplicate', async () => {
     const { due } = await population(s, system);

@@ -1,18 +1,20 @@
 // npm run bench:prevention: one run of the prevention calendar over N patients (BENCH_PATIENTS,
 // default 100,000) on the embedded engine, as the nightly job runs it (batches of
 // CARNET_PREVENTION_BATCH, default 500, one commit each). A fifth of the patients carry a
-// vaccination. Prints patients/s and reminders/s for the first run (which creates the reminders) and
+// vaccination. Reminders are validated and audited, and notified, as the server's job does. Prints patients/s and reminders/s for the first run (which creates the reminders) and
 // for a second one (which finds them there), with the machine and the data size.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createJournal } from '../../src/audit/journal.js';
 import { buildRecord } from '../../src/interactions/records.js';
 import { runPrevention, type RunState } from '../../src/prevention/job.js';
 import { loadRules } from '../../src/prevention/rules.js';
 import { createSearchRegistry } from '../../src/search/registry.js';
 import { createLmdbStore } from '../../src/store/lmdb/lmdb-store.js';
 import type { Write } from '../../src/store/store.js';
+import { createValidator } from '../../src/validation/validator.js';
 import { machine, run } from './lib.js';
 
 const N = Number(process.env.BENCH_PATIENTS ?? 100_000);
@@ -48,7 +50,9 @@ run(async () => {
     }
     const loadSeconds = (performance.now() - t0) / 1000;
     process.stderr.write(`loaded ${N} patients in ${loadSeconds.toFixed(1)} s\n`);
-    const deps = { store, registry, baseUrl: BASE, rules: loadRules(), batchSize: BATCH, cron: '0 2 * * *' };
+    // As the server runs it: each reminder validated, and the access history recorded.
+    const validation = { validator: createValidator(), limits: { binaryBytes: 1 << 30, maxStringLength: 1024 * 1024, maxArrayItems: 10_000, maxElements: 100_000 } };
+    const deps = { store, registry, baseUrl: BASE, rules: loadRules(), batchSize: BATCH, cron: '0 2 * * *', validation, journal: createJournal(store) };
     // Progress on stderr every 20 batches, so that a run cut short still says how fast it went.
     let batches = 0;
     const log = {

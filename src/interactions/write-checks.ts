@@ -48,15 +48,25 @@ export function rawBinary(req: FhirRequest, baseUrl: string): Resource {
  * problem. First the size limits (413), which cost one walk of the resource. A large resource is
  * validated in a turn of the event loop of its own (pace.ts).
  */
-export async function validateOrThrow(resource: Resource, ctx: Context): Promise<void> {
+export async function validateOrThrow(resource: Resource, ctx: Pick<Context, 'validator' | 'limits'>): Promise<void> {
   const values = checkSizeLimits(resource, ctx.limits, resource.resourceType);
   if (values > LARGE_RESOURCE_VALUES) await nextTurn();
+  checkSchema(resource, ctx);
+  if (values > LARGE_RESOURCE_VALUES) await nextTurn();
+}
+
+/** validateOrThrow at once, for the small resources a job writes (a reminder) in a loop of its own. */
+export function validateNow(resource: Resource, ctx: Pick<Context, 'validator' | 'limits'>): void {
+  checkSizeLimits(resource, ctx.limits, resource.resourceType);
+  checkSchema(resource, ctx);
+}
+
+function checkSchema(resource: Resource, ctx: Pick<Context, 'validator'>): void {
   const { issues } = ctx.validator.validate(resource);
   const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
   if (errors.length > 0) {
     throw new FhirError('invalid-resource', errors[0].diagnostics, { issues });
   }
-  if (values > LARGE_RESOURCE_VALUES) await nextTurn();
 }
 
 /** After a large record's indexing, the next step (its encoding in the commit) in a turn of its own. */

@@ -16,7 +16,8 @@ export type NoticeKind =
   | 'emergency-access'
   | 'document-embargoed'
   | 'authorization'
-  | 'representative';
+  | 'representative'
+  | 'reminder-due';
 
 /**
  * One notification: that something happened in a patient's record, when, and where to look
@@ -75,4 +76,5 @@ export const TEXTS = {
   embargoed: "Un document de votre dossier ne vous est pas encore visible : le professionnel qui l'a déposé souhaite vous en parler d'abord. Il le sera au plus tard un mois après sa date.",
   authorization: "Un professionnel de santé a enregistré l'autorisation d'accès à votre dossier que vous lui avez donnée.",
   representative: 'Un représentant légal a été ajouté à votre dossier.',
+  remindersDue: (n: number) => plural(n, 'Un rappel de prévention a été ajouté à votre agenda.', '{n} rappels de prévention ont été ajoutés à votre agenda.'),
 } as const;

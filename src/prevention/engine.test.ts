@@ -3,7 +3,7 @@ import { createValidator } from '../validation/validator.js';
 import { add, addDays, isCalendarDate, parisDay } from './dates.js';
 import { evaluate, plan } from './engine.js';
 import type { PatientRecord } from './events.js';
-import { buildReminder, reconcile } from './reminder.js';
+import { buildReminder, isLapsed, reconcile } from './reminder.js';
 import { loadRules } from './rules.js';
 
 const rules = loadRules();
@@ -79,7 +79,7 @@ describe('prevention engine', () => {
     const record = person('2026-04-06', 'male');
     const actions = plan(rules, record, '2026-06-10');
     const byCode = new Map(rules.map((r) => [r.code, r]));
-    const { create } = reconcile(actions, byCode, record, 'p1', '2026-06-10T02:00:00.000Z');
+    const { create } = reconcile(actions, byCode, record, { patientId: 'p1', today: '2026-06-10', authoredOn: '2026-06-10T02:00:00.000Z' });
     expect(create.map((r) => (r.reasonCode as any)[0].coding[0].code).sort()).toEqual(['hexavalent', 'pneumocoque-nourrisson']);
     const validator = createValidator();
     for (const r of create) expect(validator.validate(r).issues.filter((i) => i.severity === 'error')).toEqual([]);
@@ -87,8 +87,36 @@ describe('prevention engine', () => {
     const hexa = buildReminder(actions.find((a) => a.rule.code === 'hexavalent')!, 'p1', '2026-06-10T02:00:00.000Z');
     const revoked = { ...hexa, id: 'revoked', status: 'revoked' };
     const done = person('2026-04-06', 'male', { immunizations: [vax('J07CA09', '2026-06-12')], reminders: [hexa, revoked] });
-    const later = reconcile(plan(rules, done, '2026-06-20'), byCode, done, 'p1', '2026-06-20T02:00:00.000Z');
+    const later = reconcile(plan(rules, done, '2026-06-20'), byCode, done, { patientId: 'p1', today: '2026-06-20', authoredOn: '2026-06-20T02:00:00.000Z' });
     expect(later.complete.map((r) => [r.id, r.status])).toEqual([[hexa.id, 'completed']]);
+    expect(later.create.map((r) => r.id)).not.toContain(hexa.id);
+  });
+
+  it("a past cycle's reminder never done is closed as lapsed (revoked, statusReason lapsed) once the next cycle's exists; an overdue one with no later window stays active", () => {
+    const byCode = new Map(rules.map((r) => [r.code, r]));
+    const child = person('2015-03-01', 'female');
+    const at = (today: string, record: PatientRecord) => reconcile(plan(rules, record, today), byCode, record, { patientId: 'p1', today, authoredOn: `${today}T02:00:00.000Z` });
+    const first = at('2026-06-10', child).create.find((r) => (r.reasonCode as any)[0].coding[0].code === 'mt-dents')!;
+    expect(first.occurrencePeriod).toEqual({ start: '2026-03-01', end: '2027-02-28' });
+    // The last day of its window: still live.
+    expect(at('2027-02-28', { ...child, reminders: [first] }).close).toEqual([]);
+    const next = at('2027-03-05', { ...child, reminders: [first] });
+    const created = next.create.find((r) => (r.reasonCode as any)[0].coding[0].code === 'mt-dents')!;
+    expect(created.occurrencePeriod).toEqual({ start: '2027-03-01', end: '2028-02-29' });
+    expect(next.close.map((r) => [r.id, r.status])).toEqual([[first.id, 'revoked']]);
+    expect(isLapsed(next.close[0])).toBe(true);
+    expect(next.complete).toEqual([]);
+    expect(createValidator().validate(next.close[0]).issues.filter((i) => i.severity === 'error')).toEqual([]);
+    // Once the next cycle's reminder exists, the same.
+    expect(at('2027-03-05', { ...child, reminders: [first, created] }).close.map((r) => r.id)).toEqual([first.id]);
+    // One the patient dismissed stays dismissed, not lapsed.
+    expect(at('2027-03-05', { ...child, reminders: [{ ...first, status: 'revoked' }] }).close).toEqual([]);
+
+    // An infant's first hexavalent dose, never given: its window passed, it is overdue, and no later window replaces it.
+    const infant = person('2026-04-06', 'male');
+    const hexa = at('2026-06-10', infant).create.find((r) => (r.reasonCode as any)[0].coding[0].code === 'hexavalent')!;
+    const later = at('2026-09-01', { ...infant, reminders: [hexa] });
+    expect(later.close).toEqual([]);
     expect(later.create.map((r) => r.id)).not.toContain(hexa.id);
   });
 });

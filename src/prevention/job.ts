@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { buildRecord } from '../interactions/records.js';
-import type { Context } from '../interactions/types.js';
 import type { Job, JobContext } from '../jobs/scheduler.js';
-import type { SearchRegistry } from '../search/registry.js';
-import { StoreConflict, type Store, type Write } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import { parisDay } from './dates.js';
 import { plan } from './engine.js';
 import { readRecord } from './record.js';
 import { reconcile } from './reminder.js';
 import type { Rule } from './rules.js';
+import { writeBatch, type PatientChanges, type WriterDeps } from './writer.js';
 
 export const PREVENTION_JOB = 'prevention';
 /** The state of the current (or last) run, in the store's internal state: where a crashed run resumes. */
@@ -30,51 +28,29 @@ export interface RunState {
   total: number;
   created: number;
   completed: number;
+  /** Reminders of a past window closed as lapsed (a later window's reminder replaces them). */
+  closed: number;
+  /** Reminders not written because they do not validate (each logged). */
+  invalid: number;
   /** How many times the run was taken up after a stop. */
   resumed: number;
 }
 
-export interface PreventionJobDeps {
-  store: Store;
-  registry: SearchRegistry;
-  baseUrl: string;
+export interface PreventionJobDeps extends WriterDeps {
   rules: Rule[];
   batchSize: number;
   cron: string;
 }
-
-/** The writer recorded on the reminders the scheduler writes. */
-const WRITER = { subject: 'carnet-prevention', scopes: [], scope: '' } as unknown as Context['principal'];
 
 async function saveState(store: Store, state: RunState, rev: number): Promise<number> {
   if (!(await store.putState(RUN_STATE, state, rev))) throw new Error('the prevention run state was changed by someone else: another run holds it');
   return rev + 1;
 }
 
-/** Writes a batch in one commit; when one of its writes conflicts (a reminder that exists, one just changed), each alone. */
-async function commitAll(store: Store, writes: Write[]): Promise<Write[]> {
-  if (writes.length === 0) return [];
-  try {
-    await store.commit(writes);
-    return writes;
-  } catch (e) {
-    if (!(e instanceof StoreConflict)) throw e;
-  }
-  const done: Write[] = [];
-  for (const w of writes) {
-    try {
-      await store.commit([w]);
-      done.push(w);
-    } catch (e) {
-      if (!(e instanceof StoreConflict)) throw e;
-    }
-  }
-  return done;
-}
-
 /**
  * One run of the prevention calendar over every patient, in batches of patients taken in id order.
- * After each batch its reminders are written and the cursor saved: run again after a crash, it goes
+ * After each batch its reminders are written (src/prevention/writer.ts: validated, with the notification
+ * that they fell due, then audited) and the cursor saved: run again after a crash, it goes
  * on from there; run twice, it finds the reminders already there (their ids are deterministic).
  * Stops at the next batch when `signal` aborts, leaving the run to be resumed.
  */
@@ -87,19 +63,19 @@ export async function runPrevention(deps: PreventionJobDeps, ctx: JobContext): P
   const nowIso = () => ctx.now().toISOString();
   let state: RunState;
   if (previous?.status === 'running') {
-    state = { ...previous, resumed: previous.resumed + 1, updated: nowIso() };
+    // A run saved before `closed` and `invalid` were counted has none of them yet.
+    state = { ...previous, closed: previous.closed ?? 0, invalid: previous.invalid ?? 0, resumed: previous.resumed + 1, updated: nowIso() };
     ctx.log.info({ job: PREVENTION_JOB, runId: state.runId, patients: state.patients }, 'prevention run: resuming where it stopped');
   } else {
     const { total } = await store.search({ types: ['Patient'], filter: {}, sort: [], offset: 0, limit: 0, count: true });
     state = {
       runId: randomUUID(), status: 'running', date: parisDay(ctx.now()), started: nowIso(), updated: nowIso(), cursor: '',
-      patients: 0, total: total ?? 0, created: 0, completed: 0, resumed: 0,
+      patients: 0, total: total ?? 0, created: 0, completed: 0, closed: 0, invalid: 0, resumed: 0,
     };
   }
   rev = await saveState(store, state, rev);
   const t0 = Date.now();
   let doneHere = 0;
-  const recordCtx = { now: ctx.now, registry: deps.registry, baseUrl: deps.baseUrl, principal: WRITER };
 
   while (!ctx.signal.aborted) {
     const filter = state.cursor ? { id: { $gt: state.cursor } } : {};
@@ -107,31 +83,26 @@ export async function runPrevention(deps: PreventionJobDeps, ctx: JobContext): P
     if (records.length === 0) {
       state = { ...state, status: 'completed', finished: nowIso(), updated: nowIso() };
       rev = await saveState(store, state, rev);
-      ctx.log.info({ job: PREVENTION_JOB, runId: state.runId, patients: state.patients, created: state.created, completed: state.completed }, 'prevention run: done');
+      ctx.log.info({ job: PREVENTION_JOB, runId: state.runId, patients: state.patients, created: state.created, completed: state.completed, closed: state.closed, invalid: state.invalid }, 'prevention run: done');
       return state;
     }
-    const writes: Write[] = [];
+    const changes: PatientChanges[] = [];
     for (const patient of records) {
       const resource = patient.resource;
       if (!resource) continue;
       const record = await readRecord(store, resource);
       const actions = plan(rules, record, state.date);
-      const { create, complete } = reconcile(actions, byCode, record, patient.id, nowIso());
-      for (const r of create) writes.push({ record: buildRecord(r, 'CommunicationRequest', r.id as string, undefined, recordCtx), expect: { kind: 'absent' } });
-      for (const r of complete) {
-        const current = await store.read('CommunicationRequest', r.id as string);
-        if (!current || current.deleted || current.resource?.status !== 'active') continue;
-        writes.push({ record: buildRecord(r, 'CommunicationRequest', current.id, current, recordCtx), expect: { kind: 'version', versionId: current.versionId } });
-      }
+      changes.push({ patientId: patient.id, ...reconcile(actions, byCode, record, { patientId: patient.id, today: state.date, authoredOn: nowIso() }) });
     }
-    const written = await commitAll(store, writes);
-    const created = written.filter((w) => w.expect.kind === 'absent').length;
+    const written = await writeBatch(deps, changes, { now: ctx.now, log: ctx.log, runId: state.runId });
     state = {
       ...state,
       cursor: records[records.length - 1].id,
       patients: state.patients + records.length,
-      created: state.created + created,
-      completed: state.completed + written.length - created,
+      created: state.created + written.created,
+      completed: state.completed + written.completed,
+      closed: state.closed + written.closed,
+      invalid: state.invalid + written.invalid,
       updated: nowIso(),
     };
     rev = await saveState(store, state, rev);
@@ -139,7 +110,7 @@ export async function runPrevention(deps: PreventionJobDeps, ctx: JobContext): P
     const perPatientMs = (Date.now() - t0) / doneHere;
     const left = Math.max(0, state.total - state.patients);
     ctx.log.info(
-      { job: PREVENTION_JOB, runId: state.runId, patients: state.patients, total: state.total, created: state.created, completed: state.completed, secondsLeft: Math.round((left * perPatientMs) / 1000) },
+      { job: PREVENTION_JOB, runId: state.runId, patients: state.patients, total: state.total, created: state.created, completed: state.completed, closed: state.closed, secondsLeft: Math.round((left * perPatientMs) / 1000) },
       'prevention run: batch done',
     );
   }

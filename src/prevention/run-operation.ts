@@ -47,6 +47,8 @@ export const preventionStatus: OperationHandler = {
       { name: 'total', valueInteger: state.total },
       { name: 'created', valueInteger: state.created },
       { name: 'completed', valueInteger: state.completed },
+      { name: 'closed', valueInteger: state.closed ?? 0 },
+      { name: 'invalid', valueInteger: state.invalid ?? 0 },
       { name: 'resumed', valueInteger: state.resumed },
     ];
     return { status: 200, body: { resourceType: 'Parameters', parameter } };
