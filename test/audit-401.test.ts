@@ -244,3 +244,21 @@ describeEngines('access history: requests refused for want of a valid token, 401
     ]);
   });
 });
+
+describeEngines('access history: a 401 that cannot be recorded (issue 15)', (engine) => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer(engine);
+  });
+  afterAll(async () => s?.close());
+
+  it('answers 503, and the next 401 of the same address tries again rather than being only counted', async () => {
+    // The store goes away behind the server: no event can be made durable.
+    await s.app.store.close();
+    for (let i = 0; i < 2; i++) {
+      const res = await s.request({ method: 'GET', url: '/fhir/Patient', remoteAddress: '10.9.0.1' });
+      expect(res.status, res.text.slice(0, 300)).toBe(503);
+      expect(res.body).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ diagnostics: 'The access history could not be recorded; try again' }] });
+    }
+  });
+});

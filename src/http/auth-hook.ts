@@ -27,8 +27,12 @@ export function registerAuthHook(app: FastifyInstance, authenticator: Authentica
     if (!refusals) return done(err);
     const path = req.url.split('?')[0]!;
     const userAgent = header(req, 'user-agent');
-    refusals
-      .record({ address: req.ip, ...(userAgent ? { userAgent } : {}), path, ...attempted(req), reason: err.issues[0]?.diagnostics ?? err.message, requestId: req.id })
+    // Through a promise: whatever fails in recording answers 503, and the request never hangs.
+    Promise.resolve()
+      .then(() => refusals.record({
+        // A socket already gone has no address.
+        address: req.ip ?? 'unknown', ...(userAgent ? { userAgent } : {}), path, ...attempted(req), reason: err.issues[0]?.diagnostics ?? err.message, requestId: req.id,
+      }))
       .then(
         () => done(err),
         (e: unknown) => {

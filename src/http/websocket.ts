@@ -120,8 +120,9 @@ export function registerWebsocket(app: FastifyInstance, deps: WebsocketDeps): vo
         const reason = err instanceof FhirError ? err.message : 'refused';
         if (status !== 401 || !deps.refusals) return refuse(socket, status, reason);
         const userAgent = req.headers['user-agent'];
-        deps.refusals
-          .record({ address: req.socket.remoteAddress ?? 'unknown', ...(userAgent ? { userAgent } : {}), path: WEBSOCKET_PATH, reason, requestId: randomUUID() })
+        const refusals = deps.refusals;
+        Promise.resolve()
+          .then(() => refusals.record({ address: req.socket.remoteAddress ?? 'unknown', ...(userAgent ? { userAgent } : {}), path: WEBSOCKET_PATH, reason, requestId: randomUUID() }))
           .then(
             () => refuse(socket, 401, reason),
             (e: unknown) => {
