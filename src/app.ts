@@ -126,6 +126,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     const handlerMap = handlers(served, () => executor, { maxBundleEntries: config.maxBundleEntries });
     executor = createExecutor({
       store, registry, validator, now, baseUrl: config.baseUrl, defaultCount: config.defaultCount, maxCount: config.maxCount, limits, searchBudget: config.searchBudget, handlers: handlerMap, audit: config.audit, subscriptionHosts: config.subscriptions.allowedHosts,
+      onAuditError: (err) => logger.error({ err }, 'the counts of refused requests could not be recorded'),
     });
     // The job's writes are validated and audited as a client's would be.
     scheduler.add(preventionJob({
@@ -149,7 +150,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       logger, bodyLimit: config.bodyLimit, maxDepth: config.maxDepth, maxElements: config.maxElements, authenticator, executor, store,
       capabilities: () => capabilityStatement, smartConfiguration: () => smart,
       corsOrigins: config.corsOrigins, maxConnections: config.maxConnections, requestTimeoutMs: config.requestTimeoutMs,
-      exports: { runner: exportRunner, baseUrl: config.baseUrl },
+      exports: { runner: exportRunner, baseUrl: config.baseUrl }, refusals: executor.auditor.refusals,
     });
     // Exports left running by a stopped process are taken up at once (their leases were released).
     exportRunner.resume().catch((err: unknown) => logger.error({ err }, 'running exports could not be taken up'));
@@ -173,6 +174,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
         await scheduler.stop();
         await exportRunner.stop();
         await http.close();
+        // The counts of the refusals (401) of the interval under way, before the heads they move.
+        await executor.auditor.refusals.flush().catch((err: unknown) => logger.error({ err }, 'the counts of refused requests could not be recorded'));
         await executor.auditor.journal.flushHeads();
         await store.close();
       },

@@ -19,8 +19,8 @@ export interface TestServer {
   db?: string;
   /** A token from the local issuer of this server's data directory. */
   token(claims: { fhirUser?: string; scope: string; patient?: string; purpose_of_use?: string; expiresIn?: string }): Promise<string>;
-  /** HTTP through Fastify's inject (no socket). */
-  request(opts: { method: string; url: string; token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; headers: Record<string, any>; body: any; text: string }>;
+  /** HTTP through Fastify's inject (no socket); from 127.0.0.1 unless `remoteAddress` says otherwise. */
+  request(opts: { method: string; url: string; token?: string; body?: unknown; headers?: Record<string, string>; remoteAddress?: string }): Promise<{ status: number; headers: Record<string, any>; body: any; text: string }>;
   /**
    * Closes this server's app, keeping its data, and opens a new app on the same data directory or
    * database (store, token issuer): `app` is then the new one. Resolves to this same server.
@@ -68,10 +68,11 @@ export async function startServer(
     dataDir: config.dataDir,
     ...(engine === 'mongodb' ? { db: config.mongodbDb } : {}),
     token: (claims) => issuer.sign(claims),
-    async request({ method, url, token, body, headers }) {
+    async request({ method, url, token, body, headers, remoteAddress }) {
       const res = await app.http.inject({
         method: method as any,
         url,
+        ...(remoteAddress ? { remoteAddress } : {}),
         headers: {
           ...(token ? { authorization: `Bearer ${token}` } : {}),
           ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/fhir+json' } : {}),

@@ -1,6 +1,7 @@
 import { fhirError } from '../errors.js';
 import type { Principal } from '../auth/principal.js';
 import type { FhirRequest } from '../interactions/types.js';
+import { CHAIN_URL } from './chain.js';
 import { REPORTED_TAG, SYSTEMS } from './event.js';
 
 /**
@@ -20,6 +21,7 @@ export function checkAuditWrite(req: FhirRequest, principal: Principal): void {
   const body = req.body as { resourceType?: unknown; meta?: { tag?: Array<{ system?: string }> } } | undefined;
   if (body?.resourceType !== 'AuditEvent' || typeof body !== 'object') return;
   const meta = body.meta && typeof body.meta === 'object' ? body.meta : {};
-  const tags = Array.isArray(meta.tag) ? meta.tag.filter((t) => t?.system !== SYSTEMS.origin) : [];
+  // Neither carnet's origin nor its chains are the client's to claim ($verify finds the global chains' events by their tag).
+  const tags = Array.isArray(meta.tag) ? meta.tag.filter((t) => t?.system !== SYSTEMS.origin && t?.system !== CHAIN_URL) : [];
   body.meta = { ...meta, tag: [...tags, REPORTED_TAG] };
 }

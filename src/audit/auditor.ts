@@ -11,6 +11,7 @@ import { auditEvent, requestEntity, type Agent } from './event.js';
 import { createJournal, type Journal } from './journal.js';
 import { userName } from './names.js';
 import { touched } from './touched.js';
+import { createRefusalRecorder, type RefusalPolicy, type RefusalRecorder } from './unauthenticated.js';
 
 export interface AuditorDeps {
   store: Store;
@@ -19,6 +20,10 @@ export interface AuditorDeps {
   baseUrl: string;
   /** CARNET_AUDIT: false records nothing. */
   enabled: boolean;
+  /** What the 401s may write (unauthenticated.ts); REFUSAL_POLICY by default. */
+  refusalPolicy?: RefusalPolicy;
+  /** Told when the counts of refused requests could not be written after their interval. */
+  onError?: (err: unknown) => void;
 }
 
 export interface Auditor {
@@ -28,6 +33,8 @@ export interface Auditor {
    */
   around(req: FhirRequest, principal: Principal, requestId: string, log: Log, facts: () => AccessFacts | undefined, run: () => Promise<FhirResult>): Promise<FhirResult>;
   readonly journal: Journal;
+  /** The requests refused for want of a valid token (401): filed under no patient, in the global chain. */
+  readonly refusals: RefusalRecorder;
 }
 
 /** The writer of the events carnet records (VersionRecord.writer `client:carnet-audit`). */
@@ -37,6 +44,10 @@ const PROFESSIONALS = new Set(['Practitioner', 'PractitionerRole']);
 export function createAuditor(deps: AuditorDeps): Auditor {
   const journal = createJournal(deps.store);
   const notifier = createAccessNotifier(deps);
+  const writer = { now: deps.now, registry: deps.registry, baseUrl: deps.baseUrl, principal: AUDIT_WRITER };
+  const refusals: RefusalRecorder = deps.enabled
+    ? createRefusalRecorder({ journal, now: deps.now, build: (resource) => buildRecord(resource, 'AuditEvent', newId(), undefined, writer), policy: deps.refusalPolicy, onError: deps.onError })
+    : { record: async () => undefined, flush: async () => undefined };
 
   const userAgent = async (principal: Principal, facts: AccessFacts | undefined): Promise<Agent> => {
     const user = principal.fhirUser;
@@ -66,7 +77,6 @@ export function createAuditor(deps: AuditorDeps): Auditor {
     const named = new Set(found.map((e) => e.what?.reference));
     const entities = [...found, ...(result?.auditEntities ?? []).filter((e) => !e.what?.reference || !named.has(e.what.reference))];
     const resource = auditEvent({ interaction: req.interaction, status, failure, recorded, user, entities: [...entities, requestEntity(requestId)] });
-    const writer = { now: deps.now, registry: deps.registry, baseUrl: deps.baseUrl, principal: AUDIT_WRITER };
     const event = buildRecord(resource, 'AuditEvent', newId(), undefined, writer);
     // The notifications of this access (first access, emergency) commit with its event.
     await notifier.appendWith(journal, [event], { facts, status, patients: async () => patientsOf(entities), event: `AuditEvent/${event.id}` });
@@ -83,6 +93,7 @@ export function createAuditor(deps: AuditorDeps): Auditor {
 
   return {
     journal,
+    refusals,
     async around(req, principal, requestId, log, facts, run) {
       // Without the access history, its notifications are still made (they are not for measurements).
       if (!deps.enabled) return notifier.around(journal, deps, req, log, facts, run);

@@ -15,8 +15,16 @@ import type { CurrentRecord } from '../store/store.js';
  * Beside the events, the store's state keeps per chain its head (heads.ts, written shortly after
  * each commit: a chain that ends before its head lost its last events) and, once retention removed
  * its first links, the last link removed (the cut: the chain resumes from it).
+ *
+ * The events of requests refused for want of a valid token (unauthenticated.ts) are filed under no
+ * patient: they go in the global chains instead (owner GLOBAL, `scope` global in the link, tagged
+ * GLOBAL_TAG so that $verify finds them without reading every event), as reads.
  */
 export const CHAIN_URL = 'urn:carnet:audit-chain';
+/** The owner of the global chains, in place of a patient (never a reference: nothing resolves it). */
+export const GLOBAL = 'global';
+/** meta.tag of the events linked in the global chains. */
+export const GLOBAL_TAG = { system: CHAIN_URL, code: GLOBAL, display: 'Global chain' };
 
 interface Link {
   patient: string;
@@ -48,7 +56,7 @@ const hashOf = (l: Omit<Link, 'hash'>, content: string) => sha256([l.patient, l.
 const toExtension = (l: Link) => ({
   url: CHAIN_URL,
   extension: [
-    { url: 'patient', valueReference: { reference: l.patient } },
+    l.patient === GLOBAL ? { url: 'scope', valueCode: GLOBAL } : { url: 'patient', valueReference: { reference: l.patient } },
     { url: 'chain', valueString: l.chain },
     { url: 'seq', valuePositiveInt: l.seq },
     // The first link of a chain has no previous hash (FHIR has no empty strings).
@@ -63,7 +71,7 @@ function linksOf(resource: Resource): Link[] {
     if (e.url !== CHAIN_URL) continue;
     const part = (name: string) => e.extension?.find((x) => x.url === name);
     out.push({
-      patient: String((part('patient')?.valueReference as { reference?: string } | undefined)?.reference ?? ''),
+      patient: part('scope')?.valueCode === GLOBAL ? GLOBAL : String((part('patient')?.valueReference as { reference?: string } | undefined)?.reference ?? ''),
       chain: String(part('chain')?.valueString ?? ''),
       seq: Number(part('seq')?.valuePositiveInt ?? 0),
       previous: String(part('previous')?.valueString ?? ''),
@@ -74,11 +82,11 @@ function linksOf(resource: Resource): Link[] {
 }
 
 export interface Chainer {
-  /** Links each record into the chain of each of its patients; the heads move only on commit(). */
+  /** Links each record into the chain of each of its patients (or the global one); the heads move only on commit(). */
   link(records: CurrentRecord[]): { commit(): void };
 }
 
-/** Where a chain's head or cut is kept in the store's state: `audit-head:Patient/x|<chain>`. */
+/** Where a chain's head or cut is kept in the store's state: `audit-head:Patient/x|<chain>` (`audit-head:global|<chain>`). */
 export const headKey = (patient: string, chain: string) => `audit-head:${patient}|${chain}`;
 export const cutKey = (patient: string, chain: string) => `audit-cut:${patient}|${chain}`;
 /** The prefixes of one patient's heads and cuts (the `|` keeps Patient/x1 out of Patient/x). */
@@ -92,7 +100,12 @@ export interface Position {
 
 /** Reads (read, search, operations: action R or E, and denials) or writes (C, U, D): kept for different times. */
 export type EventClass = 'reads' | 'writes';
-export const classOf = (resource: Resource): EventClass => (['C', 'U', 'D'].includes(resource.action as string) ? 'writes' : 'reads');
+/** Whether an event goes in the global chains: one recorded with GLOBAL_TAG. */
+export const isGlobal = (resource: Resource): boolean =>
+  ((resource.meta as { tag?: Array<{ system?: string; code?: string }> } | undefined)?.tag ?? []).some((t) => t.system === GLOBAL_TAG.system && t.code === GLOBAL_TAG.code);
+/** An event of the global chains is a refusal before any access (a 401): kept as a read, whatever was attempted. */
+export const classOf = (resource: Resource): EventClass =>
+  ['C', 'U', 'D'].includes(resource.action as string) && !isGlobal(resource) ? 'writes' : 'reads';
 
 /** The links of an event, for retention: its chains and positions. */
 export const chainLinksOf = (resource: Resource): Array<{ patient: string; chain: string } & Position> => linksOf(resource);
@@ -108,7 +121,9 @@ export function createChainer(onMoved?: (heads: Map<string, Position>) => void):
         const content = contentOf(resource);
         const chain = chains[classOf(resource)];
         const links: Link[] = [];
-        for (const patient of record.comp) {
+        // An event filed under no patient that belongs to the global chains (never both).
+        const owners = record.comp.length === 0 && isGlobal(resource) ? [GLOBAL] : record.comp;
+        for (const patient of owners) {
           const key = headKey(patient, chain);
           const head = moved.get(key) ?? heads.get(key) ?? { seq: 0, hash: '' };
           const l = { patient, chain, seq: head.seq + 1, previous: head.hash };
@@ -135,14 +150,14 @@ export interface Verification {
   broken?: { event?: string; chain: string; reason: string };
 }
 
-/** What the state says of one patient's chains, by chain id. */
+/** What the state says of one patient's chains (or the global ones), by chain id. */
 export interface ChainState {
   heads: Map<string, Position>;
   cuts: Map<string, Position>;
 }
 
 /**
- * Checks every chain of one patient over their events (in any order): from its cut (or its start)
+ * Checks every chain of one patient (or GLOBAL) over their events (in any order): from its cut (or its start)
  * each link follows the one before, each event matches its hash, and the chain reaches its head.
  * Links at or before the cut are retention's, removed or about to be: they are not checked.
  */

@@ -28,6 +28,8 @@ export interface Agent {
   altId?: string;
   role?: Array<{ text: string }>;
   purposeOfUse?: string[];
+  /** Where the request came from (type 2: an IP address). */
+  network?: { address: string; type: string };
 }
 
 export interface Entity {
@@ -40,7 +42,8 @@ export interface Entity {
 }
 
 export interface EventFacts {
-  interaction: string;
+  /** Absent when not known (a request refused before its route said what it attempted). */
+  interaction?: string;
   status: number;
   /** The first diagnostics of a failure. */
   failure?: string;
@@ -56,12 +59,13 @@ function outcome(status: number): string {
 
 /** One AuditEvent: the user, the server, what was touched, the patients, the request. */
 export function auditEvent(f: EventFacts): Resource {
-  const { who, altId, role, purposeOfUse } = f.user;
+  const { who, altId, role, purposeOfUse, network } = f.user;
   const user = {
     who,
     ...(altId ? { altId } : {}),
     ...(role?.length ? { role } : {}),
     requestor: true,
+    ...(network ? { network } : {}),
     ...(purposeOfUse?.length ? { purposeOfUse: purposeOfUse.map((code) => ({ coding: [{ system: SYSTEMS.actReason, code, ...(code === 'BTG' ? { display: 'break the glass' } : {}) }] })) } : {}),
   };
   const server = {
@@ -72,8 +76,8 @@ export function auditEvent(f: EventFacts): Resource {
   return {
     resourceType: 'AuditEvent',
     type: { system: SYSTEMS.eventType, code: 'rest', display: 'RESTful Operation' },
-    subtype: [{ system: SYSTEMS.interaction, code: f.interaction }],
-    action: ACTIONS[f.interaction] ?? 'E',
+    ...(f.interaction ? { subtype: [{ system: SYSTEMS.interaction, code: f.interaction }] } : {}),
+    action: (f.interaction && ACTIONS[f.interaction]) ?? 'E',
     recorded: f.recorded,
     outcome: outcome(f.status),
     ...(f.failure ? { outcomeDesc: f.failure } : {}),

@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { fhirError } from '../errors.js';
+import type { RefusalRecorder } from '../audit/unauthenticated.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Executor } from '../interactions/executor.js';
 import type { Store } from '../store/store.js';
@@ -34,6 +35,8 @@ export interface HttpDeps {
   requestTimeoutMs?: number;
   /** Bulk Data exports: their status URLs and files. */
   exports?: { runner: ExportRunner; baseUrl: string };
+  /** Records the requests refused for want of a valid token (401) in the access history. */
+  refusals?: RefusalRecorder;
 }
 
 export function createHttpServer(deps: HttpDeps): FastifyInstance {
@@ -76,7 +79,7 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
     if (closing) reply.header('connection', 'close');
     done(null, payload);
   });
-  registerAuthHook(app, deps.authenticator);
+  registerAuthHook(app, deps.authenticator, deps.refusals);
   app.setErrorHandler((err, req, reply) => sendError(err, req, reply));
   app.setNotFoundHandler((req, reply) => sendError(fhirError('not-found', `Unknown path ${req.method} ${req.url.split('?')[0]}`), req, reply));
 
@@ -101,6 +104,6 @@ export function createHttpServer(deps: HttpDeps): FastifyInstance {
   }
   if (deps.exports) registerExportRoutes(app, { ...deps.exports, store: deps.store, auditor: deps.executor.auditor });
   registerFhirRoutes(app, deps.executor);
-  registerWebsocket(app, { authenticator: deps.authenticator, store: deps.store });
+  registerWebsocket(app, { authenticator: deps.authenticator, store: deps.store, refusals: deps.refusals });
   return app;
 }

@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { RefusalRecorder } from '../audit/unauthenticated.js';
 import type { Authenticator, Principal } from '../auth/authenticator.js';
 import { FhirError } from '../errors.js';
 import { writerOf } from '../interactions/records.js';
@@ -16,6 +18,8 @@ export interface WebsocketDeps {
   store: Store;
   /** How often bound Subscriptions' events are looked for in the store, ms. */
   pollMs?: number;
+  /** Records an upgrade refused for want of a valid token (401), as the HTTP requests' (auth-hook.ts). */
+  refusals?: RefusalRecorder;
 }
 
 interface Binding {
@@ -26,9 +30,12 @@ interface Binding {
 
 const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
-function refuse(socket: Duplex, status: number, reason: string): void {
-  const body = JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: status === 401 ? 'login' : 'not-found', diagnostics: reason }] });
-  socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Not Found'}\r\ncontent-type: application/fhir+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+const REFUSALS = { 401: ['Unauthorized', 'login'], 404: ['Not Found', 'not-found'], 503: ['Service Unavailable', 'transient'] } as const;
+
+function refuse(socket: Duplex, status: keyof typeof REFUSALS, reason: string): void {
+  const [text, code] = REFUSALS[status];
+  const body = JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code, diagnostics: reason }] });
+  socket.end(`HTTP/1.1 ${status} ${text}\r\ncontent-type: application/fhir+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
 
 /**
@@ -108,7 +115,22 @@ export function registerWebsocket(app: FastifyInstance, deps: WebsocketDeps): vo
           ws.on('error', () => unbind(ws));
         });
       },
-      (err: unknown) => refuse(socket, err instanceof FhirError && err.status === 401 ? 401 : 404, err instanceof FhirError ? err.message : 'refused'),
+      (err: unknown) => {
+        const status = err instanceof FhirError && err.status === 401 ? 401 : 404;
+        const reason = err instanceof FhirError ? err.message : 'refused';
+        if (status !== 401 || !deps.refusals) return refuse(socket, status, reason);
+        const userAgent = req.headers['user-agent'];
+        const refusals = deps.refusals;
+        Promise.resolve()
+          .then(() => refusals.record({ address: req.socket.remoteAddress ?? 'unknown', ...(userAgent ? { userAgent } : {}), path: WEBSOCKET_PATH, reason, requestId: randomUUID() }))
+          .then(
+            () => refuse(socket, 401, reason),
+            (e: unknown) => {
+              app.log.error({ err: e }, 'the access history could not be recorded');
+              refuse(socket, 503, 'The access history could not be recorded; try again');
+            },
+          );
+      },
     );
   });
 

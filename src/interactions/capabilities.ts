@@ -1,4 +1,5 @@
 import { ACCESS_MODEL } from '../access/describe.js';
+import { REFUSALS_DOCUMENTATION } from '../audit/unauthenticated.js';
 import type { AuthServer } from '../auth/auth-server.js';
 import { SERVED_TYPES } from '../fhir/resource-types.js';
 import { MHD_INSTANTIATES, PATCH_FORMATS } from '../mhd/capabilities.js';
@@ -70,6 +71,7 @@ export function buildCapabilityStatement(deps: CapabilityDeps): Record<string, u
         resource: SERVED_TYPES.map((type) => ({
           type,
           profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
+          ...(type === 'AuditEvent' ? { documentation: REFUSALS_DOCUMENTATION } : {}),
           supportedProfile: nonEmpty(deps.supportedProfiles?.(type) ?? []),
           interaction: TYPE_INTERACTIONS.filter(has).map((code) => ({ code })),
           versioning: 'versioned-update',

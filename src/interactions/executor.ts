@@ -27,6 +27,8 @@ export interface ExecutorDeps {
   handlers: Map<string, InteractionHandler>;
   /** CARNET_AUDIT: record an AuditEvent for every request (default true). */
   audit?: boolean;
+  /** Told when the access history fails away from any request (the counts of refused requests, see src/audit/unauthenticated.ts). */
+  onAuditError?: (err: unknown) => void;
   /** Hosts a Subscription's rest-hook may name (CARNET_SUBSCRIPTION_ALLOWED_HOSTS). */
   subscriptionHosts?: readonly string[];
 }
@@ -131,7 +133,7 @@ export function createExecutor(deps: ExecutorDeps): Executor {
   };
   const newBudget = (): SearchBudget => ({ limit: deps.searchBudget, examined: 0 });
   const factsCache = createFactsCache(deps.store);
-  const auditor = createAuditor({ store: deps.store, registry: deps.registry, now: deps.now, baseUrl: deps.baseUrl, enabled: deps.audit ?? true });
+  const auditor = createAuditor({ store: deps.store, registry: deps.registry, now: deps.now, baseUrl: deps.baseUrl, enabled: deps.audit ?? true, onError: deps.onAuditError });
 
   return {
     auditor,
