@@ -38,11 +38,12 @@ export interface Config {
   audit: boolean;
   /** Longest string in a resource, in characters (base64 content excepted). */
   maxStringLength: number;
-  /** Most items in any one array of a resource (default 2,000: see README, "Limits"). */
+  /** Most items in any one array of a resource (default 1,000: see README, Configuration). */
   maxArrayItems: number;
   /**
-   * Most values in one resource, all levels together. The default, 10,000, keeps each step of a
-   * write of the largest resource (validation, indexing, encoding) to milliseconds of the event loop.
+   * Most values in one resource, all levels together. The default, 5,000, keeps each step of a
+   * write of the largest resource (validation, indexing, its commit's index keys) to about 20 ms
+   * of the event loop on a 2-core VM.
    */
   maxElements: number;
   /** Server processes sharing the port (CARNET_WORKERS; `auto`: one per core). 1: no cluster. */
@@ -261,8 +262,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     searchBudget: int(env, 'CARNET_SEARCH_BUDGET', 100_000, 1, 1_000_000_000),
     audit: onOff(env, 'CARNET_AUDIT', true),
     maxStringLength: int(env, 'CARNET_MAX_STRING_LENGTH', 1024 * 1024, 1, 1024 * 1024 * 1024),
-    maxArrayItems: int(env, 'CARNET_MAX_ARRAY_ITEMS', 2_000, 1, 10_000_000),
-    maxElements: int(env, 'CARNET_MAX_ELEMENTS', 10_000, 1, 100_000_000),
+    maxArrayItems: int(env, 'CARNET_MAX_ARRAY_ITEMS', 1_000, 1, 10_000_000),
+    maxElements: int(env, 'CARNET_MAX_ELEMENTS', 5_000, 1, 100_000_000),
     workers: workers(env),
     corsOrigins: corsOrigins(env),
     maxConnections: int(env, 'CARNET_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
