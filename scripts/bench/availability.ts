@@ -13,11 +13,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureLocalIssuer } from '../../src/auth/local-issuer.js';
 import { loadConfig } from '../../src/config.js';
-import { buildRecord } from '../../src/interactions/records.js';
-import { createSearchRegistry } from '../../src/search/registry.js';
-import { createLmdbStore } from '../../src/store/lmdb/lmdb-store.js';
-import type { Write } from '../../src/store/store.js';
-import { freePort, machine, ROOT, run } from './lib.js';
+import { bulkLoader, freePort, machine, ROOT, run } from './lib.js';
 
 const PATIENTS = Number(process.env.BENCH_PATIENTS ?? 1_000);
 const OBSERVATIONS = Number(process.env.BENCH_OBSERVATIONS ?? 50_000);
@@ -29,21 +25,10 @@ const SERVER_ROOT = process.env.BENCH_SERVER_ROOT ?? ROOT;
 const BASE = 'http://127.0.0.1/fhir';
 
 async function seed(dir: string): Promise<void> {
-  const store = await createLmdbStore({ path: join(dir, 'store') });
-  const registry = createSearchRegistry();
-  let clock = Date.parse('2026-01-01T00:00:00Z');
-  const ctx = { now: () => new Date(clock++), registry, baseUrl: BASE };
-  let writes: Write[] = [];
-  const add = async (resource: Record<string, unknown>, type: string, id: string) => {
-    writes.push({ record: buildRecord(resource as never, type, id, undefined, ctx), expect: { kind: 'absent' } });
-    if (writes.length >= 2000) {
-      await store.commit(writes);
-      writes = [];
-    }
-  };
-  for (let p = 0; p < PATIENTS; p++) await add({ resourceType: 'Patient', name: [{ family: `Famille${p}`, given: ['Jeanne'] }], birthDate: '1970-01-01' }, 'Patient', `p${p}`);
+  const loader = await bulkLoader(join(dir, 'store'), BASE);
+  for (let p = 0; p < PATIENTS; p++) await loader.add({ resourceType: 'Patient', name: [{ family: `Famille${p}`, given: ['Jeanne'] }], birthDate: '1970-01-01' }, 'Patient', `p${p}`);
   for (let o = 0; o < OBSERVATIONS; o++) {
-    await add(
+    await loader.add(
       {
         resourceType: 'Observation',
         status: 'final',
@@ -56,8 +41,7 @@ async function seed(dir: string): Promise<void> {
       `o${o}`,
     );
   }
-  await store.commit(writes);
-  await store.close();
+  await loader.close();
 }
 
 async function startServer(dir: string, port: number): Promise<ChildProcess> {

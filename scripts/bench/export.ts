@@ -10,11 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureLocalIssuer } from '../../src/auth/local-issuer.js';
 import { SEMI_SPACE_FLAG } from '../../src/cluster.js';
-import { buildRecord } from '../../src/interactions/records.js';
-import { createSearchRegistry } from '../../src/search/registry.js';
-import { createLmdbStore } from '../../src/store/lmdb/lmdb-store.js';
-import type { Write } from '../../src/store/store.js';
-import { freePort, machine, run, startProcess } from './lib.js';
+import { bulkLoader, freePort, machine, run, startProcess } from './lib.js';
 
 const PATIENTS = Number(process.env.BENCH_PATIENTS ?? 100_000);
 const PER_PATIENT = 10;
@@ -35,23 +31,14 @@ function doc(p: number, k: number) {
 }
 
 async function loadData(dir: string): Promise<void> {
-  const store = await createLmdbStore({ path: join(dir, 'store') });
-  const registry = createSearchRegistry();
-  let clock = Date.parse('2026-01-01T00:00:00Z');
-  const ctx = { now: () => new Date(clock++), registry, baseUrl: BASE };
+  const loader = await bulkLoader(join(dir, 'store'), BASE);
   const t0 = performance.now();
-  let writes: Write[] = [];
   for (let p = 0; p < PATIENTS; p++) {
-    writes.push({ record: buildRecord({ resourceType: 'Patient', name: [{ family: `Famille${p}` }], birthDate: '1970-01-01' }, 'Patient', `p${p}`, undefined, ctx), expect: { kind: 'absent' } });
-    for (let k = 0; k < PER_PATIENT; k++) writes.push({ record: buildRecord(doc(p, k), 'DocumentReference', `d${p}-${k}`, undefined, ctx), expect: { kind: 'absent' } });
-    if (writes.length >= 2000) {
-      await store.commit(writes);
-      writes = [];
-    }
+    await loader.add({ resourceType: 'Patient', name: [{ family: `Famille${p}` }], birthDate: '1970-01-01' }, 'Patient', `p${p}`);
+    for (let k = 0; k < PER_PATIENT; k++) await loader.add(doc(p, k), 'DocumentReference', `d${p}-${k}`);
     if (p % 10_000 === 9_999) console.log(`  loaded ${p + 1} patients, ${(((p + 1) * (PER_PATIENT + 1)) / ((performance.now() - t0) / 1000)).toFixed(0)} resources/s`);
   }
-  await store.commit(writes);
-  await store.close();
+  await loader.close();
 }
 
 /**

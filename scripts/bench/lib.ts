@@ -5,6 +5,10 @@ import { cpus, release, tmpdir, totalmem, type as osType } from 'node:os';
 import { createServer } from 'node:net';
 import autocannon from 'autocannon';
 import { ensureLocalIssuer } from '../../src/auth/local-issuer.js';
+import { buildRecord } from '../../src/interactions/records.js';
+import { createSearchRegistry } from '../../src/search/registry.js';
+import { createLmdbStore } from '../../src/store/lmdb/lmdb-store.js';
+import type { Write } from '../../src/store/store.js';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -196,4 +200,30 @@ export function run(main: () => Promise<void>): void {
     console.error(e);
     process.exit(1);
   });
+}
+
+/**
+ * Writes resources straight into an embedded store through the server's own indexing, 2,000 per
+ * commit, each a millisecond after the one before from 2026-01-01: how the benchmarks load their data.
+ */
+export async function bulkLoader(path: string, baseUrl: string): Promise<{ add(resource: Record<string, unknown>, type: string, id: string): Promise<void>; close(): Promise<void> }> {
+  const store = await createLmdbStore({ path });
+  const registry = createSearchRegistry();
+  let clock = Date.parse('2026-01-01T00:00:00Z');
+  const ctx = { now: () => new Date(clock++), registry, baseUrl };
+  let writes: Write[] = [];
+  const flush = async () => {
+    await store.commit(writes);
+    writes = [];
+  };
+  return {
+    async add(resource, type, id) {
+      writes.push({ record: buildRecord(resource as never, type, id, undefined, ctx), expect: { kind: 'absent' } });
+      if (writes.length >= 2000) await flush();
+    },
+    async close() {
+      await flush();
+      await store.close();
+    },
+  };
 }

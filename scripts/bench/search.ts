@@ -15,11 +15,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureLocalIssuer } from '../../src/auth/local-issuer.js';
 import { SEMI_SPACE_FLAG } from '../../src/cluster.js';
-import { buildRecord } from '../../src/interactions/records.js';
-import { createSearchRegistry } from '../../src/search/registry.js';
-import { createLmdbStore } from '../../src/store/lmdb/lmdb-store.js';
-import type { Write } from '../../src/store/store.js';
-import { auditOnOff, cpuMicros, cpuPerRequest, freePort, load, machine, measuredOn, row, startProcess } from './lib.js';
+import { auditOnOff, bulkLoader, cpuMicros, cpuPerRequest, freePort, load, machine, measuredOn, row, startProcess } from './lib.js';
 
 const PATIENTS = Number(process.env.BENCH_PATIENTS ?? 100_000);
 const PER_PATIENT = 10;
@@ -72,26 +68,16 @@ function consent(p: number, k: number) {
 }
 
 async function loadData(dir: string): Promise<number> {
-  const store = await createLmdbStore({ path: join(dir, 'store') });
-  const registry = createSearchRegistry();
-  let clock = Date.parse('2026-01-01T00:00:00Z');
-  const ctx = { now: () => new Date(clock++), registry, baseUrl: BASE };
+  const loader = await bulkLoader(join(dir, 'store'), BASE);
   const t0 = performance.now();
-  let writes: Write[] = [];
-  const flush = async () => {
-    await store.commit(writes);
-    writes = [];
-  };
   for (let p = 0; p < PATIENTS; p++) {
     const gp = p < GP_PATIENTS ? { generalPractitioner: [{ reference: GP }] } : {};
-    writes.push({ record: buildRecord({ resourceType: 'Patient', name: [{ family: `Famille${p}` }], birthDate: '1970-01-01', ...gp }, 'Patient', `p${p}`, undefined, ctx), expect: { kind: 'absent' } });
-    for (let k = 0; k < PER_PATIENT; k++) writes.push({ record: buildRecord(doc(p, k), 'DocumentReference', `d${p}-${k}`, undefined, ctx), expect: { kind: 'absent' } });
-    for (let k = 0; k < CONSENTS; k++) writes.push({ record: buildRecord(consent(p, k), 'Consent', `c${p}-${k}`, undefined, ctx), expect: { kind: 'absent' } });
-    if (writes.length >= 2000) await flush();
+    await loader.add({ resourceType: 'Patient', name: [{ family: `Famille${p}` }], birthDate: '1970-01-01', ...gp }, 'Patient', `p${p}`);
+    for (let k = 0; k < PER_PATIENT; k++) await loader.add(doc(p, k), 'DocumentReference', `d${p}-${k}`);
+    for (let k = 0; k < CONSENTS; k++) await loader.add(consent(p, k), 'Consent', `c${p}-${k}`);
     if (p % 10_000 === 9_999) console.log(`  loaded ${p + 1} patients, ${((p + 1) * (PER_PATIENT + 1) / ((performance.now() - t0) / 1000)).toFixed(0)} resources/s`);
   }
-  await flush();
-  await store.close();
+  await loader.close();
   return (performance.now() - t0) / 1000;
 }
 
