@@ -58,9 +58,11 @@ describeEngines('the server process', (engine) => {
     const run = await startProcess(env);
     const body = Buffer.from(JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Term' }] }));
     // A request whose body is still arriving when the signal comes: it is in flight, not yet handled.
+    // `Expect: 100-continue` says when the server has read its headers (a fixed wait was too short
+    // for a loaded machine: the connection was still idle, and closed, when the signal came).
     const req = request({
       host: '127.0.0.1', port: run.port, method: 'POST', path: '/fhir/Patient',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json', 'content-length': body.length },
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json', 'content-length': body.length, expect: '100-continue' },
     });
     const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
       req.on('response', (res) => {
@@ -70,8 +72,10 @@ describeEngines('the server process', (engine) => {
       });
       req.on('error', reject);
     });
+    const headersRead = new Promise((resolve) => req.once('continue', resolve));
+    req.flushHeaders();
+    await headersRead;
     req.write(body.subarray(0, 10));
-    await new Promise((r) => setTimeout(r, 1000));
     run.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 300));
     req.end(body.subarray(10));
