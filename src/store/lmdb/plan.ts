@@ -282,7 +282,8 @@ function inComps(dbs: Dbs, comps: string[], type: string, found: Set<string>): S
 /**
  * The next candidate record, or undefined at the end; `close` releases what a search that stops
  * before the end leaves open (a scan's cursor holds its read transaction, and with it one of LMDB's
- * 126 reader slots, until closed: abandoned ones answered MDB_READERS_FULL under load).
+ * reader slots, until closed: abandoned ones filled the 126 slots of the default, and reads
+ * answered MDB_READERS_FULL under load).
  */
 export type Candidates = (() => CurrentRecord | undefined) & { close?: () => void };
 
