@@ -1,6 +1,6 @@
 import type { Principal } from '../auth/principal.js';
 import type { Store } from '../store/store.js';
-import { gatherFacts, type AccessFacts } from './facts.js';
+import { blockers, gatherFacts, type AccessFacts } from './facts.js';
 
 /**
  * The types whose records a professional's access facts are read from (Communication: the documents
@@ -29,7 +29,8 @@ const PROFESSIONAL_TYPES = new Set(['Practitioner', 'PractitionerRole']);
  * about the same patients when nothing they rest on has changed since: the facts of a named request
  * come from the named patients' compartments (their Consents, their Patient record, the messages they
  * sent) and from the PractitionerRoles, so the marks of those compartments and of that type, read before the facts and
- * equal now, say the facts still hold. Marks live in the store, so a Consent revoked through
+ * equal now, say the facts still hold. Only the blocks of other patients (facts.ts `blockers`) lie
+ * outside them, and are read again at every request. Marks live in the store, so a Consent revoked through
  * another process or server is seen by the next request here. Entries last one minute at most: the
  * facts are taken to the minute, and on MongoDB a crash between a commit and its marks leaves the
  * marks unmoved.
@@ -60,7 +61,11 @@ export function createFactsCache(store: Store, opts: FactsCacheOptions = {}) {
         stats.hits++;
         entries.delete(key);
         entries.set(key, entry);
-        return entry.facts;
+        // The blocks of patients the request does not name are outside the marks read: read again.
+        const named = new Set(patients);
+        const self = entry.facts.actor.kind === 'professional' ? entry.facts.actor.self : [];
+        const blocked = [...new Set([...entry.facts.blocked.filter((p) => named.has(p)), ...(await blockers(store, self, now))])];
+        return { ...entry.facts, blocked };
       }
       stats.misses++;
       const facts = await gatherFacts(store, principal, now, once, options);

@@ -144,6 +144,23 @@ async function sharedWith(store: Store, parties: string[], names: string[] | und
   return [...out.values()];
 }
 
+/**
+ * Every patient whose active Consent blocks one of these references (a deny provision naming them,
+ * without data or purpose), whichever patients a request names. Blocks are few beside permits, and
+ * the `provision-denied-actor` index reads only the Consents that deny someone they name.
+ */
+export async function blockers(store: Store, self: string[], now: Date): Promise<string[]> {
+  const mine = new Set(self);
+  const out = new Set<string>();
+  for (const rec of await find(store, 'Consent', entry('provision-denied-actor', 'r', self))) {
+    const consent = rec.resource && readConsent(rec.resource, now.getTime());
+    if (!consent?.patient) continue;
+    const blocks = consent.provisions.some((p) => p.type === 'deny' && p.data.length === 0 && !p.purposes.includes('BTG') && p.actors.some((a) => mine.has(a)));
+    if (blocks) out.add(consent.patient);
+  }
+  return [...out];
+}
+
 function minuteOf(now: Date): number {
   return Math.floor(now.getTime() / 60_000) * 60_000;
 }
@@ -208,6 +225,10 @@ export async function gatherFacts(
       else if (p.type === 'deny') blocked.add(consent.patient);
     }
   }
+  // A request that names patients still needs every patient who blocks this professional: a
+  // resource in several records (an Appointment of A and B) is hidden by B's block even from a
+  // request about A, as it is from a search across patients.
+  if (names) for (const p of await blockers(store, self, now)) blocked.add(p);
   const gpFilter: Record<string, unknown>[] = [entry('general-practitioner', 'r', self)];
   if (names) gpFilter.push({ id: { $in: names.map((n) => n.slice('Patient/'.length)) } });
   const gp = names && names.length === 0 ? [] : (await find(store, 'Patient', { $and: gpFilter })).map((r) => `Patient/${r.id}`);

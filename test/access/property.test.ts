@@ -19,7 +19,9 @@ type ConsentSpec =
   | { kind: 'permit' | 'block'; patient: number; pro: number }
   | { kind: 'oppose'; patient: number }
   | { kind: 'mask'; patient: number; doc: number };
-interface WorldSpec { patients: PatientSpec[]; docs: DocSpec[]; consents: ConsentSpec[] }
+/** An appointment in one to three patients' records (a couple, a family seen together). */
+interface ApptSpec { patients: number[]; author?: number }
+interface WorldSpec { patients: PatientSpec[]; docs: DocSpec[]; consents: ConsentSpec[]; appts: ApptSpec[] }
 
 const PROS = 3;
 const worldArb: fc.Arbitrary<WorldSpec> = fc.record({
@@ -36,8 +38,10 @@ const worldArb: fc.Arbitrary<WorldSpec> = fc.record({
     ),
     { maxLength: 6 },
   ),
+  appts: fc.array(fc.record({ patients: fc.subarray([0, 1, 2], { minLength: 1 }), author: fc.option(fc.nat(PROS - 1), { nil: undefined }) }), { maxLength: 3 }),
 }).map((w) => ({
   ...w,
+  appts: w.appts.map((a) => ({ ...a, patients: [...new Set(a.patients.map((p) => p % w.patients.length))] })),
   docs: w.docs.map((d) => ({ ...d, patient: d.patient % w.patients.length })),
   consents: w.consents.map((c) => ({ ...c, patient: c.patient % w.patients.length })).filter((c) => c.kind !== 'mask' || c.doc < w.docs.length),
 }));
@@ -60,6 +64,26 @@ function sees(w: WorldSpec, who: Who, d: number): boolean {
   const emergency = who.btgFor === doc.patient && !ofPatient.some((c) => c.kind === 'oppose');
   const masked = has('MASQUE_PS') || ofPatient.some((c) => c.kind === 'mask' && c.doc === d);
   return (permitted || emergency) && !masked;
+}
+
+/**
+ * An appointment is in each of its patients' records: a patient (or a minor's representative) sees
+ * it when it is in their record; a professional who wrote it sees it; any other professional sees
+ * it through one of its patients who reaches them (médecin traitant, authorization, emergency) when
+ * none of its patients blocks them. `via`: the patients whose reach counts. A request that names
+ * patients reads the facts of those alone (README, "Known limits"), so there an appointment shows
+ * through the named patients only; a block by any of its patients holds however the request asks.
+ */
+function seesAppt(w: WorldSpec, who: Who, a: number, via: number[]): boolean {
+  const appt = w.appts[a];
+  if (who.kind === 'patient') return appt.patients.includes(who.p);
+  if (who.kind === 'rep') return appt.patients.includes(who.p) && w.patients[who.p].minor;
+  if (appt.author === who.z) return true;
+  if (w.consents.some((c) => c.kind === 'block' && c.pro === who.z && appt.patients.includes(c.patient))) return false;
+  return appt.patients.filter((p) => via.includes(p)).some((p) =>
+    w.patients[p].gp === who.z
+    || w.consents.some((c) => c.kind === 'permit' && c.pro === who.z && c.patient === p)
+    || (who.btgFor === p && !w.consents.some((c) => c.kind === 'oppose' && c.patient === p)));
 }
 
 // ---------- building the world through HTTP ----------
@@ -111,6 +135,11 @@ describeEngines('access: the server agrees with a brute-force evaluation of the 
           }
           docs.push(id);
         }
+        const appts: string[] = [];
+        for (const a of w.appts) {
+          const participant = a.patients.map((p) => ({ actor: { reference: `Patient/${patients[p]}` }, status: 'accepted' }));
+          appts.push(await post({ resourceType: 'Appointment', status: 'proposed', participant }, a.author !== undefined ? await proToken(a.author) : system));
+        }
         for (const c of w.consents) {
           const provision =
             c.kind === 'permit' ? { type: 'permit', actor: [actor(`Practitioner/${pros[c.pro]}`)] }
@@ -130,6 +159,8 @@ describeEngines('access: the server agrees with a brute-force evaluation of the 
           for (const [p, pid] of patients.entries()) actors.push([{ kind: 'pro', z, btgFor: p }, await proToken(z, { patient: pid, purpose_of_use: 'BTG' })]);
         }
         const mine = new Set(docs);
+        const everyone = patients.map((_, p) => p);
+        const ours = new Set(appts);
         for (const [who, token] of actors) {
           const expected = docs.filter((_, d) => sees(w, who, d)).sort();
           const label = JSON.stringify(who);
@@ -147,12 +178,32 @@ describeEngines('access: the server agrees with a brute-force evaluation of the 
             const read = await s.request({ method: 'GET', url: `/fhir/DocumentReference/${id}`, token });
             expect(read.status, `${label} reads doc ${d}`).toBe(sees(w, who, d) ? 200 : 404);
           }
+          const allAppts = await s.request({ method: 'GET', url: '/fhir/Appointment?_count=1000&_total=accurate', token });
+          const gotAppts = (allAppts.body.entry ?? []).map((e: any) => e.resource.id).filter((id: string) => ours.has(id)).sort();
+          expect(gotAppts, `${label} appointments across patients`).toEqual(appts.filter((_, a) => seesAppt(w, who, a, everyone)).sort());
+          const launch = who.kind === 'pro' && who.btgFor !== undefined ? [who.btgFor] : [];
+          for (const [p, pid] of patients.entries()) {
+            const one = await s.request({ method: 'GET', url: `/fhir/Appointment?patient=${pid}&_total=accurate`, token });
+            const want = appts.filter((_, a) => w.appts[a].patients.includes(p) && seesAppt(w, who, a, [p, ...launch])).sort();
+            expect((one.body.entry ?? []).map((e: any) => e.resource.id).sort(), `${label} appointments of patient ${p}`).toEqual(want);
+            expect(one.body.total, `${label} appointments of patient ${p}, total`).toBe(want.length);
+          }
+          for (const [a, id] of appts.entries()) {
+            const read = await s.request({ method: 'GET', url: `/fhir/Appointment/${id}`, token });
+            expect(read.status, `${label} reads appointment ${a}`).toBe(seesAppt(w, who, a, everyone) ? 200 : 404);
+          }
         }
       }),
       {
-        numRuns: engine === 'lmdb' ? 12 : 3,
+        // FerretDB answers an order of magnitude slower: there the two examples and one random world.
+        // FerretDB answers far slower (three random worlds took 584 s of the 600 alone): there the two examples and one random world.
+        numRuns: engine === 'lmdb' ? 12 : 1,
         // Found by this test: a Consent of one patient naming another patient's document masked it.
-        examples: [[{ patients: [{ minor: false }, { minor: false }], docs: [{ patient: 0, labels: [], old: false }], consents: [{ kind: 'mask', patient: 1, doc: 0 }, { kind: 'permit', patient: 0, pro: 0 }] }]],
+        examples: [
+          [{ patients: [{ minor: false }, { minor: false }], docs: [{ patient: 0, labels: [], old: false }], consents: [{ kind: 'mask', patient: 1, doc: 0 }, { kind: 'permit', patient: 0, pro: 0 }], appts: [] }],
+          // An appointment of two patients, the professional authorized by one and blocked by the other.
+          [{ patients: [{ minor: false }, { minor: true, gp: 1 }], docs: [{ patient: 0, labels: [], old: false }], consents: [{ kind: 'permit', patient: 0, pro: 0 }, { kind: 'block', patient: 1, pro: 0 }], appts: [{ patients: [0, 1] }, { patients: [0] }] }],
+        ],
       },
     );
   }, 600_000);
