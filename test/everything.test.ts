@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeEngines, startServer, useServer, type TestServer } from './harness.js';
+import { describeEngines, startServer, type TestServer } from './harness.js';
+import { useSystemClient } from './system-client.js';
 import { buildWorld, type World } from './access/world.js';
 
 /** Every page of an $everything from `url`: the `Type/id` of each entry in order, and the pages. */
@@ -23,18 +24,8 @@ async function everything(s: TestServer, url: string, token: string, between?: (
 const sorted = (xs: string[]) => [...xs].sort();
 
 describeEngines('Patient/$everything', (engine) => {
-  let s: TestServer;
-  let token: string;
-  useServer(engine, (server, t) => {
-    s = server;
-    token = t;
-  }, { CARNET_AUDIT: 'off' });
-
-  const post = async (body: Record<string, unknown>): Promise<string> => {
-    const res = await s.request({ method: 'POST', url: `/fhir/${body.resourceType}`, token, body });
-    expect(res.status, res.text.slice(0, 300)).toBe(201);
-    return `${body.resourceType}/${res.body.id}`;
-  };
+  const c = useSystemClient(engine, { CARNET_AUDIT: 'off' });
+  const { post } = c;
   const obs = (patient: string, extra: Record<string, unknown> = {}) => ({ resourceType: 'Observation', status: 'final', code: { text: 'poids' }, subject: { reference: patient }, ...extra });
 
   let p: string;
@@ -61,13 +52,13 @@ describeEngines('Patient/$everything', (engine) => {
     mine.push(p, early, late, undated, cond, docRef);
     await post(obs(other, { performer: [{ reference: dr }] }));
     // The server's notifications to the patient (a new document) are in their record too.
-    const notes = await s.request({ method: 'GET', url: `/fhir/Communication?recipient=${p}`, token });
+    const notes = await c.s.request({ method: 'GET', url: `/fhir/Communication?recipient=${p}`, token: c.token });
     for (const e of notes.body.entry ?? []) mine.push(`Communication/${e.resource.id}`);
     expect(mine.filter((r) => r.startsWith('Communication/'))).toHaveLength(1);
   });
 
   it('gives the patient, their compartment and what it refers to, each once; paged with no empty last page', async () => {
-    const whole = await everything(s, `/fhir/${p}/$everything`, token);
+    const whole = await everything(c.s, `/fhir/${p}/$everything`, c.token);
     // The Binary (no compartment type in FHIR) comes as what the document refers to, as the Practitioner does.
     expect(sorted(whole.refs)).toEqual(sorted([...mine, ...refd]));
     expect(whole.refs[0]).toBe(p);
@@ -77,7 +68,7 @@ describeEngines('Patient/$everything', (engine) => {
     expect(modes[early]).toBe('match');
     const total = whole.refs.length;
     for (const count of [1, 2, 3, total - 1, total, total + 1]) {
-      const paged = await everything(s, `/fhir/${p}/$everything?_count=${count}`, token);
+      const paged = await everything(c.s, `/fhir/${p}/$everything?_count=${count}`, c.token);
       expect(paged.refs, `_count=${count}`).toEqual(whole.refs);
       expect(paged.pages.length, `_count=${count}`).toBe(Math.ceil(total / count));
       for (const page of paged.pages) expect(page.entry?.length ?? 0).toBeGreaterThan(0);
@@ -85,47 +76,47 @@ describeEngines('Patient/$everything', (engine) => {
   });
 
   it('_type keeps those types only; _since keeps what changed since; start and end keep the care dates in range', async () => {
-    const types = await everything(s, `/fhir/${p}/$everything?_type=Observation,Practitioner`, token);
+    const types = await everything(c.s, `/fhir/${p}/$everything?_type=Observation,Practitioner`, c.token);
     expect(sorted(types.refs)).toEqual(sorted([early, late, undated, refd[1]]));
 
     const before = new Date().toISOString();
     await new Promise((r) => setTimeout(r, 5));
-    const res = await s.request({ method: 'PUT', url: `/fhir/${late}`, token, body: { ...obs(p, { effectiveDateTime: '2024-06-01', status: 'amended' }), id: late.split('/')[1] } });
+    const res = await c.s.request({ method: 'PUT', url: `/fhir/${late}`, token: c.token, body: { ...obs(p, { effectiveDateTime: '2024-06-01', status: 'amended' }), id: late.split('/')[1] } });
     expect(res.status).toBe(200);
-    expect((await everything(s, `/fhir/${p}/$everything?_since=${encodeURIComponent(before)}`, token)).refs).toEqual([late]);
+    expect((await everything(c.s, `/fhir/${p}/$everything?_since=${encodeURIComponent(before)}`, c.token)).refs).toEqual([late]);
 
     // Observation.effective, Condition.onset: a record without a care date stays.
-    const range = await everything(s, `/fhir/${p}/$everything?start=2024-01-01&_type=Observation,Condition`, token);
+    const range = await everything(c.s, `/fhir/${p}/$everything?start=2024-01-01&_type=Observation,Condition`, c.token);
     expect(sorted(range.refs)).toEqual(sorted([late, undated]));
-    const upTo = await everything(s, `/fhir/${p}/$everything?end=2020-03&_type=Observation,Condition`, token);
+    const upTo = await everything(c.s, `/fhir/${p}/$everything?end=2020-03&_type=Observation,Condition`, c.token);
     expect(sorted(upTo.refs)).toEqual(sorted([early, undated, mine[4]]));
-    const within = await everything(s, `/fhir/${p}/$everything?start=2020&end=2020&_type=Observation`, token);
+    const within = await everything(c.s, `/fhir/${p}/$everything?start=2020&end=2020&_type=Observation`, c.token);
     expect(sorted(within.refs)).toEqual(sorted([early, undated]));
   });
 
   it('refuses bad parameters with 400 and an OperationOutcome', async () => {
     for (const q of ['start=yesterday', '_since=2020-01-01', '_type=Banana', '_count=0', '_count=x', '_page=nonsense']) {
-      const res = await s.request({ method: 'GET', url: `/fhir/${p}/$everything?${q}`, token });
+      const res = await c.s.request({ method: 'GET', url: `/fhir/${p}/$everything?${q}`, token: c.token });
       expect(res.status, q).toBe(400);
       expect(res.body.resourceType).toBe('OperationOutcome');
     }
   });
 
   it('the type level gives every patient, each resource once, for system clients only', async () => {
-    const all = await everything(s, '/fhir/Patient/$everything?_count=3', token);
+    const all = await everything(c.s, '/fhir/Patient/$everything?_count=3', c.token);
     expect(new Set(all.refs).size).toBe(all.refs.length);
     expect(all.refs).toEqual(expect.arrayContaining([p, other, ...mine, ...refd]));
-    const patientToken = await s.token({ fhirUser: p, scope: 'user/*.rs' });
-    expect((await s.request({ method: 'GET', url: '/fhir/Patient/$everything', token: patientToken })).status).toBe(403);
+    const patientToken = await c.s.token({ fhirUser: p, scope: 'user/*.rs' });
+    expect((await c.s.request({ method: 'GET', url: '/fhir/Patient/$everything', token: patientToken })).status).toBe(403);
   });
 
   it('the patient gets their own record; another patient, or an unknown one, gets the same 404', async () => {
-    const patientToken = await s.token({ fhirUser: p, scope: 'user/*.rs' });
-    const own = await everything(s, `/fhir/${p}/$everything`, patientToken);
+    const patientToken = await c.s.token({ fhirUser: p, scope: 'user/*.rs' });
+    const own = await everything(c.s, `/fhir/${p}/$everything`, patientToken);
     expect(own.refs).toEqual(expect.arrayContaining([p, early, late, undated]));
-    const otherToken = await s.token({ fhirUser: other, scope: 'user/*.rs' });
-    const hidden = await s.request({ method: 'GET', url: `/fhir/${p}/$everything`, token: otherToken });
-    const unknown = await s.request({ method: 'GET', url: `/fhir/Patient/nobody/$everything`, token: otherToken });
+    const otherToken = await c.s.token({ fhirUser: other, scope: 'user/*.rs' });
+    const hidden = await c.s.request({ method: 'GET', url: `/fhir/${p}/$everything`, token: otherToken });
+    const unknown = await c.s.request({ method: 'GET', url: `/fhir/Patient/nobody/$everything`, token: otherToken });
     expect(hidden.status).toBe(404);
     expect(unknown.status).toBe(404);
     expect(hidden.text.replace(p.split('/')[1], 'X')).toBe(unknown.text.replace('nobody', 'X'));

@@ -1,24 +1,15 @@
 import { beforeAll, expect, it } from 'vitest';
 import { createValidator } from '../src/validation/validator.js';
-import { describeEngines, useServer, type TestServer } from './harness.js';
+import { describeEngines } from './harness.js';
+import { useSystemClient } from './system-client.js';
 
 const CATEGORY = 'http://terminology.hl7.org/CodeSystem/observation-category';
 const category = (code: string) => [{ coding: [{ system: CATEGORY, code }] }];
 const clinical = (code: string) => ({ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code }] });
 
 describeEngines('Patient/$summary (International Patient Summary)', (engine) => {
-  let s: TestServer;
-  let token: string;
-  useServer(engine, (server, t) => {
-    s = server;
-    token = t;
-  }, { CARNET_AUDIT: 'off' });
-
-  const post = async (body: Record<string, unknown>): Promise<string> => {
-    const res = await s.request({ method: 'POST', url: `/fhir/${body.resourceType}`, token, body });
-    expect(res.status, res.text.slice(0, 300)).toBe(201);
-    return `${body.resourceType}/${res.body.id}`;
-  };
+  const c = useSystemClient(engine, { CARNET_AUDIT: 'off' });
+  const { post } = c;
   const ids: Record<string, string> = {};
   beforeAll(async () => {
     ids.dr = await post({ resourceType: 'Practitioner', name: [{ family: 'Dupont' }] });
@@ -42,12 +33,12 @@ describeEngines('Patient/$summary (International Patient Summary)', (engine) => 
   });
 
   const summaryOf = async (patient: string) => {
-    const res = await s.request({ method: 'GET', url: `/fhir/${patient}/$summary`, token });
+    const res = await c.s.request({ method: 'GET', url: `/fhir/${patient}/$summary`, token: c.token });
     expect(res.status, res.text.slice(0, 300)).toBe(200);
     return res.body;
   };
   const section = (composition: any, code: string) => composition.section.find((x: any) => x.code.coding[0].code === code);
-  const refsOf = (sec: any) => (sec?.entry ?? []).map((e: any) => e.reference.replace(`${s.baseUrl}/`, ''));
+  const refsOf = (sec: any) => (sec?.entry ?? []).map((e: any) => e.reference.replace(`${c.s.baseUrl}/`, ''));
 
   it('is a document Bundle, Composition first, with the sections the record fills, each entry in the Bundle', async () => {
     const doc = await summaryOf(ids.p);
@@ -57,7 +48,7 @@ describeEngines('Patient/$summary (International Patient Summary)', (engine) => 
     const composition = doc.entry[0].resource;
     expect(composition.resourceType).toBe('Composition');
     expect(composition.type.coding[0]).toMatchObject({ system: 'http://loinc.org', code: '60591-5' });
-    expect(composition.subject.reference).toBe(`${s.baseUrl}/${ids.p}`);
+    expect(composition.subject.reference).toBe(`${c.s.baseUrl}/${ids.p}`);
     expect(refsOf(section(composition, '48765-2'))).toEqual([ids.allergy]);
     // A resolved problem is not a current one.
     expect(refsOf(section(composition, '11450-4'))).toEqual([ids.asthma]);
@@ -70,8 +61,8 @@ describeEngines('Patient/$summary (International Patient Summary)', (engine) => 
     for (const sec of composition.section) for (const e of sec.entry ?? []) expect(fullUrls).toContain(e.reference);
     expect(fullUrls).toContain(composition.author[0].reference);
     // The practitioner the patient and the result refer to is in the document; the unrelated note is not.
-    expect(fullUrls).toContain(`${s.baseUrl}/${ids.dr}`);
-    expect(fullUrls).not.toContain(`${s.baseUrl}/${ids.note}`);
+    expect(fullUrls).toContain(`${c.s.baseUrl}/${ids.dr}`);
+    expect(fullUrls).not.toContain(`${c.s.baseUrl}/${ids.note}`);
     expect(createValidator().validate(doc).issues.filter((i) => i.severity === 'error')).toEqual([]);
   });
 
@@ -89,13 +80,13 @@ describeEngines('Patient/$summary (International Patient Summary)', (engine) => 
   });
 
   it('answers 404 for a patient the caller may not see, as for an unknown one', async () => {
-    const other = await s.token({ fhirUser: ids.empty, scope: 'user/*.rs' });
-    const hidden = await s.request({ method: 'GET', url: `/fhir/${ids.p}/$summary`, token: other });
-    const unknown = await s.request({ method: 'GET', url: '/fhir/Patient/nobody/$summary', token: other });
+    const other = await c.s.token({ fhirUser: ids.empty, scope: 'user/*.rs' });
+    const hidden = await c.s.request({ method: 'GET', url: `/fhir/${ids.p}/$summary`, token: other });
+    const unknown = await c.s.request({ method: 'GET', url: '/fhir/Patient/nobody/$summary', token: other });
     expect(hidden.status).toBe(404);
     expect(hidden.text.replace(ids.p.split('/')[1], 'nobody')).toBe(unknown.text);
     // The patient reads their own.
-    const own = await s.token({ fhirUser: ids.p, scope: 'user/*.rs' });
-    expect((await s.request({ method: 'GET', url: `/fhir/${ids.p}/$summary`, token: own })).status).toBe(200);
+    const own = await c.s.token({ fhirUser: ids.p, scope: 'user/*.rs' });
+    expect((await c.s.request({ method: 'GET', url: `/fhir/${ids.p}/$summary`, token: own })).status).toBe(200);
   });
 });

@@ -1,5 +1,5 @@
-import { expect } from 'vitest';
-import type { TestServer } from '../harness.js';
+import { beforeAll, expect } from 'vitest';
+import { useServer, type Engine, type TestServer } from '../harness.js';
 import { actor, consent } from '../access/world.js';
 
 /**
@@ -62,4 +62,21 @@ export async function setUp(s: TestServer, system: string): Promise<People> {
   // The patient authorizes the cardiologist.
   await created(s, tokens.patient, consent(ids.patient, { type: 'permit', actor: [actor(`Practitioner/${ids.cardio}`)] }));
   return { s, system, ids, tokens };
+}
+
+/**
+ * The people of the enclosing describe block: its server started and `setUp` run once, before its
+ * tests and before the block's own beforeAll hooks (registered after this call, they run after it).
+ * The object returned is filled in place then; until then it is empty.
+ */
+export function usePeople(engine: Engine): People {
+  const w = {} as People;
+  useServer(engine, (server, system) => {
+    w.s = server;
+    w.system = system;
+  });
+  beforeAll(async () => {
+    Object.assign(w, await setUp(w.s, w.system));
+  });
+  return w;
 }

@@ -1,6 +1,6 @@
-import { beforeAll, expect, it } from 'vitest';
-import { describeEngines, useServer, versionsButAudit, type TestServer } from '../harness.js';
-import { post, setUp, type People } from './people.js';
+import { expect, it } from 'vitest';
+import { describeEngines, versionsButAudit } from '../harness.js';
+import { post, usePeople } from './people.js';
 
 /**
  * What a patient app or a doctor's software gets for a mistaken entry: a 422 whose
@@ -10,19 +10,9 @@ const LOINC = 'http://loinc.org';
 const UCUM = 'http://unitsofmeasure.org';
 
 describeEngines('bad entries in the patient\'s record', (engine) => {
-  let s: TestServer;
-  let w: People;
-  let p: string;
-  useServer(engine, (server, system) => {
-    s = server;
-    w = { s, system } as People;
-  });
-  beforeAll(async () => {
-    w = await setUp(s, w.system);
-    p = w.ids.patient;
-  });
+  const w = usePeople(engine);
 
-  const subject = () => ({ reference: `Patient/${p}` });
+  const subject = () => ({ reference: `Patient/${w.ids.patient}` });
   const observation = (code: string, extra: Record<string, unknown>) => ({
     resourceType: 'Observation',
     status: 'final',
@@ -59,21 +49,21 @@ describeEngines('bad entries in the patient\'s record', (engine) => {
   ];
 
   it.each(cases)('refuses %s with 422 naming the element, and writes nothing', async (_what, make, expression, message) => {
-    const before = await versionsButAudit(s, w.system);
+    const before = await versionsButAudit(w.s, w.system);
     const body = JSON.parse(JSON.stringify(make()));
     for (const token of [w.tokens.patient, w.tokens.gp]) {
-      const res = await post(s, token, body);
+      const res = await post(w.s, token, body);
       expect(res.status, res.text).toBe(422);
       expect(res.body.resourceType).toBe('OperationOutcome');
       const issue = res.body.issue.find((i: any) => i.severity === 'error' && i.expression?.[0] === expression);
       expect(issue, JSON.stringify(res.body.issue)).toBeDefined();
       expect(issue.diagnostics).toMatch(message);
     }
-    expect(await versionsButAudit(s, w.system)).toBe(before);
+    expect(await versionsButAudit(w.s, w.system)).toBe(before);
   });
 
   it('$validate tells the same before anything is sent', async () => {
-    const res = await s.request({ method: 'POST', url: '/fhir/Observation/$validate', token: w.tokens.patient, body: observation('29463-7', { valueQuantity: { value: 68, unit: 'kg' } }) });
+    const res = await w.s.request({ method: 'POST', url: '/fhir/Observation/$validate', token: w.tokens.patient, body: observation('29463-7', { valueQuantity: { value: 68, unit: 'kg' } }) });
     expect(res.body.resourceType).toBe('OperationOutcome');
     expect(res.body.issue.find((i: any) => i.severity === 'error').expression).toEqual(['Observation.valueQuantity']);
   });
@@ -86,7 +76,7 @@ describeEngines('bad entries in the patient\'s record', (engine) => {
       observation('72166-2', { valueCodeableConcept: { text: 'Non-fumeur' } }),
     ];
     for (const body of ok) {
-      const res = await post(s, w.tokens.patient, body);
+      const res = await post(w.s, w.tokens.patient, body);
       expect(res.status, res.text).toBe(201);
     }
   });
