@@ -19,6 +19,17 @@ export interface ConsentFacts {
   provisions: Provision[];
 }
 
+/**
+ * What a provision says of the professionals it names: an authorization (a permit of everything),
+ * a mask (a deny of some data), an opposition to emergency access (a deny for purpose BTG), or a
+ * block (any other deny). A permit limited to data or purposes grants nothing.
+ */
+export function meaningOf(p: Provision): 'authorization' | 'mask' | 'opposition' | 'block' | undefined {
+  if (p.type === 'permit') return p.data.length === 0 && p.purposes.length === 0 ? 'authorization' : undefined;
+  if (p.data.length > 0) return 'mask';
+  return p.purposes.includes('BTG') ? 'opposition' : 'block';
+}
+
 const V3_ACT_REASON = 'http://terminology.hl7.org/CodeSystem/v3-ActReason';
 
 function refs(list: unknown, key: 'reference'): string[] {

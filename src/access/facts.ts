@@ -1,6 +1,6 @@
 import type { Principal } from '../auth/principal.js';
 import type { CurrentRecord, Store } from '../store/store.js';
-import { readConsent } from './consent.js';
+import { meaningOf, readConsent } from './consent.js';
 
 /**
  * Who the caller is for access decisions, from the verified token and the record. A system client
@@ -155,8 +155,7 @@ export async function blockers(store: Store, self: string[], now: Date): Promise
   for (const rec of await find(store, 'Consent', entry('provision-denied-actor', 'r', self))) {
     const consent = rec.resource && readConsent(rec.resource, now.getTime());
     if (!consent?.patient) continue;
-    const blocks = consent.provisions.some((p) => p.type === 'deny' && p.data.length === 0 && !p.purposes.includes('BTG') && p.actors.some((a) => mine.has(a)));
-    if (blocks) out.add(consent.patient);
+    if (consent.provisions.some((p) => meaningOf(p) === 'block' && p.actors.some((a) => mine.has(a)))) out.add(consent.patient);
   }
   return [...out];
 }
@@ -219,10 +218,11 @@ export async function gatherFacts(
     if (!consent?.patient) continue;
     for (const p of consent.provisions) {
       if (!p.actors.some((a) => mine.has(a))) continue;
-      if (p.type === 'permit' && p.data.length === 0 && p.purposes.length === 0) permitted.add(consent.patient);
-      else if (p.type === 'deny' && p.data.length > 0) for (const d of p.data) mask(consent.patient, d);
-      else if (p.type === 'deny' && p.purposes.includes('BTG')) opposed.add(consent.patient);
-      else if (p.type === 'deny') blocked.add(consent.patient);
+      const meaning = meaningOf(p);
+      if (meaning === 'authorization') permitted.add(consent.patient);
+      else if (meaning === 'mask') for (const d of p.data) mask(consent.patient, d);
+      else if (meaning === 'opposition') opposed.add(consent.patient);
+      else if (meaning === 'block') blocked.add(consent.patient);
     }
   }
   // A request that names patients still needs every patient who blocks this professional: a
