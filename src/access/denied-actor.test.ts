@@ -1,7 +1,13 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { buildRecord } from '../interactions/records.js';
 import { indexResource } from '../search/extract.js';
 import { registry } from '../search/test-helpers.js';
+import { createLmdbStore } from '../store/lmdb/lmdb-store.js';
 import { readConsent } from './consent.js';
+import { blockers } from './facts.js';
 
 const who = (r: string) => ({ reference: { reference: r } });
 const consent = (provision: Record<string, unknown>) => ({ resourceType: 'Consent', status: 'active', patient: { reference: 'Patient/x' }, provision });
@@ -31,5 +37,31 @@ describe('provision-denied-actor: the actors a Consent denies, as the access rul
   it('finds the blocked professional of a deny and nobody in a permit', () => {
     expect(indexed(consent({ type: 'deny', actor: [who('Practitioner/a')] }))).toEqual(['Practitioner/a']);
     expect(indexed(consent({ type: 'permit', actor: [who('Practitioner/a')] }))).toEqual([]);
+  });
+});
+
+describe('blockers: every patient who blocks a professional', () => {
+  it('reads them all, however many pages they take, and only blocks', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'carnet-blockers-'));
+    const store = await createLmdbStore({ path: dir });
+    try {
+      const ctx = { now: () => new Date(), registry: registry(), baseUrl: 'https://carnet.example/fhir' };
+      const of = (patient: string, provision: Record<string, unknown>) => ({ ...consent(provision), patient: { reference: `Patient/${patient}` } });
+      const records = [
+        ...['p1', 'p2', 'p3', 'p4', 'p5'].map((p) => of(p, { type: 'deny', actor: [who('Practitioner/z')] })),
+        // A mask, an opposition and a revoked block name z too, and block nothing.
+        of('p6', { type: 'deny', actor: [who('Practitioner/z')], data: [{ meaning: 'instance', reference: { reference: 'DocumentReference/d' } }] }),
+        of('p7', { type: 'deny', actor: [who('Practitioner/z')], purpose: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'BTG' }] }),
+        { ...of('p8', { type: 'deny', actor: [who('Practitioner/z')] }), status: 'inactive' },
+      ].map((r, i) => ({ record: buildRecord(r as never, 'Consent', `c${i}`, undefined, ctx), expect: { kind: 'absent' as const } }));
+      await store.commit(records);
+      const want = ['Patient/p1', 'Patient/p2', 'Patient/p3', 'Patient/p4', 'Patient/p5'];
+      expect((await blockers(store, ['Practitioner/z'], new Date(), 2)).sort()).toEqual(want);
+      expect((await blockers(store, ['Practitioner/z'], new Date())).sort()).toEqual(want);
+      expect(await blockers(store, ['Practitioner/other'], new Date(), 2)).toEqual([]);
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

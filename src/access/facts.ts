@@ -149,15 +149,20 @@ async function sharedWith(store: Store, parties: string[], names: string[] | und
  * without data or purpose), whichever patients a request names. Blocks are few beside permits, and
  * the `provision-denied-actor` index reads only the Consents that deny someone they name.
  */
-export async function blockers(store: Store, self: string[], now: Date): Promise<string[]> {
+export async function blockers(store: Store, self: string[], now: Date, page = 10_000): Promise<string[]> {
   const mine = new Set(self);
   const out = new Set<string>();
-  for (const rec of await find(store, 'Consent', entry('provision-denied-actor', 'r', self))) {
-    const consent = rec.resource && readConsent(rec.resource, now.getTime());
-    if (!consent?.patient) continue;
-    if (consent.provisions.some((p) => meaningOf(p) === 'block' && p.actors.some((a) => mine.has(a)))) out.add(consent.patient);
+  // Every one of them, page after page by id: a block missed would show its patient's shared resources.
+  for (let after = '';;) {
+    const filter = { $and: [entry('provision-denied-actor', 'r', self), { id: { $gt: after } }] };
+    const { records } = await store.search({ types: ['Consent'], filter, sort: [['id', 1]], offset: 0, limit: page, count: false });
+    for (const rec of records) {
+      const consent = rec.resource && readConsent(rec.resource, now.getTime());
+      if (consent?.patient && consent.provisions.some((p) => meaningOf(p) === 'block' && p.actors.some((a) => mine.has(a)))) out.add(consent.patient);
+    }
+    if (records.length < page) return [...out];
+    after = records[records.length - 1].id;
   }
-  return [...out];
 }
 
 function minuteOf(now: Date): number {
