@@ -230,10 +230,10 @@ export async function gatherFacts(
       else if (meaning === 'block') blocked.add(consent.patient);
     }
   }
-  // A request that names patients still needs every patient who blocks this professional: a
-  // resource in several records (an Appointment of A and B) is hidden by B's block even from a
-  // request about A, as it is from a search across patients.
-  if (names) for (const p of await blockers(store, self, now)) blocked.add(p);
+  // Every patient who blocks this professional, whichever patients the request names: a resource in
+  // several records (an Appointment of A and B) is hidden by B's block even from a request about A;
+  // and across patients the Consents read above stop at 10,000, where a block must not be missed.
+  for (const p of await blockers(store, self, now)) blocked.add(p);
   const gpFilter: Record<string, unknown>[] = [entry('general-practitioner', 'r', self)];
   if (names) gpFilter.push({ id: { $in: names.map((n) => n.slice('Patient/'.length)) } });
   const gp = names && names.length === 0 ? [] : (await find(store, 'Patient', { $and: gpFilter })).map((r) => `Patient/${r.id}`);
