@@ -138,6 +138,39 @@ describe('lmdb engine', () => {
     expect(examined() - before).toBe(300);
   });
 
+  it('AuditEvents keep no term keys, and are found by their compartment, their id or a scan of the type, exactly', async () => {
+    const path = await tempDir();
+    const store = await openStore(path);
+    const event = (id: string, patient: string, action: string) =>
+      rec('AuditEvent', id, 1, T(1), { comp: [`Patient/${patient}`], idx: [{ p: 'action', s: 'http://hl7.org/fhir/audit-event-action', c: action }, { p: 'patient', r: `Patient/${patient}` }] });
+    const events = Array.from({ length: 40 }, (_, n) => event(`e${String(n).padStart(2, '0')}`, `p${n % 4}`, n % 2 ? 'R' : 'C'));
+    await store.commit([...events, obs('a1', 'p0')].map((record) => ({ record, expect: { kind: 'absent' } })));
+    const query = (filter: Record<string, unknown>, types = ['AuditEvent']): StoreQuery => ({ types, filter, sort: [], offset: 0, limit: 100, count: true });
+    const action = (c: string) => ({ idx: { $elemMatch: { p: 'action', s: 'http://hl7.org/fhir/audit-event-action', c } } });
+
+    let before = store.stats.examined;
+    const mine = await store.search(query({ $and: [{ comp: 'Patient/p1' }, action('R')] }));
+    expect(mine.records.map((r) => r.id)).toEqual(['e01', 'e05', 'e09', 'e13', 'e17', 'e21', 'e25', 'e29', 'e33', 'e37']);
+    expect(store.stats.examined - before).toBe(10);
+    // Across patients, the type is scanned and each record tested: the same answer a term index gave.
+    before = store.stats.examined;
+    expect((await store.search(query(action('C')))).total).toBe(20);
+    expect((await store.search(query({ idx: { $elemMatch: { p: 'patient', r: 'Patient/p3' } } }))).total).toBe(10);
+    expect(store.stats.examined - before).toBe(80);
+    // With another type in the same search, each type has its own plan: the Observation still by its term.
+    const both = await store.search(query({ $or: [action('C'), { idx: { $elemMatch: { p: 'code', c: 'A' } } }] }, ['AuditEvent', 'Observation']));
+    expect(both.total).toBe(21);
+    await store.close();
+    open.splice(0);
+
+    const dbs = openDbs(path);
+    const keys = (db: typeof dbs.terms) => [...db.getKeys()].filter((k) => k.includes('AuditEvent'));
+    expect(keys(dbs.terms)).toEqual([]);
+    expect(keys(dbs.compTerms)).toEqual([]);
+    expect([...dbs.terms.getKeys()].length).toBeGreaterThan(0);
+    await dbs.root.close();
+  });
+
   it('a keyset page by id (an export\'s) starts after the id instead of reading the type from its start', async () => {
     const store = await openStore(await tempDir());
     const records: CurrentRecord[] = [];

@@ -45,9 +45,10 @@ type FoundTerm = { clause: Clause; term: TermPin; exact: boolean };
  * Ids first; then a patient's compartment, read through the compartment term index when a term is
  * pinned (a code before a reference: within a patient's compartment, references mostly point at
  * the patient); then the first pinned term across the type; then an alternative whose every
- * branch pins a term, as the union of their ranges; else a scan.
+ * branch pins a term, as the union of their ranges; else a scan. For a type whose terms are not
+ * indexed (`indexed` false), no term is read: ids, compartments and writers, else a scan.
  */
-export function plan(filter: Record<string, unknown>): Plan {
+export function plan(filter: Record<string, unknown>, indexed = true): Plan {
   const clauses = conjunction(filter);
   const answered = new Set<Clause>();
   const terms: FoundTerm[] = clauses.flatMap((clause) => termPin(clause) ?? []);
@@ -59,7 +60,7 @@ export function plan(filter: Record<string, unknown>): Plan {
     source = { kind: 'ids', ids: ids.values };
     answered.add(ids.clause);
   } else if (comps) {
-    read = [...terms].sort((a, b) => FIELD_ORDER.indexOf(a.term.field) - FIELD_ORDER.indexOf(b.term.field))[0];
+    read = indexed ? [...terms].sort((a, b) => FIELD_ORDER.indexOf(a.term.field) - FIELD_ORDER.indexOf(b.term.field))[0] : undefined;
     source = { kind: 'comp', comps: comps.values, ...(read ? { term: read.term } : {}) };
     answered.add(comps.clause);
   } else if (firstPin(clauses, 'by')) {
@@ -70,8 +71,10 @@ export function plan(filter: Record<string, unknown>): Plan {
     // writings are far fewer than a type-wide term. The term narrows the compartment reads only,
     // so every candidate is still checked for it.
     const reach = reachOf(clauses)!;
-    const term = [...terms].sort((a, b) => FIELD_ORDER.indexOf(a.term.field) - FIELD_ORDER.indexOf(b.term.field))[0];
+    const term = indexed ? [...terms].sort((a, b) => FIELD_ORDER.indexOf(a.term.field) - FIELD_ORDER.indexOf(b.term.field))[0] : undefined;
     source = { kind: 'reach', ...reach, ...(term ? { term: term.term } : {}) };
+  } else if (!indexed) {
+    // A type whose terms are not indexed (terms.ts, SCANNED): its exact terms are checked on each record.
   } else if (terms.length > 0) {
     read = terms[0];
     source = { kind: 'term', term: read.term };

@@ -120,7 +120,7 @@ describe('lmdb compartment postings', () => {
     // What an earlier version does here: finds no marker of its own (this layout removed them),
     // builds its indexes, sets its marker, then writes a document without touching postings.
     const dbs = openDbs(path);
-    expect(EARLIER_BUILT.map((key) => dbs.root.get(key))).toEqual([undefined, undefined, undefined]);
+    expect(EARLIER_BUILT.filter((key) => dbs.root.get(key) !== undefined)).toEqual([]);
     await dbs.root.put('terms-index-built-3', true);
     await dbs.root.childTransaction(() => {
       const d2 = doc('d2', 'p1', 'A');

@@ -3,8 +3,8 @@ import { spend, type CurrentRecord, type StoreQuery, type StoreSearchResult } fr
 import { pace } from '../../pace.js';
 import type { Dbs } from './dbs.js';
 import type { RecordTest } from './filters.js';
-import { carries } from './terms.js';
-import { byCodeUnit, candidates, idsAfterIn, plan, type Candidates } from './plan.js';
+import { carries, SCANNED } from './terms.js';
+import { byCodeUnit, candidates, idsAfterIn, plan, type Candidates, type Plan } from './plan.js';
 import { compareBy } from './sort.js';
 
 export interface SearchStats {
@@ -14,23 +14,40 @@ export interface SearchStats {
 
 type Compile = (filter: Record<string, unknown>) => RecordTest;
 
-/** The candidates of each type and the test of each, the same for a search and for an existence check. */
-function prepare(dbs: Dbs, stats: SearchStats, compile: Compile, query: Pick<StoreQuery, 'types' | 'filter' | 'createdAtMost' | 'budget'>, txn?: Transaction) {
-  const { source, checks, residual, after } = plan(query.filter);
-  const test = compile(residual);
+/** The candidates of each type, each with its test, the same for a search and for an existence check. */
+function prepare(dbs: Dbs, stats: SearchStats, compile: Compile, query: Pick<StoreQuery, 'types' | 'filter' | 'createdAtMost' | 'budget'>, txn?: Transaction): Typed[] {
   const pin = query.createdAtMost;
   const { budget } = query;
-  const types = [...new Set(query.types)].sort(byCodeUnit);
-  const matches = (record: CurrentRecord): boolean => {
-    stats.examined++;
-    spend(budget);
-    if (record.deleted) return false;
-    if (pin !== undefined && !(record.created !== undefined && record.created <= pin)) return false;
-    return checks.every((t) => carries(record, t)) && test(record);
+  // One plan for the types whose terms are indexed, one for the others (SCANNED), made when needed.
+  const plans = new Map<boolean, { plan: Plan; matches: (record: CurrentRecord) => boolean }>();
+  const planned = (indexed: boolean) => {
+    let found = plans.get(indexed);
+    if (!found) {
+      const p = plan(query.filter, indexed);
+      const test = compile(p.residual);
+      const matches = (record: CurrentRecord): boolean => {
+        stats.examined++;
+        spend(budget);
+        if (record.deleted) return false;
+        if (pin !== undefined && !(record.created !== undefined && record.created <= pin)) return false;
+        return p.checks.every((t) => carries(record, t)) && test(record);
+      };
+      plans.set(indexed, (found = { plan: p, matches }));
+    }
+    return found;
   };
+  const types = [...new Set(query.types)].sort(byCodeUnit);
   // Every type's ids are read now, in this turn of the event loop: from the snapshot `txn` pins.
-  const perType: Candidates[] = types.map((type) => candidates(dbs, type, source, txn, idsAfterIn(type, after)));
-  return { perType, matches };
+  return types.map((type) => {
+    const { plan: p, matches } = planned(!SCANNED.has(type));
+    return { next: candidates(dbs, type, p.source, txn, idsAfterIn(type, p.after)), matches };
+  });
+}
+
+/** The candidates of one type and their test. */
+interface Typed {
+  next: Candidates;
+  matches: (record: CurrentRecord) => boolean;
 }
 
 /**
@@ -41,19 +58,18 @@ function prepare(dbs: Dbs, stats: SearchStats, compile: Compile, query: Pick<Sto
  */
 export async function search(dbs: Dbs, stats: SearchStats, compile: Compile, query: StoreQuery): Promise<StoreSearchResult> {
   const txn = dbs.root.useReadTransaction();
-  let perType: Candidates[] = [];
+  let perType: Typed[] = [];
   try {
-    const prepared = prepare(dbs, stats, compile, query, txn);
-    perType = prepared.perType;
-    return await searchIn(query, perType, prepared.matches);
+    perType = prepare(dbs, stats, compile, query, txn);
+    return await searchIn(query, perType);
   } finally {
     // A search that stops at the end of its page, or past its budget, leaves scans open.
-    for (const next of perType) next.close?.();
+    for (const { next } of perType) next.close?.();
     txn.done();
   }
 }
 
-async function searchIn(query: StoreQuery, perType: Candidates[], matches: (record: CurrentRecord) => boolean): Promise<StoreSearchResult> {
+async function searchIn(query: StoreQuery, perType: Typed[]): Promise<StoreSearchResult> {
   const { offset, limit } = query;
   const slice = pace();
 
@@ -62,7 +78,7 @@ async function searchIn(query: StoreQuery, perType: Candidates[], matches: (reco
     const records: CurrentRecord[] = [];
     if (limit <= 0) return { records };
     let seen = 0;
-    for (const next of perType) {
+    for (const { next, matches } of perType) {
       for (let record = next(); record; record = next()) {
         if (slice.due()) await slice.pause();
         if (!matches(record) || seen++ < offset) continue;
@@ -74,7 +90,7 @@ async function searchIn(query: StoreQuery, perType: Candidates[], matches: (reco
   }
 
   const all: CurrentRecord[] = [];
-  for (const next of perType) {
+  for (const { next, matches } of perType) {
     for (let record = next(); record; record = next()) {
       if (slice.due()) await slice.pause();
       if (matches(record)) all.push(record);
@@ -90,13 +106,13 @@ async function searchIn(query: StoreQuery, perType: Candidates[], matches: (reco
  * transaction, synchronously (the transaction's callback cannot wait), without a budget.
  */
 export function anyMatch(dbs: Dbs, stats: SearchStats, compile: Compile, query: Pick<StoreQuery, 'types' | 'filter'>): boolean {
-  const { perType, matches } = prepare(dbs, stats, compile, query);
+  const perType = prepare(dbs, stats, compile, query);
   try {
-    for (const next of perType) {
+    for (const { next, matches } of perType) {
       for (let record = next(); record; record = next()) if (matches(record)) return true;
     }
     return false;
   } finally {
-    for (const next of perType) next.close?.();
+    for (const { next } of perType) next.close?.();
   }
 }

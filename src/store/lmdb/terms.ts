@@ -78,8 +78,16 @@ function termValue(entry: IndexEntry, field: TermField): string | undefined {
 
 type Term = [p: string, field: TermField, value: string];
 
+/**
+ * Types whose terms are not indexed: their searches read ids, compartments, writers or the whole
+ * type, and test each record (plan.ts). AuditEvent: one is written for every request and few are
+ * ever searched, nearly always within one patient's compartment; its terms were about 60 of the 70
+ * keys each event wrote, and most of the access history's cost on a request (bench:journal).
+ */
+export const SCANNED: ReadonlySet<string> = new Set(['AuditEvent']);
+
 function termsOf(record: CurrentRecord): Term[] {
-  if (record.deleted) return [];
+  if (record.deleted || SCANNED.has(record.type)) return [];
   const terms = new Map<string, Term>();
   for (const entry of record.idx) {
     if (typeof entry.p !== 'string') continue;
@@ -184,22 +192,26 @@ export function idsWithCompTerm(dbs: Dbs, comps: string[], type: string, pin: Te
   return ids;
 }
 
-/** Set once the term indexes hold every current record in the current layout (3: with strings; 4: with postings). */
-export const TERMS_BUILT = 'terms-index-built-4';
+/**
+ * Set once the term indexes hold every current record in the current layout (3: with strings; 4:
+ * with postings; 5: without the SCANNED types).
+ */
+export const TERMS_BUILT = 'terms-index-built-5';
 
 /**
  * While a build is under way: the key of the last record indexed ([] once the old indexes are
  * cleared). Named by layout, so that a build of an earlier layout left halfway is started over.
  */
-export const TERMS_PROGRESS = 'terms-index-progress-4';
-const EARLIER_PROGRESS = ['terms-index-progress'];
+export const TERMS_PROGRESS = 'terms-index-progress-5';
+const EARLIER_PROGRESS = ['terms-index-progress', 'terms-index-progress-4'];
 
 /**
  * The markers of earlier layouts, removed once this one is built. An earlier version of carnet
  * opening the store afterwards finds none, builds its own indexes and sets its marker, and writes
- * without keeping postings: finding such a marker, this version builds again.
+ * without keeping postings (before 4), or with the terms of the SCANNED types (4): finding such a
+ * marker, this version builds again. Building again also drops what layout 4 kept of those types.
  */
-export const EARLIER_BUILT = ['terms-index-built', 'terms-index-built-2', 'terms-index-built-3'];
+export const EARLIER_BUILT = ['terms-index-built', 'terms-index-built-2', 'terms-index-built-3', 'terms-index-built-4'];
 
 /**
  * Builds the term indexes of a store written before they existed (once, at open, before the store
