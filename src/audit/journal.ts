@@ -46,12 +46,20 @@ export function createJournal(store: Store): Journal {
     // Linked in commit order; the chains' heads move only once the commit holds.
     const linked = chainer.link(records);
     try {
-      for (;;) {
+      // Mostly events alone: appended (lighter than a commit). With notifications, one commit, so
+      // that an event and the notices of its access land together.
+      // Events have fresh ids: one left out is a fault, and the requests that wait on it fail.
+      const appendAll = async () => {
+        if ((await store.append(records)) < records.length) throw new Error('an access event with an id already used was left out');
+      };
+      if (once.size === 0) await appendAll();
+      for (; once.size > 0; ) {
         try {
           await store.commit([...records, ...once.values()].map((record) => ({ record, expect: { kind: 'absent' as const } })));
           break;
         } catch (e) {
           if (!(e instanceof StoreConflict && once.delete(`${e.type}/${e.id}`))) throw e;
+          if (once.size === 0) await appendAll();
         }
       }
       linked.commit();

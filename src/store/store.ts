@@ -170,6 +170,14 @@ export interface Store {
    */
   commit(writes: Write[]): Promise<void>;
   /**
+   * Writes new resources, each as its version 1, where none with its id exists: one that exists is
+   * left out, the others are written. Nothing is read before and no change mark moves (the access
+   * history's events: fresh ids, a type that is not marked, never rewritten). Resolves once durable,
+   * with how many were written. Lighter than commit() where an engine can make it so (LMDB: no step
+   * on the main thread inside the write transaction); otherwise commit() of each.
+   */
+  append(records: CurrentRecord[]): Promise<number>;
+  /**
    * Stores binary content (FHIR Binary, document attachments) apart from the resources, addressed
    * by its SHA-256: identical content is stored once. The content streams in and is hashed as it is
    * written; the promise resolves once the blob is durable. Past opts.maxBytes it throws

@@ -166,6 +166,35 @@ export function writeTests({ test, markClosed }: Suite): void {
     });
   });
 
+  describe('append', () => {
+    const event = (id: string, patient: string, n: number) => ({
+      ...rec('AuditEvent', id, 1, T(n), { comp: [`Patient/${patient}`], idx: [{ p: 'action', s: 'http://hl7.org/fhir/audit-event-action', c: 'R' }] }),
+      writer: 'client:carnet-audit',
+      by: ['client:carnet-audit'],
+    });
+    test('appended records are read, vread, searched and in the histories like committed ones', async (store) => {
+      const records = [event('e1', 'p1', 1), event('e2', 'p2', 2), rec('Observation', 'o1', 1, T(3), { comp: ['Patient/p1'] })];
+      expect(await store.append(records)).toBe(3);
+      expect(await store.read('AuditEvent', 'e1')).toEqual(records[0]);
+      expect(await store.vread('AuditEvent', 'e2', 1)).toMatchObject({ type: 'AuditEvent', id: 'e2', versionId: 1, resource: records[1].resource, writer: 'client:carnet-audit' });
+      expect(ids((await store.search(query(['AuditEvent', 'Observation'], { comp: 'Patient/p1' }))).records)).toEqual(['AuditEvent/e1', 'Observation/o1']);
+      const action = { idx: { $elemMatch: { p: 'action', s: 'http://hl7.org/fhir/audit-event-action', c: 'R' } } };
+      expect((await store.search(query(['AuditEvent'], action, { count: true }))).total).toBe(2);
+      expect(versions((await store.history({ type: 'AuditEvent', offset: 0, limit: 10 })).records)).toEqual(['AuditEvent/e2/1', 'AuditEvent/e1/1']);
+      expect((await store.history({ offset: 0, limit: 10 })).total).toBe(3);
+    });
+    test('a record whose id exists is left out, the others are written', async (store) => {
+      await store.append([event('e1', 'p1', 1)]);
+      const again = { ...event('e1', 'p9', 5), resource: { resourceType: 'AuditEvent', id: 'e1', outcome: '8' } };
+      expect(await store.append([again, event('e2', 'p1', 6)])).toBe(1);
+      expect(await store.read('AuditEvent', 'e1')).toEqual(event('e1', 'p1', 1));
+      expect(await store.read('AuditEvent', 'e2')).toBeDefined();
+      expect((await store.search(query(['AuditEvent'], { comp: 'Patient/p9' }, { count: true }))).total).toBe(0);
+      expect((await store.history({ type: 'AuditEvent', id: 'e1', offset: 0, limit: 10 })).total).toBe(1);
+      expect(await store.append([])).toBe(0);
+    });
+  });
+
   describe('conditional writes (unlessFound)', () => {
     const mrn = (value: string) => ({ p: 'identifier', s: 'urn:mrn', c: value });
     const unlessFound = (value: string) => ({ types: ['Patient'], filter: { idx: { $elemMatch: mrn(value) } } });

@@ -77,7 +77,7 @@ export function writerKeys(record: CurrentRecord): Key[] {
   return (record.by ?? []).map((w) => compKey(WRITER_PREFIX + w, record.type, record.id)).filter(fitsKey);
 }
 
-function versionOf(record: CurrentRecord): VersionRecord {
+export function versionOf(record: CurrentRecord): VersionRecord {
   const { type, id, versionId, lastUpdated, deleted, resource, writer } = record;
   const version: VersionRecord = { type, id, versionId, lastUpdated, deleted };
   if (resource !== undefined) version.resource = resource;

@@ -384,6 +384,8 @@ describe('lmdb engine', () => {
     await store.close();
     await expect(store.ping()).rejects.toThrow();
     await expect(store.commit([{ record: obs('o1', 'p1'), expect: { kind: 'any' } }])).rejects.toThrow();
+    // lmdb-js itself would queue the puts and throw from a timer, ending the process.
+    await expect(store.append([rec('AuditEvent', 'e1', 1, T(1), { comp: ['Patient/p1'] })])).rejects.toThrow('The store is closed');
   });
 });
 

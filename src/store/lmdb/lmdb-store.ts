@@ -1,6 +1,7 @@
 import { lmdbState } from './state.js';
 import type { Store, StoreInfo } from '../store.js';
 import { openBlobs } from './blobs.js';
+import { append } from './append.js';
 import { commit } from './commit.js';
 import { erase } from './erase.js';
 import { openDbs } from './dbs.js';
@@ -57,6 +58,8 @@ export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbSt
     history: async (query) => history(dbs, query),
     commit: async (writes) =>
       commit(dbs, writes, ({ types, filter }) => anyMatch(dbs, stats, compile, { types, filter }), marked),
+    append: (records) =>
+      append(dbs, records, marked, (record) => commit(dbs, [{ record, expect: { kind: 'absent' } }], () => false, marked)),
     readMarks: async (keys) => keys.map((key) => dbs.marks.get(key)),
     updateSearchData: (updates) => updateSearchData(dbs, updates),
     erase: (resources) => erase(dbs, resources),

@@ -1,5 +1,6 @@
 import { MongoClient } from 'mongodb';
 import type { Store, VersionRecord } from '../store.js';
+import { appendByCommit } from '../append-by-commit.js';
 import { withClaims, type ClaimDoc } from './claims.js';
 import { openBlobs } from './blobs.js';
 import { commitInOrder, commitInTransaction } from './commit.js';
@@ -47,6 +48,14 @@ export async function createMongoStore(options: MongoStoreOptions): Promise<Stor
     const blobs = await openBlobs(db);
     const state = await mongoState(db.collection<StateDoc>('state'));
     const marks = mongoMarks(db.collection<MarkDoc>('marks'), c.resources, new Set(options.marked ?? []));
+    const commit: Store['commit'] = (writes) =>
+      marks.marking(writes, () =>
+        withClaims(
+          claims,
+          writes,
+          async (criteria) => (await search(c, { ...criteria, sort: [], offset: 0, limit: 1, count: false }, server.filterInProcess)).records.length > 0,
+          () => (server.transactions ? commitInTransaction(c, writes) : commitInOrder(c, writes)),
+        ));
 
     return {
       info: { engine: 'mongodb', atomicCommit: server.transactions, atomicity: server.atomicity },
@@ -60,13 +69,8 @@ export async function createMongoStore(options: MongoStoreOptions): Promise<Stor
       search: (query) => search(c, query, server.filterInProcess),
       history: (query) => history(c, query),
       readMarks: marks.readMarks,
-      commit: (writes) => marks.marking(writes, () =>
-        withClaims(
-          claims,
-          writes,
-          async (criteria) => (await search(c, { ...criteria, sort: [], offset: 0, limit: 1, count: false }, server.filterInProcess)).records.length > 0,
-          () => (server.transactions ? commitInTransaction(c, writes) : commitInOrder(c, writes)),
-        )),
+      commit,
+      append: (records) => appendByCommit(commit, records),
       putBlob: blobs.putBlob,
       openBlob: blobs.openBlob,
       statBlob: blobs.statBlob,

@@ -1,0 +1,41 @@
+import { StoreConflict, type CurrentRecord } from '../store.js';
+import { versionOf, writerKeys } from './commit.js';
+import type { Dbs } from './dbs.js';
+import { compKey, currentKey, systemHistoryKey, typeHistoryKey, versionKey } from './keys.js';
+import { SCANNED } from './terms.js';
+
+/**
+ * Store.append: a new record of a type without term keys (SCANNED) and without change marks is
+ * written by lmdb-js's conditional puts, checked and applied on its write thread, in the batch of
+ * whatever else is queued, with no callback to the main thread inside the write transaction: under
+ * load that callback waited for the event loop while the transaction stayed open. Any other record
+ * goes through `commitOne` (commit.ts), its conflict counted as left out.
+ */
+export async function append(dbs: Dbs, records: CurrentRecord[], marked: ReadonlySet<string>, commitOne: (record: CurrentRecord) => Promise<void>): Promise<number> {
+  // lmdb-js queues a put on a closed environment, then throws from a timer (the process ends) and
+  // never settles it: refuse here, as a commit does.
+  if ((dbs.root as unknown as { status?: string }).status !== 'open') throw new Error('The store is closed');
+  const written = await Promise.all(
+    records.map((record) => {
+      const { type, id, lastUpdated } = record;
+      if (!SCANNED.has(type) || marked.has(type) || record.deleted || record.versionId !== 1) {
+        return commitOne(record).then(
+          () => true,
+          (e: unknown) => {
+            if (e instanceof StoreConflict) return false;
+            throw e;
+          },
+        );
+      }
+      return dbs.current.ifNoExists(currentKey(type, id), () => {
+        void dbs.current.put(currentKey(type, id), record);
+        for (const comp of new Set(record.comp)) void dbs.comp.put(compKey(comp, type, id), null);
+        for (const key of writerKeys(record)) void dbs.comp.put(key, null);
+        void dbs.versions.put(versionKey(type, id, 1), versionOf(record));
+        void dbs.typeHistory.put(typeHistoryKey(type, lastUpdated, id, 1), null);
+        void dbs.systemHistory.put(systemHistoryKey(lastUpdated, type, id, 1), null);
+      });
+    }),
+  );
+  return written.filter(Boolean).length;
+}
