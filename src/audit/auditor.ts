@@ -3,7 +3,7 @@ import type { Principal } from '../auth/principal.js';
 import type { AccessFacts } from '../access/facts.js';
 import { buildRecord } from '../interactions/records.js';
 import type { FhirRequest, FhirResult, Log } from '../interactions/types.js';
-import { newId } from '../interactions/write-checks.js';
+import { eventId } from './event-id.js';
 import { createAccessNotifier, patientsOf } from '../notify/access.js';
 import type { SearchRegistry } from '../search/registry.js';
 import type { Store } from '../store/store.js';
@@ -46,7 +46,7 @@ export function createAuditor(deps: AuditorDeps): Auditor {
   const notifier = createAccessNotifier(deps);
   const writer = { now: deps.now, registry: deps.registry, baseUrl: deps.baseUrl, principal: AUDIT_WRITER };
   const refusals: RefusalRecorder = deps.enabled
-    ? createRefusalRecorder({ journal, now: deps.now, build: (resource) => buildRecord(resource, 'AuditEvent', newId(), undefined, writer), policy: deps.refusalPolicy, onError: deps.onError })
+    ? createRefusalRecorder({ journal, now: deps.now, build: (resource) => buildRecord(resource, 'AuditEvent', eventId(), undefined, writer), policy: deps.refusalPolicy, onError: deps.onError })
     : { record: async () => undefined, flush: async () => undefined };
 
   const userAgent = async (principal: Principal, facts: AccessFacts | undefined): Promise<Agent> => {
@@ -77,7 +77,7 @@ export function createAuditor(deps: AuditorDeps): Auditor {
     const named = new Set(found.map((e) => e.what?.reference));
     const entities = [...found, ...(result?.auditEntities ?? []).filter((e) => !e.what?.reference || !named.has(e.what.reference))];
     const resource = auditEvent({ interaction: req.interaction, status, failure, recorded, user, entities: [...entities, requestEntity(requestId)] });
-    const event = buildRecord(resource, 'AuditEvent', newId(), undefined, writer);
+    const event = buildRecord(resource, 'AuditEvent', eventId(), undefined, writer);
     // The notifications of this access (first access, emergency) commit with its event.
     await notifier.appendWith(journal, [event], { facts, status, patients: async () => patientsOf(entities), event: `AuditEvent/${event.id}` });
   };

@@ -58,7 +58,7 @@ const resourceEntity = (ref: Ref, resource: Resource | undefined, withVersion: b
 export async function touched(deps: TouchedDeps, req: FhirRequest, result: FhirResult | undefined): Promise<Entity[]> {
   const entities: Entity[] = [];
   const patients = new Set<string>();
-  const addPatients = (comp: string[]) => {
+  const addPatients = (comp: readonly string[]) => {
     for (const p of comp) if (patients.size < MAX_PATIENTS) patients.add(p);
   };
   // A resource named by reference: its current record gives its compartments (a Binary's too) and its name.
@@ -89,7 +89,7 @@ export async function touched(deps: TouchedDeps, req: FhirRequest, result: FhirR
       // Reading one's access history is recorded, but does not list the events read again.
       if (r.resourceType !== 'AuditEvent') entities.push(resourceEntity(ref, r, req.interaction.startsWith('history')));
       if (r.resourceType === 'Patient') addPatients([`Patient/${r.id}`]);
-      else if (r.resourceType !== 'Binary') addPatients(compartmentsOf(r, deps.registry, { baseUrl: deps.baseUrl }));
+      else if (r.resourceType !== 'Binary') addPatients(result?.compartments?.get(`${r.resourceType}/${r.id}`) ?? compartmentsOf(r, deps.registry, { baseUrl: deps.baseUrl }));
     }
   } else if (INSTANCE.has(req.interaction) && req.type) {
     const ref: Ref | undefined = req.id ? { type: req.type, id: req.id, version: req.versionId } : refOf(result?.location, body);

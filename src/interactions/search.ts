@@ -145,7 +145,8 @@ export async function runSearch(req: FhirRequest, ctx: Context): Promise<FhirRes
   });
   const entries: BundleEntry[] = [...records.map((r) => entry(r, 'match')), ...included.map((r) => entry(r, 'include'))];
   if (warnings.length > 0) entries.push({ resource: { resourceType: 'OperationOutcome', issue: warnings } as Resource, search: { mode: 'outcome' } });
-  return { status: 200, body: bundle('searchset', entries, { ...(wantTotal && total !== undefined ? { total } : {}), link, now: ctx.now() }) };
+  const compartments = new Map([...records, ...included].map((r) => [`${r.type}/${r.id}`, r.comp]));
+  return { status: 200, body: bundle('searchset', entries, { ...(wantTotal && total !== undefined ? { total } : {}), link, now: ctx.now() }), compartments };
 }
 
 export const search: InteractionHandler = { name: 'search-type', traits: { readOnly: true, needsType: true }, handle: runSearch };

@@ -56,6 +56,8 @@ export interface FhirResult {
   headers?: Record<string, string>;
   /** What the answer concerns beyond what the request names (a Bulk Data export's job and patients): its AuditEvent lists them too. */
   auditEntities?: Entity[];
+  /** The compartments of the resources in a search's page, as stored (`Type/id` -> comp): its AuditEvent names their patients without computing them again. */
+  compartments?: ReadonlyMap<string, readonly string[]>;
 }
 
 /** What every interaction may use. Built by the executor per request; access decided once. */
