@@ -110,8 +110,19 @@ function linksOf(resource: Resource): Link[] {
 }
 
 export interface Chainer {
-  /** Links each record into the chain of each of its patients (or the global one); the heads move only on commit(). */
+  /**
+   * Links each record into the chain of each of its patients (or the global one), after whatever
+   * was linked before, written yet or not; the heads are reported (onMoved) on commit(), once the
+   * records are durable.
+   */
   link(records: CurrentRecord[]): { commit(): void };
+  /**
+   * After records linked here could not be written: what is linked next starts new chains, so that
+   * none continues from a link that does not exist. Records already linked after the lost ones, and
+   * written, leave a gap in their chain that $verify reports (events missing before them): their
+   * requests were answered 503.
+   */
+  restart(): void;
 }
 
 /** Where a chain's head or cut is kept in the store's state: `audit-head:Patient/x|<chain>` (`audit-head:global|<chain>`). */
@@ -139,9 +150,13 @@ export const classOf = (resource: Resource): EventClass =>
 export const chainLinksOf = (resource: Resource): Array<{ patient: string; chain: string } & Position> => linksOf(resource);
 
 export function createChainer(onMoved?: (heads: Map<string, Position>) => void): Chainer {
-  const chains: Record<EventClass, string> = { reads: randomUUID(), writes: randomUUID() };
+  let chains: Record<EventClass, string> = { reads: randomUUID(), writes: randomUUID() };
   const heads = new Map<string, Position>();
   return {
+    restart() {
+      chains = { reads: randomUUID(), writes: randomUUID() };
+      heads.clear();
+    },
     link(records) {
       const moved = new Map<string, Position>();
       for (const record of records) {
@@ -161,9 +176,10 @@ export function createChainer(onMoved?: (heads: Map<string, Position>) => void):
         }
         if (links.length) resource.extension = [...((resource.extension as unknown[]) ?? []), ...links.map(toExtension)];
       }
+      // The next records link after these at once: several commits may be on their way together.
+      moved.forEach((h, k) => heads.set(k, h));
       return {
         commit: () => {
-          moved.forEach((h, k) => heads.set(k, h));
           if (moved.size) onMoved?.(moved);
         },
       };

@@ -25,6 +25,8 @@ export const HEAD_DELAY_MS = 5000;
 export function createHeadKeeper(store: Store, delayMs = HEAD_DELAY_MS, onError?: (err: unknown) => void): HeadKeeper {
   // The chains are this process's alone: the revision it last wrote is the one in the store.
   const revs = new Map<string, number>();
+  // The furthest position told of each chain: commits on their way together may land out of order.
+  const furthest = new Map<string, number>();
   let dirty = new Map<string, Position>();
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> = Promise.resolve();
@@ -57,7 +59,11 @@ export function createHeadKeeper(store: Store, delayMs = HEAD_DELAY_MS, onError?
 
   return {
     moved(heads) {
-      for (const [key, head] of heads) dirty.set(key, head);
+      for (const [key, head] of heads) {
+        if (head.seq <= (furthest.get(key) ?? 0)) continue;
+        furthest.set(key, head.seq);
+        dirty.set(key, head);
+      }
       if (timer) return;
       timer = setTimeout(() => void flush(), delayMs);
       timer.unref();

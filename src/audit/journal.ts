@@ -23,22 +23,24 @@ interface Pending {
 }
 
 /**
- * Group commit: the events of every request that finishes while a commit is on its way (or within
- * the same turn of the event loop) go together in the next commit, one sync for all. At most one
- * commit is in flight, so under load each commit carries what gathered during the previous one.
+ * Group commit: the events of the requests that finish within one turn of the event loop go
+ * together, and the store groups what is on its way into one transaction and one sync (lmdb-js
+ * writes what was queued during a commit in the next one, without waiting for the event loop).
+ * Several writes may be in flight: holding the next one until the previous had settled made each
+ * request wait for the answer of a commit to reach the event loop as well (measured on a read by
+ * id at concurrency 16: 2,615 against 3,120/s). They are linked into the chains in the order they
+ * are written; one that fails makes the chains start anew (chain.ts, restart).
  */
 export function createJournal(store: Store): Journal {
   let pending: Pending[] = [];
   let scheduled = false;
-  let inFlight = false;
   const stats = { commits: 0, events: 0 };
   const heads = createHeadKeeper(store);
   const chainer = createChainer((moved) => heads.moved(moved));
 
   const flush = async (): Promise<void> => {
     scheduled = false;
-    if (inFlight || pending.length === 0) return;
-    inFlight = true;
+    if (pending.length === 0) return;
     const batch = pending;
     pending = [];
     const records = batch.flatMap((p) => p.records);
@@ -67,10 +69,8 @@ export function createJournal(store: Store): Journal {
       stats.events += records.length;
       for (const p of batch) p.resolve();
     } catch (e) {
+      chainer.restart();
       for (const p of batch) p.reject(e);
-    } finally {
-      inFlight = false;
-      if (pending.length > 0) schedule();
     }
   };
   const schedule = () => {
@@ -86,7 +86,7 @@ export function createJournal(store: Store): Journal {
       if (records.length === 0 && once.length === 0) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
         pending.push({ records, once, resolve, reject });
-        if (!inFlight) schedule();
+        schedule();
       });
     },
   };

@@ -1,0 +1,60 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { rec } from '../store/conformance.js';
+import { createLmdbStore, type LmdbStore } from '../store/lmdb/lmdb-store.js';
+import type { CurrentRecord } from '../store/store.js';
+import { chainLinksOf, verifyChains } from './chain.js';
+import { createJournal } from './journal.js';
+
+const T = '2026-12-07T10:00:00.000Z';
+const event = (id: string) => rec('AuditEvent', id, 1, T, { comp: ['Patient/p1'], data: { action: 'R', recorded: T } });
+
+describe('the journal', () => {
+  let store: LmdbStore | undefined;
+  let dir: string | undefined;
+  afterEach(async () => {
+    await store?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes the next events while earlier ones are on their way, and starts new chains after a write that failed', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'carnet-journal-'));
+    const s = (store = await createLmdbStore({ path: dir }));
+    // The first write of events waits, then fails (a disk that filled up); the others go through.
+    const append = s.append.bind(s);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let calls = 0;
+    s.append = async (records: CurrentRecord[]) => {
+      if (++calls === 1) {
+        await gate;
+        throw new Error('no space left on device');
+      }
+      return append(records);
+    };
+    const journal = createJournal(s);
+    const [a, b, c] = [event('a'), event('b'), event('c')];
+    const lost = journal.append([a]);
+    lost.catch(() => undefined);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toBe(1);
+    // b is durable while a's write is still on its way.
+    await journal.append([b]);
+    release();
+    await expect(lost).rejects.toThrow('no space left on device');
+    await journal.append([c]);
+
+    const stored = await Promise.all(['a', 'b', 'c'].map((id) => s.read('AuditEvent', id)));
+    expect(stored[0]).toBeUndefined();
+    const [linkB] = chainLinksOf(stored[1]!.resource!);
+    const [linkC] = chainLinksOf(stored[2]!.resource!);
+    expect(linkB.seq).toBe(2);
+    // c starts a chain of its own, rather than following b as if a had been written.
+    expect(linkC.chain).not.toBe(linkB.chain);
+    expect(linkC.seq).toBe(1);
+    const verified = verifyChains('Patient/p1', [stored[1]!.resource!, stored[2]!.resource!]);
+    expect(verified.broken).toEqual({ event: 'AuditEvent/b', chain: linkB.chain, reason: 'position 2 where 1 was expected: events are missing before it' });
+  });
+});
