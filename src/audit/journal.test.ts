@@ -5,13 +5,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { rec } from '../store/conformance.js';
 import { createLmdbStore, type LmdbStore } from '../store/lmdb/lmdb-store.js';
 import type { CurrentRecord } from '../store/store.js';
-import { chainLinksOf, verifyChains } from './chain.js';
+import { chainLinksOf, headKey, verifyChains } from './chain.js';
+import { createHeadKeeper } from './heads.js';
 import { createJournal } from './journal.js';
 
 const T = '2026-12-07T10:00:00.000Z';
 const event = (id: string) => rec('AuditEvent', id, 1, T, { comp: ['Patient/p1'], data: { action: 'R', recorded: T } });
 
-describe('the journal', () => {
+describe('the journal and the heads of its chains', () => {
   let store: LmdbStore | undefined;
   let dir: string | undefined;
   afterEach(async () => {
@@ -19,9 +20,13 @@ describe('the journal', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('writes the next events while earlier ones are on their way, and starts new chains after a write that failed', async () => {
+  const open = async () => {
     dir = await mkdtemp(join(tmpdir(), 'carnet-journal-'));
-    const s = (store = await createLmdbStore({ path: dir }));
+    return (store = await createLmdbStore({ path: dir }));
+  };
+
+  it('writes the next events while earlier ones are on their way, and starts new chains after a write that failed', async () => {
+    const s = await open();
     // The first write of events waits, then fails (a disk that filled up); the others go through.
     const append = s.append.bind(s);
     let release!: () => void;
@@ -56,5 +61,19 @@ describe('the journal', () => {
     expect(linkC.seq).toBe(1);
     const verified = verifyChains('Patient/p1', [stored[1]!.resource!, stored[2]!.resource!]);
     expect(verified.broken).toEqual({ event: 'AuditEvent/b', chain: linkB.chain, reason: 'position 2 where 1 was expected: events are missing before it' });
+  });
+
+  it('a head never moves back when commits on their way together land out of order', async () => {
+    const s = await open();
+    const heads = createHeadKeeper(s, 60_000);
+    const key = headKey('Patient/p1', 'c1');
+    heads.moved(new Map([[key, { seq: 6, hash: 'h6' }]]));
+    heads.moved(new Map([[key, { seq: 5, hash: 'h5' }]]));
+    await heads.flush();
+    expect((await s.getState(key))?.value).toEqual({ seq: 6, hash: 'h6' });
+    heads.moved(new Map([[key, { seq: 4, hash: 'h4' }]]));
+    heads.moved(new Map([[key, { seq: 7, hash: 'h7' }]]));
+    await heads.close();
+    expect((await s.getState(key))?.value).toEqual({ seq: 7, hash: 'h7' });
   });
 });
