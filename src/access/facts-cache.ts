@@ -1,6 +1,8 @@
 import type { Principal } from '../auth/principal.js';
 import type { Store } from '../store/store.js';
-import { blockers, gatherFacts, type AccessFacts } from './facts.js';
+import { gatherFacts, professionalFacts, type AccessFacts, type ProfessionalFacts } from './facts.js';
+
+type Reference = { type: string; reference: string; id: string };
 
 /**
  * The types whose records a professional's access facts are read from (Communication: the documents
@@ -24,22 +26,48 @@ interface Entry {
 
 const PROFESSIONAL_TYPES = new Set(['Practitioner', 'PractitionerRole']);
 
+/** The marks a professional's roles and blocks rest on (facts.ts `professionalFacts`). */
+const PROFESSIONAL_MARKS = ['type:PractitionerRole', 'type:Consent'];
+
+/** Least recently used first out, past `max` entries. */
+function remember<T>(map: Map<string, T>, key: string, value: T, max: number) {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > max) map.delete(map.keys().next().value!);
+}
+
 /**
- * Gathers a request's access facts, or reuses those of an earlier request of the same professional
- * about the same patients when nothing they rest on has changed since: the facts of a named request
- * come from the named patients' compartments (their Consents, their Patient record, the messages they
- * sent) and from the PractitionerRoles, so the marks of those compartments and of that type, read before the facts and
- * equal now, say the facts still hold. Only the blocks of other patients (facts.ts `blockers`) lie
- * outside them, and are read again at every request. Marks live in the store, so a Consent revoked through
- * another process or server is seen by the next request here. Entries last one minute at most: the
- * facts are taken to the minute, and on MongoDB a crash between a commit and its marks leaves the
- * marks unmoved.
+ * Gathers a request's access facts, reusing what earlier requests of the same professional read
+ * when nothing it rests on has changed since, as the store's change marks (Store.readMarks) say:
+ * - the professional's roles and the patients who block them, whatever the request names, rest on
+ *   the PractitionerRoles and the Consents: the marks of those two types;
+ * - the rest of a named request's facts come from the named patients' compartments (their
+ *   Consents, their Patient record, the messages they sent) and the professional's roles: the marks
+ *   of those compartments and of PractitionerRole.
+ * Marks are read before the facts and must be equal now. They live in the store, so a Consent
+ * revoked through another process or server is seen by the next request here. Entries last one
+ * minute at most: the facts are taken to the minute, and on MongoDB a crash between a commit and
+ * its marks leaves the marks unmoved.
  */
 export function createFactsCache(store: Store, opts: FactsCacheOptions = {}) {
   const maxEntries = opts.maxEntries ?? 10_000;
   const maxNamed = opts.maxNamed ?? 16;
   const entries = new Map<string, Entry>();
-  const stats = { hits: 0, misses: 0 };
+  const professionals = new Map<string, { minute: number; marks: unknown[]; facts: ProfessionalFacts }>();
+  const stats = { hits: 0, misses: 0, professionalHits: 0 };
+  const same = (a: unknown[], b: unknown[]) => a.length === b.length && a.every((m, i) => m === b[i]);
+
+  /** The professional's roles and blocks, kept under `marks` (those of PROFESSIONAL_MARKS, read now). */
+  const professional = async (user: Reference, now: Date, minute: number, marks: unknown[]): Promise<ProfessionalFacts> => {
+    const kept = professionals.get(user.reference);
+    if (kept && kept.minute === minute && same(kept.marks, marks)) {
+      stats.professionalHits++;
+      return kept.facts;
+    }
+    const facts = await professionalFacts(store, user, now);
+    remember(professionals, user.reference, { minute, marks, facts }, maxEntries);
+    return facts;
+  };
 
   return {
     stats,
@@ -48,30 +76,32 @@ export function createFactsCache(store: Store, opts: FactsCacheOptions = {}) {
       if (!user || !PROFESSIONAL_TYPES.has(user.type)) return gatherFacts(store, principal, now, named, options);
       const names = await named();
       const once = async () => names;
-      if (names === undefined || names.length > maxNamed) return gatherFacts(store, principal, now, once, options);
+      const minute = Math.floor(now.getTime() / 60_000);
+      if (names === undefined || names.length > maxNamed) {
+        const pro = await professional(user, now, minute, await store.readMarks(PROFESSIONAL_MARKS));
+        return gatherFacts(store, principal, now, once, { ...options, professional: pro });
+      }
       const emergency = principal.purposeOfUse?.includes('BTG') ?? false;
       const launch = emergency && principal.patient ? `Patient/${principal.patient}` : undefined;
       const patients = [...new Set([...names, ...(launch ? [launch] : [])])].sort();
       const key = `${user.reference}|${emergency ? 'BTG' : ''}|${launch ?? ''}|${options.documents === false ? '' : 'docs'}|${[...new Set(names)].sort().join(',')}`;
       // Read before the facts: a write landing in between moves a mark this entry then lacks.
-      const marks = await store.readMarks(['type:PractitionerRole', ...patients.map((p) => `comp:${p}`)]);
-      const minute = Math.floor(now.getTime() / 60_000);
+      const all = await store.readMarks([...PROFESSIONAL_MARKS, ...patients.map((p) => `comp:${p}`)]);
+      const pro = await professional(user, now, minute, all.slice(0, PROFESSIONAL_MARKS.length));
+      // The named facts rest on the roles and the named compartments (not on other patients' Consents).
+      const marks = [all[0], ...all.slice(PROFESSIONAL_MARKS.length)];
       const entry = entries.get(key);
-      if (entry && entry.minute === minute && entry.marks.every((m, i) => m === marks[i])) {
+      if (entry && entry.minute === minute && same(entry.marks, marks)) {
         stats.hits++;
-        entries.delete(key);
-        entries.set(key, entry);
-        // The blocks of patients the request does not name are outside the marks read: read again.
+        remember(entries, key, entry, maxEntries);
+        // The blocks of patients the request does not name are outside the compartments watched.
         const named = new Set(patients);
-        const self = entry.facts.actor.kind === 'professional' ? entry.facts.actor.self : [];
-        const blocked = [...new Set([...entry.facts.blocked.filter((p) => named.has(p)), ...(await blockers(store, self, now))])];
+        const blocked = [...new Set([...entry.facts.blocked.filter((p) => named.has(p)), ...pro.blockers])];
         return { ...entry.facts, blocked };
       }
       stats.misses++;
-      const facts = await gatherFacts(store, principal, now, once, options);
-      entries.delete(key);
-      entries.set(key, { minute, marks, facts });
-      if (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
+      const facts = await gatherFacts(store, principal, now, once, { ...options, professional: pro });
+      remember(entries, key, { minute, marks, facts }, maxEntries);
       return facts;
     },
   };

@@ -165,6 +165,37 @@ export async function blockers(store: Store, self: string[], now: Date, page = 1
   }
 }
 
+/**
+ * What holds for a professional whichever patients a request names: who they act as (facts.ts
+ * `professionalSelf`) and who blocks them (`blockers`). Read from the PractitionerRoles and the
+ * Consents alone, so the store's type marks of those two say when they may have changed.
+ */
+export interface ProfessionalFacts {
+  self: string[];
+  organizations: string[];
+  blockers: string[];
+}
+
+export async function professionalFacts(store: Store, fhirUser: { type: string; reference: string; id: string }, now: Date): Promise<ProfessionalFacts> {
+  const { self, organizations } = await professionalSelf(store, fhirUser, now);
+  return { self, organizations, blockers: await blockers(store, self, now) };
+}
+
+/**
+ * The named patients whose médecin traitant the professional is: each Patient read by id, its
+ * indexed `general-practitioner` references (what the search parameter matches) checked; a read by
+ * id costs less than a search, and a request names a few patients.
+ */
+async function gpOf(store: Store, names: string[], mine: Set<string>): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of new Set(names)) {
+    if (!name.startsWith('Patient/')) continue;
+    const rec = await store.read('Patient', name.slice('Patient/'.length));
+    if (rec && !rec.deleted && rec.idx.some((e) => e.p === 'general-practitioner' && typeof e.r === 'string' && mine.has(e.r))) out.push(name);
+  }
+  return out;
+}
+
 function minuteOf(now: Date): number {
   return Math.floor(now.getTime() / 60_000) * 60_000;
 }
@@ -176,13 +207,14 @@ const empty = (actor: Actor, now: Date): AccessFacts => ({ actor, gp: [], permit
  * them (a compartment, a patient parameter, the resource it reads): a professional's facts are then
  * read for those patients alone; without it, for every patient they are linked to. `documents`
  * false (the request reads no DocumentReference) leaves out the documents shared by message.
+ * `professional`, when the caller kept them (facts-cache.ts), are the professional's roles and blocks.
  */
 export async function gatherFacts(
   store: Store,
   principal: Principal,
   now: Date,
   named: () => Promise<string[] | undefined>,
-  opts: { documents?: boolean } = {},
+  opts: { documents?: boolean; professional?: ProfessionalFacts } = {},
 ): Promise<AccessFacts> {
   const user = principal.fhirUser;
   if (!user) return empty({ kind: 'system' }, now);
@@ -198,7 +230,8 @@ export async function gatherFacts(
   if (!PROFESSIONAL_TYPES.has(user.type)) return empty({ kind: 'nobody', self: [user.reference] }, now);
 
   const emergencyAsked = principal.purposeOfUse?.includes('BTG') ?? false;
-  const { self, organizations } = await professionalSelf(store, user, now);
+  const known = opts.professional ?? (await professionalFacts(store, user, now));
+  const { self, organizations } = known;
   const mine = new Set(self);
   const facts = empty({ kind: 'professional', self, emergency: emergencyAsked, organizations }, now);
   const requested = await named();
@@ -233,10 +266,8 @@ export async function gatherFacts(
   // Every patient who blocks this professional, whichever patients the request names: a resource in
   // several records (an Appointment of A and B) is hidden by B's block even from a request about A;
   // and across patients the Consents read above stop at 10,000, where a block must not be missed.
-  for (const p of await blockers(store, self, now)) blocked.add(p);
-  const gpFilter: Record<string, unknown>[] = [entry('general-practitioner', 'r', self)];
-  if (names) gpFilter.push({ id: { $in: names.map((n) => n.slice('Patient/'.length)) } });
-  const gp = names && names.length === 0 ? [] : (await find(store, 'Patient', { $and: gpFilter })).map((r) => `Patient/${r.id}`);
+  for (const p of known.blockers) blocked.add(p);
+  const gp = names ? await gpOf(store, names, mine) : (await find(store, 'Patient', entry('general-practitioner', 'r', self))).map((r) => `Patient/${r.id}`);
 
   // The masks (and emergency oppositions) of the patients reached without being médecin traitant.
   const gpSet = new Set(gp);

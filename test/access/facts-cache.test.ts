@@ -66,6 +66,34 @@ describeEngines('access: facts kept between requests follow changes made anywher
     expect(await seen(a, token, x.id)).toBe(0);
   });
 
+  it("another patient's block made on one server hides what they share on the other, however the request names it", async () => {
+    const pro = (await post(a, { resourceType: 'Practitioner', name: [{ family: 'Moreau' }] })).id;
+    const x = (await post(a, { resourceType: 'Patient', birthDate: '1980-01-01' })).id;
+    const y = (await post(a, { resourceType: 'Patient', birthDate: '1981-01-01' })).id;
+    await post(a, consent(x, { type: 'permit', actor: [actor(`Practitioner/${pro}`)] }));
+    await post(a, consent(y, { type: 'permit', actor: [actor(`Practitioner/${pro}`)] }));
+    const meeting = await post(a, {
+      resourceType: 'Appointment',
+      status: 'booked',
+      start: '2026-03-02T09:00:00Z',
+      end: '2026-03-02T09:30:00Z',
+      participant: [x, y].map((p) => ({ actor: { reference: `Patient/${p}` }, status: 'accepted' })),
+    });
+    const token = await a.token({ fhirUser: `Practitioner/${pro}`, scope: 'user/*.rs' });
+    const ids = async (s: TestServer, url: string) => {
+      const res = await s.request({ method: 'GET', url, token });
+      expect(res.status).toBe(200);
+      return (res.body.entry ?? []).map((e: { resource: { id: string } }) => e.resource.id);
+    };
+    const urls = [`/fhir/Appointment?patient=${x}`, `/fhir/Patient/${x}/Appointment`, `/fhir/Appointment?_id=${meeting.id}`];
+    for (const s of [a, a, b]) for (const url of urls) expect(await ids(s, url), url).toEqual([meeting.id]);
+    // y blocks the professional through b; a has answered about x (and across patients) a moment ago.
+    const patient = await a.token({ fhirUser: `Patient/${y}`, scope: 'patient/*.cruds', patient: y });
+    await post(b, consent(y, { type: 'deny', actor: [actor(`Practitioner/${pro}`)] }), patient);
+    for (const url of urls) expect(await ids(a, url), url).toEqual([]);
+    expect((await a.request({ method: 'GET', url: `/fhir/Appointment/${meeting.id}`, token })).status).toBe(404);
+  });
+
   it('a PractitionerRole given to another practitioner on one server stops acting for the first on the other', async () => {
     const pro = (await post(a, { resourceType: 'Practitioner', name: [{ family: 'Petit' }] })).id;
     const other = (await post(a, { resourceType: 'Practitioner', name: [{ family: 'Grand' }] })).id;
