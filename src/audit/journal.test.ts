@@ -63,6 +63,34 @@ describe('the journal and the heads of its chains', () => {
     expect(verified.broken).toEqual({ event: 'AuditEvent/b', chain: linkB.chain, reason: 'position 2 where 1 was expected: events are missing before it' });
   });
 
+  it("commits a notification with its access's event, beside the other events: a commit that fails fails only its requests", async () => {
+    const s = await open();
+    const commit = s.commit.bind(s);
+    let fail = true;
+    s.commit = async (writes) => {
+      if (fail) throw new Error('no space left on device');
+      return commit(writes);
+    };
+    const journal = createJournal(s);
+    const notice = rec('Communication', 'first-access-p1', 1, T, { comp: ['Patient/p1'], data: { status: 'completed' } });
+    // Sent in one turn: one batch.
+    const plain = journal.append([event('a')]);
+    const noticed = journal.append([event('b')], [notice]);
+    await expect(plain).resolves.toBeUndefined();
+    await expect(noticed).rejects.toThrow('no space left on device');
+    expect(await s.read('AuditEvent', 'a')).toBeDefined();
+    expect(await s.read('AuditEvent', 'b')).toBeUndefined();
+    expect(await s.read('Communication', 'first-access-p1')).toBeUndefined();
+
+    fail = false;
+    await Promise.all([journal.append([event('c')], [notice]), journal.append([event('d')])]);
+    expect((await s.read('Communication', 'first-access-p1'))?.resource).toBeDefined();
+    // The notification exists now: the next access's event is written, the notification dropped.
+    await journal.append([event('e')], [{ ...notice, lastUpdated: '2026-12-07T11:00:00.000Z' }]);
+    for (const id of ['c', 'd', 'e']) expect(await s.read('AuditEvent', id), id).toBeDefined();
+    expect((await s.read('Communication', 'first-access-p1'))?.lastUpdated).toBe(T);
+  });
+
   it('a head never moves back when commits on their way together land out of order', async () => {
     const s = await open();
     const heads = createHeadKeeper(s, 60_000);

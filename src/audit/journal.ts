@@ -41,40 +41,55 @@ export function createJournal(store: Store): Journal {
   const heads = createHeadKeeper(store);
   const chainer = createChainer((moved) => heads.moved(moved));
 
+  // Events have fresh ids: one left out is a fault, and the requests that wait on it fail.
+  const appendAll = async (records: CurrentRecord[]) => {
+    if (records.length > 0 && (await store.append(records)) < records.length) throw new Error('an access event with an id already used was left out');
+  };
+  /** Events with the notifications of their accesses, in one commit: they land together. */
+  const commitWith = async (records: CurrentRecord[], notices: CurrentRecord[]) => {
+    const once = new Map(notices.map((r) => [`${r.type}/${r.id}`, r]));
+    for (; once.size > 0; ) {
+      try {
+        await store.commit([...records, ...once.values()].map((record) => ({ record, expect: { kind: 'absent' as const } })));
+        return;
+      } catch (e) {
+        // A notification another commit wrote first is dropped, not the events.
+        if (!(e instanceof StoreConflict && once.delete(`${e.type}/${e.id}`))) throw e;
+      }
+    }
+    await appendAll(records);
+  };
+
   const flush = async (): Promise<void> => {
     scheduled = false;
     if (pending.length === 0) return;
     const batch = pending;
     pending = [];
-    const records = batch.flatMap((p) => p.records);
-    const once = new Map(batch.flatMap((p) => p.once).map((r) => [`${r.type}/${r.id}`, r]));
     // Linked in the order sent; the chains' heads are told (heads.ts) only once the write holds.
-    const linked = chainer.link(records);
-    try {
-      // Mostly events alone: appended (lighter than a commit). With notifications, one commit, so
-      // that an event and the notices of its access land together.
-      // Events have fresh ids: one left out is a fault, and the requests that wait on it fail.
-      const appendAll = async () => {
-        if ((await store.append(records)) < records.length) throw new Error('an access event with an id already used was left out');
-      };
-      if (once.size === 0) await appendAll();
-      for (; once.size > 0; ) {
-        try {
-          await store.commit([...records, ...once.values()].map((record) => ({ record, expect: { kind: 'absent' as const } })));
-          break;
-        } catch (e) {
-          if (!(e instanceof StoreConflict && once.delete(`${e.type}/${e.id}`))) throw e;
-          if (once.size === 0) await appendAll();
-        }
-      }
+    const linked = chainer.link(batch.flatMap((p) => p.records));
+    // Mostly events alone: appended (lighter than a commit). The requests whose access makes a
+    // notification commit theirs with it, beside the others rather than taking them along.
+    const plain = batch.filter((p) => p.once.length === 0);
+    const noticed = batch.filter((p) => p.once.length > 0);
+    const [appended, committed] = await Promise.allSettled([
+      appendAll(plain.flatMap((p) => p.records)),
+      noticed.length === 0 ? Promise.resolve() : commitWith(noticed.flatMap((p) => p.records), noticed.flatMap((p) => p.once)),
+    ]);
+    if (appended.status === 'fulfilled' && committed.status === 'fulfilled') {
       linked.commit();
       stats.commits++;
-      stats.events += records.length;
+      stats.events += batch.reduce((n, p) => n + p.records.length, 0);
       for (const p of batch) p.resolve();
-    } catch (e) {
-      chainer.restart();
-      for (const p of batch) p.reject(e);
+      return;
     }
+    // A part that failed leaves its events missing from the chains: they start anew. The other
+    // part's requests have their events and are answered.
+    chainer.restart();
+    const settle = (part: PromiseSettledResult<void>, pendings: Pending[]) => {
+      for (const p of pendings) part.status === 'fulfilled' ? p.resolve() : p.reject(part.reason);
+    };
+    settle(appended, plain);
+    settle(committed, noticed);
   };
   const schedule = () => {
     if (scheduled) return;
