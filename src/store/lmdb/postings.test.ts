@@ -111,36 +111,6 @@ describe('lmdb compartment postings', () => {
     expect((await ofType(reopened, 'p2', 'A')).ids).toHaveLength(POSTING_LIMIT + 1);
   });
 
-  it("hold a patient's Consents naming a professional, and are built for them when a store of layout 5 opens", async () => {
-    const path = await tempDir();
-    const consent = (id: string, patient: string, actor: string, type: string): CurrentRecord =>
-      rec('Consent', id, 1, T(1), { comp: [`Patient/${patient}`], idx: [{ p: 'provision-actor', r: actor }, { p: 'provision-type', c: type }] });
-    const naming = async (s: LmdbStore, patient: string, actor: string) =>
-      (await s.search({ types: ['Consent'], filter: { comp: `Patient/${patient}`, idx: { $elemMatch: { p: 'provision-actor', r: actor } } }, sort: [], offset: 0, limit: 100, count: false })).records.map((r) => r.id);
-    const store = await openStore(path);
-    await store.commit(created([consent('c1', 'p1', 'Practitioner/z', 'permit'), consent('c2', 'p1', 'Practitioner/y', 'deny'), consent('c3', 'p2', 'Practitioner/z', 'deny')]));
-    expect(await naming(store, 'p1', 'Practitioner/z')).toEqual(['c1']);
-    await store.close();
-    open.splice(0);
-    let dbs = openDbs(path);
-    const posting = () => dbs.compPostings.get(['Patient/p1', 'Consent', 'provision-actor', 'r', 'Practitioner/z']);
-    expect(posting()).toEqual(['c1']);
-    expect(dbs.compPostings.get(['Patient/p2', 'Consent', 'provision-type', 'c', 'deny'])).toEqual(['c3']);
-    // Layout 5 kept no postings of these terms: a store it wrote gets them at open.
-    await dbs.compPostings.clearAsync();
-    await dbs.root.remove(TERMS_BUILT);
-    await dbs.root.put('terms-index-built-5', true);
-    await dbs.root.close();
-    const reopened = await openStore(path);
-    expect(await naming(reopened, 'p1', 'Practitioner/z')).toEqual(['c1']);
-    expect(await naming(reopened, 'p2', 'Practitioner/z')).toEqual(['c3']);
-    await reopened.close();
-    open.splice(0);
-    dbs = openDbs(path);
-    expect(posting()).toEqual(['c1']);
-    await dbs.root.close();
-  });
-
   it('are built again when an earlier version wrote to the store since they were built', async () => {
     const path = await tempDir();
     const store = await openStore(path);

@@ -16,22 +16,15 @@ import type { Key } from './keys.js';
 export const POSTING_LIMIT = 64;
 
 /**
- * Codes with their system (`system|code`, how clients and IHE MHD name a document type or an
+ * Codes with their system only (`system|code`, how clients and IHE MHD name a document type or an
  * observation code), so that a write pays for few postings: a code alone, a reference (within a
  * patient's compartment mostly to the patient, a list past the limit at once) or a uri is read
  * from the range.
  */
 const FIELDS = new Set(['sc']);
 
-/**
- * And the terms a professional's access facts read at each request about a patient they have not
- * asked about lately (src/access/facts.ts): the patient's Consents naming them, those that deny,
- * the messages addressed to them. A patient has few of each per professional.
- */
-const ACCESS_TERMS = new Set(['Consent provision-actor', 'Consent provision-type', 'Communication recipient']);
-
-/** Whether postings hold the terms of this type, parameter and field (positions 1 to 3 of a compartment term key). */
-export const hasPostings = (type: string, p: string, field: string): boolean => FIELDS.has(field) || ACCESS_TERMS.has(`${type} ${p}`);
+/** Whether postings hold the terms of this field (position 3 of a compartment term key). */
+export const hasPostings = (field: string): boolean => FIELDS.has(field);
 
 /** The ids of a compartment code, or `false` when the range must be read; no entry: none. */
 export type Posting = string[] | false;
@@ -55,7 +48,7 @@ function place(ids: string[], id: string): number {
 
 /** Inside a write transaction. */
 export function addToPosting(dbs: Dbs, compTermKey: Key): void {
-  if (!hasPostings(compTermKey[1] as string, compTermKey[2] as string, compTermKey[3] as string)) return;
+  if (!hasPostings(compTermKey[3] as string)) return;
   const [key, id] = split(compTermKey);
   const posting = dbs.compPostings.get(key);
   if (posting === false) return;
@@ -67,7 +60,7 @@ export function addToPosting(dbs: Dbs, compTermKey: Key): void {
 
 /** Inside a write transaction. A posting past the limit stays `false`: the range stays the answer. */
 export function removeFromPosting(dbs: Dbs, compTermKey: Key): void {
-  if (!hasPostings(compTermKey[1] as string, compTermKey[2] as string, compTermKey[3] as string)) return;
+  if (!hasPostings(compTermKey[3] as string)) return;
   const [key, id] = split(compTermKey);
   const posting = dbs.compPostings.get(key);
   if (!posting) return;

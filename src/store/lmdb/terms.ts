@@ -177,7 +177,7 @@ export function idsWithCompTerm(dbs: Dbs, comps: string[], type: string, pin: Te
         if (!verify || holds(dbs, type, id, pin, value)) ids.add(id);
       };
       for (const range of ranges) {
-        if (!pin.prefix && hasPostings(type, pin.p, pin.field)) {
+        if (!pin.prefix && hasPostings(pin.field)) {
           const posting = dbs.compPostings.get(range.start);
           if (posting === undefined) continue;
           if (posting) {
@@ -194,24 +194,24 @@ export function idsWithCompTerm(dbs: Dbs, comps: string[], type: string, pin: Te
 
 /**
  * Set once the term indexes hold every current record in the current layout (3: with strings; 4:
- * with postings; 5: without the SCANNED types; 6: postings of the access terms too, postings.ts).
+ * with postings; 5: without the SCANNED types).
  */
-export const TERMS_BUILT = 'terms-index-built-6';
+export const TERMS_BUILT = 'terms-index-built-5';
 
 /**
  * While a build is under way: the key of the last record indexed ([] once the old indexes are
  * cleared). Named by layout, so that a build of an earlier layout left halfway is started over.
  */
-export const TERMS_PROGRESS = 'terms-index-progress-6';
-const EARLIER_PROGRESS = ['terms-index-progress', 'terms-index-progress-4', 'terms-index-progress-5'];
+export const TERMS_PROGRESS = 'terms-index-progress-5';
+const EARLIER_PROGRESS = ['terms-index-progress', 'terms-index-progress-4'];
 
 /**
  * The markers of earlier layouts, removed once this one is built. An earlier version of carnet
  * opening the store afterwards finds none, builds its own indexes and sets its marker, and writes
- * without keeping postings (before 4), or with the terms of the SCANNED types (4), or without the
- * postings of the access terms (5): finding such a marker, this version builds again. Building again also drops what layout 4 kept of those types.
+ * without keeping postings (before 4), or with the terms of the SCANNED types (4): finding such a
+ * marker, this version builds again. Building again also drops what layout 4 kept of those types.
  */
-export const EARLIER_BUILT = ['terms-index-built', 'terms-index-built-2', 'terms-index-built-3', 'terms-index-built-4', 'terms-index-built-5'];
+export const EARLIER_BUILT = ['terms-index-built', 'terms-index-built-2', 'terms-index-built-3', 'terms-index-built-4'];
 
 /**
  * Builds the term indexes of a store written before they existed (once, at open, before the store
