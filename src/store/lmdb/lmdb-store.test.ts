@@ -387,6 +387,20 @@ describe('lmdb engine', () => {
     // lmdb-js itself would queue the puts and throw from a timer, ending the process.
     await expect(store.append([rec('AuditEvent', 'e1', 1, T(1), { comp: ['Patient/p1'] })])).rejects.toThrow('The store is closed');
   });
+
+  it('refuses reads that come while it closes: lmdb-js would end the process from a timer', async () => {
+    const store = await openStore(await tempDir());
+    await store.putState('lease:job:x', { holder: 'a' }, 0);
+    await store.read('Patient', 'p1');
+    // What a job still running at shutdown does: it reads while the server closes the store.
+    const closing = store.close();
+    await expect(store.getState('lease:job:x')).rejects.toThrow('The store is closed');
+    await expect(store.read('Patient', 'p1')).rejects.toThrow('The store is closed');
+    await expect(store.search({ types: ['Patient'], filter: {}, sort: [], offset: 0, limit: 1, count: false })).rejects.toThrow('The store is closed');
+    await closing;
+    // The timer lmdb-js would have left throws within a few milliseconds: the test run would see it.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  });
 });
 
 describe('lmdb engine: blob files', () => {

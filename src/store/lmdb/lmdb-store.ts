@@ -49,7 +49,8 @@ export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbSt
     await dbs.root.close();
     throw err;
   });
-  return {
+  let closing = false;
+  const store: LmdbStore = {
     info,
     stats,
     read: async (type, id) => dbs.current.get(currentKey(type, id)),
@@ -71,6 +72,17 @@ export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbSt
     ping: async () => {
       dbs.root.get('ping');
     },
-    close: () => dbs.root.close(),
+    close: () => {
+      closing = true;
+      return dbs.root.close();
+    },
   };
+  // Once close() has begun, every call is refused. A read during lmdb-js's close leaves a timer that
+  // throws (the process ends): a job or poll still running at shutdown gets an error instead.
+  for (const [name, method] of Object.entries(store)) {
+    if (typeof method !== 'function' || name === 'close') continue;
+    (store as unknown as Record<string, unknown>)[name] = (...args: unknown[]) =>
+      closing ? Promise.reject(new Error('The store is closed')) : (method as (...a: unknown[]) => unknown)(...args);
+  }
+  return store;
 }
