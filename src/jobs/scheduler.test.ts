@@ -71,6 +71,35 @@ describe('scheduler', () => {
     expect(await pending).toEqual({ ran: true, result: 'stopped' });
   });
 
+  it('stop() waits for a run still taking its lease, which then does not start', async () => {
+    // The lease's read held back, as on a busy store: stop() comes in between.
+    const held = gate();
+    const reading = gate();
+    const getState = store.getState.bind(store);
+    store.getState = async (key: string) => {
+      reading.open();
+      await held.opened;
+      return getState(key);
+    };
+    const s = createScheduler({ store, now: () => new Date(), log });
+    let started = false;
+    s.add({ name: 'late', cron: '* * * * *', run: async () => (started = true) });
+    const run = s.runNow('late');
+    await reading.opened;
+    let stopped = false;
+    const stopping = s.stop().then(() => (stopped = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(stopped).toBe(false);
+    held.open();
+    await stopping;
+    expect(await run).toEqual({ ran: false });
+    expect(started).toBe(false);
+    // Nothing is left holding the lease, and a stopped scheduler starts nothing more.
+    store.getState = getState;
+    expect((await store.getState('lease:job:late'))?.value).toBeUndefined();
+    expect(await s.runNow('late')).toEqual({ ran: false });
+  });
+
   it('refuses an invalid cron expression, naming the job', () => {
     const a = createScheduler({ store, now: () => new Date(), log });
     expect(() => a.add({ name: 'bad', cron: 'every day', run: async () => undefined })).toThrow(/job bad: "every day" is not a valid cron/);

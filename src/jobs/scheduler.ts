@@ -82,13 +82,22 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   const runNow = async (name: string): Promise<RunOutcome> => {
     const job = jobs.get(name);
     if (!job) throw new Error(`no job named ${name}`);
-    // Leases are about live processes: real time, not the injected clock of the jobs' calendar.
-    const lease = await acquireLease(deps.store, `job:${name}`, holder, { ttlMs: leaseMs, now: () => new Date() });
-    if (!lease) return { ran: false };
-    const run = runUnderLease(job, lease);
+    if (stopping.signal.aborted) return { ran: false };
+    // Counted as running from the start, lease included: stop() waits for it, and the store is
+    // not closed under a job that was still taking its lease (lmdb-js then ends the process).
+    const run = (async (): Promise<RunOutcome> => {
+      // Leases are about live processes: real time, not the injected clock of the jobs' calendar.
+      const lease = await acquireLease(deps.store, `job:${name}`, holder, { ttlMs: leaseMs, now: () => new Date() });
+      if (!lease) return { ran: false };
+      if (stopping.signal.aborted) {
+        await lease.release().catch(() => undefined);
+        return { ran: false };
+      }
+      return { ran: true, result: await runUnderLease(job, lease) };
+    })();
     running.add(run);
     try {
-      return { ran: true, result: await run };
+      return await run;
     } finally {
       running.delete(run);
     }
