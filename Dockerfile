@@ -16,6 +16,7 @@ ENV NODE_ENV=production \
     PORT=8080 \
     CARNET_DATA_DIR=/data \
     CARNET_WORKERS=auto
+# auto: one server process per core with MONGODB_URI set, one on the embedded store (README).
 WORKDIR /app
 # lmdb's native binary ships inside its npm package (glibc build): keep a Debian base, not Alpine.
 COPY --from=build /app/node_modules ./node_modules

@@ -46,7 +46,11 @@ export interface Config {
    * of the event loop on a 2-core VM.
    */
   maxElements: number;
-  /** Server processes sharing the port (CARNET_WORKERS; `auto`: one per core). 1: no cluster. */
+  /**
+   * Server processes sharing the port (CARNET_WORKERS; `auto`: one per core on MongoDB, one on the
+   * embedded engine, where several processes writing one store have aborted in lmdb-js's free-page
+   * bookkeeping: see the README). 1: no cluster.
+   */
   workers: number;
   /** Origins of browser apps allowed to call the server (CORS); empty: none. */
   corsOrigins: string[];
@@ -126,7 +130,7 @@ export class ConfigError extends Error {
 
 function workers(env: NodeJS.ProcessEnv): number {
   const raw = env.CARNET_WORKERS;
-  if (raw === 'auto') return Math.min(64, availableParallelism());
+  if (raw === 'auto') return env.MONGODB_URI ? Math.min(64, availableParallelism()) : 1;
   if (raw && !/^\d+$/.test(raw)) throw new ConfigError('CARNET_WORKERS', `expected "auto" or a whole number from 1 to 64, got "${raw}"`);
   return int(env, 'CARNET_WORKERS', 1, 1, 64);
 }

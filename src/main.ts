@@ -46,6 +46,9 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit('carnet');
   if (config.workers <= 1 || !cluster.isPrimary) return serve(config);
   const logger = createLogger(config.logLevel);
+  if (!config.mongodbUri) {
+    logger.warn({ workers: config.workers }, 'several server processes write one embedded store: lmdb-js has aborted in its free-page bookkeeping this way (README: "Open problem on the embedded engine"); prefer one process, or MongoDB');
+  }
   await prepareData(config, logger);
   process.exit(await supervise({ workers: config.workers, logger }));
 }
