@@ -7,7 +7,7 @@ import { indexResource } from '../search/extract.js';
 import { registry } from '../search/test-helpers.js';
 import { createLmdbStore } from '../store/lmdb/lmdb-store.js';
 import { readConsent } from './consent.js';
-import { blockers } from './facts.js';
+import { blockers, gatherFacts } from './facts.js';
 
 const who = (r: string) => ({ reference: { reference: r } });
 const consent = (provision: Record<string, unknown>) => ({ resourceType: 'Consent', status: 'active', patient: { reference: 'Patient/x' }, provision });
@@ -59,6 +59,37 @@ describe('blockers: every patient who blocks a professional', () => {
       expect((await blockers(store, ['Practitioner/z'], new Date(), 2)).sort()).toEqual(want);
       expect((await blockers(store, ['Practitioner/z'], new Date())).sort()).toEqual(want);
       expect(await blockers(store, ['Practitioner/other'], new Date(), 2)).toEqual([]);
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the médecin traitant among the patients a request names', () => {
+  it('is the same whether a few patients are read by id or many found through the index', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'carnet-gp-'));
+    const store = await createLmdbStore({ path: dir });
+    try {
+      const ctx = { now: () => new Date(), registry: registry(), baseUrl: 'https://carnet.example/fhir' };
+      // 30 patients: the GP named by relative reference, by this server's absolute URL, through a
+      // role of theirs, or someone else; one deleted.
+      const gpOf = (k: number) =>
+        [{ reference: 'Practitioner/z' }, { reference: 'https://carnet.example/fhir/Practitioner/z' }, { reference: 'PractitionerRole/rz' }, { reference: 'Practitioner/other' }][k % 4];
+      const patients = Array.from({ length: 30 }, (_, k) => buildRecord({ resourceType: 'Patient', generalPractitioner: [gpOf(k)] } as never, 'Patient', `p${k}`, undefined, ctx));
+      const role = buildRecord({ resourceType: 'PractitionerRole', practitioner: { reference: 'Practitioner/z' } } as never, 'PractitionerRole', 'rz', undefined, ctx);
+      await store.commit([...patients, role].map((record) => ({ record, expect: { kind: 'absent' as const } })));
+      await store.commit([{ record: { ...patients[0], versionId: 2, deleted: true, resource: undefined }, expect: { kind: 'version', versionId: 1 } }]);
+      const principal = { subject: 'z', scopes: [], scope: 'user/*.rs', fhirUser: { type: 'Practitioner', id: 'z', reference: 'Practitioner/z' } } as never;
+      const gp = async (names: string[]) => (await gatherFacts(store, principal, new Date(), async () => names)).gp.sort();
+      const all = patients.map((p) => `Patient/${p.id}`);
+      const want = all.filter((_, k) => k !== 0 && k % 4 !== 3).sort();
+      expect(want).toHaveLength(22);
+      // 30 names: through the index; 3 at a time: each read by id.
+      expect(await gp(all)).toEqual(want);
+      const few: string[] = [];
+      for (let k = 0; k < all.length; k += 3) few.push(...(await gp(all.slice(k, k + 3))));
+      expect(few.sort()).toEqual(want);
     } finally {
       await store.close();
       await rm(dir, { recursive: true, force: true });

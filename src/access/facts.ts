@@ -181,11 +181,15 @@ export async function professionalFacts(store: Store, fhirUser: { type: string; 
   return { self, organizations, blockers: await blockers(store, self, now) };
 }
 
+/** Up to this many named patients, their médecin traitant is checked on each Patient read by id. */
+const GP_READS = 16;
+
 /**
  * The named patients whose médecin traitant the professional is: each Patient read by id, its
  * indexed `general-practitioner` references (what the search parameter matches) checked; a read by
- * id costs less than a search, and a request names a few patients.
+ * id costs less than a search when a request names a few patients.
  */
+
 async function gpOf(store: Store, names: string[], mine: Set<string>): Promise<string[]> {
   const out: string[] = [];
   for (const name of new Set(names)) {
@@ -267,7 +271,13 @@ export async function gatherFacts(
   // several records (an Appointment of A and B) is hidden by B's block even from a request about A;
   // and across patients the Consents read above stop at 10,000, where a block must not be missed.
   for (const p of known.blockers) blocked.add(p);
-  const gp = names ? await gpOf(store, names, mine) : (await find(store, 'Patient', entry('general-practitioner', 'r', self))).map((r) => `Patient/${r.id}`);
+  // A few named patients are read by id; many (a Group's members exported), or none named, by the index.
+  const gpFilter: Record<string, unknown>[] = [entry('general-practitioner', 'r', self)];
+  if (names) gpFilter.push({ id: { $in: names.map((n) => n.slice('Patient/'.length)) } });
+  const gp =
+    names && names.length <= GP_READS
+      ? await gpOf(store, names, mine)
+      : (await find(store, 'Patient', { $and: gpFilter })).map((r) => `Patient/${r.id}`);
 
   // The masks (and emergency oppositions) of the patients reached without being médecin traitant.
   const gpSet = new Set(gp);
