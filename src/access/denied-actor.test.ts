@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { buildRecord } from '../interactions/records.js';
 import { indexResource } from '../search/extract.js';
 import { registry } from '../search/test-helpers.js';
-import { createLmdbStore } from '../store/lmdb/lmdb-store.js';
+import { createLmdbStore, type LmdbStore } from '../store/lmdb/lmdb-store.js';
 import { readConsent } from './consent.js';
 import { blockers, gatherFacts } from './facts.js';
 
@@ -40,11 +40,21 @@ describe('provision-denied-actor: the actors a Consent denies, as the access rul
   });
 });
 
+/** Runs `test` on a fresh embedded store, removed afterwards. */
+async function withStore(test: (store: LmdbStore) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'carnet-facts-'));
+  const store = await createLmdbStore({ path: dir });
+  try {
+    await test(store);
+  } finally {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 describe('blockers: every patient who blocks a professional', () => {
-  it('reads them all, however many pages they take, and only blocks', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'carnet-blockers-'));
-    const store = await createLmdbStore({ path: dir });
-    try {
+  it('reads them all, however many pages they take, and only blocks', () =>
+    withStore(async (store) => {
       const ctx = { now: () => new Date(), registry: registry(), baseUrl: 'https://carnet.example/fhir' };
       const of = (patient: string, provision: Record<string, unknown>) => ({ ...consent(provision), patient: { reference: `Patient/${patient}` } });
       const records = [
@@ -59,18 +69,12 @@ describe('blockers: every patient who blocks a professional', () => {
       expect((await blockers(store, ['Practitioner/z'], new Date(), 2)).sort()).toEqual(want);
       expect((await blockers(store, ['Practitioner/z'], new Date())).sort()).toEqual(want);
       expect(await blockers(store, ['Practitioner/other'], new Date(), 2)).toEqual([]);
-    } finally {
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 });
 
 describe('the médecin traitant among the patients a request names', () => {
-  it('is the same whether a few patients are read by id or many found through the index', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'carnet-gp-'));
-    const store = await createLmdbStore({ path: dir });
-    try {
+  it('is the same whether a few patients are read by id or many found through the index', () =>
+    withStore(async (store) => {
       const ctx = { now: () => new Date(), registry: registry(), baseUrl: 'https://carnet.example/fhir' };
       // 30 patients: the GP named by relative reference, by this server's absolute URL, through a
       // role of theirs, or someone else; one deleted.
@@ -90,9 +94,5 @@ describe('the médecin traitant among the patients a request names', () => {
       const few: string[] = [];
       for (let k = 0; k < all.length; k += 3) few.push(...(await gp(all.slice(k, k + 3))));
       expect(few.sort()).toEqual(want);
-    } finally {
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 });
