@@ -63,13 +63,14 @@ describe('the journal and the heads of its chains', () => {
     expect(verified.broken).toEqual({ event: 'AuditEvent/b', chain: linkB.chain, reason: 'position 2 where 1 was expected: events are missing before it' });
   });
 
-  it("commits a notification with its access's event, beside the other events: a commit that fails fails only its requests", async () => {
+  it("writes a notification with its access's event, beside the other events: a write that fails fails only its requests", async () => {
     const s = await open();
-    const commit = s.commit.bind(s);
+    const append = s.append.bind(s);
     let fail = true;
-    s.commit = async (writes) => {
-      if (fail) throw new Error('no space left on device');
-      return commit(writes);
+    // The disk fills up for the write that carries the notification.
+    s.append = async (records: CurrentRecord[]) => {
+      if (fail && records.some((r) => r.type === 'Communication')) throw new Error('no space left on device');
+      return append(records);
     };
     const journal = createJournal(s);
     const notice = rec('Communication', 'first-access-p1', 1, T, { comp: ['Patient/p1'], data: { status: 'completed' } });
@@ -89,6 +90,16 @@ describe('the journal and the heads of its chains', () => {
     await journal.append([event('e')], [{ ...notice, lastUpdated: '2026-12-07T11:00:00.000Z' }]);
     for (const id of ['c', 'd', 'e']) expect(await s.read('AuditEvent', id), id).toBeDefined();
     expect((await s.read('Communication', 'first-access-p1'))?.lastUpdated).toBe(T);
+  });
+
+  it('fails the requests whose event was left out for an id already used, and only those', async () => {
+    const s = await open();
+    const journal = createJournal(s);
+    const notice = rec('Communication', 'first-access-p1', 1, T, { comp: ['Patient/p1'], data: { status: 'completed' } });
+    await journal.append([event('x')]);
+    const clash = { ...event('x'), lastUpdated: '2026-12-07T12:00:00.000Z' };
+    await expect(journal.append([clash], [notice])).rejects.toThrow('an access event with an id already used was left out');
+    expect((await s.read('AuditEvent', 'x'))?.lastUpdated).toBe(T);
   });
 
   it('a head never moves back when commits on their way together land out of order', async () => {

@@ -1,12 +1,12 @@
-import { StoreConflict, type CurrentRecord, type Store } from '../store/store.js';
+import type { CurrentRecord, Store } from '../store/store.js';
 import { createChainer } from './chain.js';
 import { createHeadKeeper } from './heads.js';
 
 export interface Journal {
   /**
    * Resolves once the records are durable (committed with the others pending at the time).
-   * `once`: records committed only if none with their id exists (a notification sent once, see
-   * src/notify/): one that another commit wrote first is dropped, not the commit.
+   * `once`: records written only if none with their id exists (a notification sent once, see
+   * src/notify/): one that another write sent first is dropped, not the others.
    */
   append(records: CurrentRecord[], once?: CurrentRecord[]): Promise<void>;
   /** Commits made and events they carried, since start (for measurements). */
@@ -45,19 +45,19 @@ export function createJournal(store: Store): Journal {
   const appendAll = async (records: CurrentRecord[]) => {
     if (records.length > 0 && (await store.append(records)) < records.length) throw new Error('an access event with an id already used was left out');
   };
-  /** Events with the notifications of their accesses, in one commit: they land together. */
-  const commitWith = async (records: CurrentRecord[], notices: CurrentRecord[]) => {
-    const once = new Map(notices.map((r) => [`${r.type}/${r.id}`, r]));
-    for (; once.size > 0; ) {
-      try {
-        await store.commit([...records, ...once.values()].map((record) => ({ record, expect: { kind: 'absent' as const } })));
-        return;
-      } catch (e) {
-        // A notification another commit wrote first is dropped, not the events.
-        if (!(e instanceof StoreConflict && once.delete(`${e.type}/${e.id}`))) throw e;
-      }
+  /**
+   * Events with the notifications of their accesses, in one append: they land together. A
+   * notification another write sent first is left out, not the events: when something was left
+   * out, the events are read back to tell which.
+   */
+  const appendWith = async (records: CurrentRecord[], notices: CurrentRecord[]) => {
+    // Two requests of the batch may bring the same notification.
+    const once = [...new Map(notices.map((r) => [`${r.type}/${r.id}`, r])).values()];
+    if ((await store.append([...records, ...once])) === records.length + once.length) return;
+    const stored = await Promise.all(records.map((r) => store.read(r.type, r.id)));
+    if (stored.some((s, i) => s?.lastUpdated !== records[i].lastUpdated || JSON.stringify(s.resource) !== JSON.stringify(records[i].resource))) {
+      throw new Error('an access event with an id already used was left out');
     }
-    await appendAll(records);
   };
 
   const flush = async (): Promise<void> => {
@@ -67,15 +67,15 @@ export function createJournal(store: Store): Journal {
     pending = [];
     // Linked in the order sent; the chains' heads are told (heads.ts) only once the write holds.
     const linked = chainer.link(batch.flatMap((p) => p.records));
-    // Mostly events alone: appended (lighter than a commit). The requests whose access makes a
-    // notification commit theirs with it, beside the others rather than taking them along.
+    // Mostly events alone. The requests whose access makes a notification append theirs with it,
+    // beside the others rather than taking them along: if that write fails, only they fail.
     const plain = batch.filter((p) => p.once.length === 0);
     const noticed = batch.filter((p) => p.once.length > 0);
-    const [appended, committed] = await Promise.allSettled([
+    const [appended, withNotices] = await Promise.allSettled([
       appendAll(plain.flatMap((p) => p.records)),
-      noticed.length === 0 ? Promise.resolve() : commitWith(noticed.flatMap((p) => p.records), noticed.flatMap((p) => p.once)),
+      noticed.length === 0 ? Promise.resolve() : appendWith(noticed.flatMap((p) => p.records), noticed.flatMap((p) => p.once)),
     ]);
-    if (appended.status === 'fulfilled' && committed.status === 'fulfilled') {
+    if (appended.status === 'fulfilled' && withNotices.status === 'fulfilled') {
       linked.commit();
       stats.commits++;
       stats.events += batch.reduce((n, p) => n + p.records.length, 0);
@@ -89,7 +89,7 @@ export function createJournal(store: Store): Journal {
       for (const p of pendings) part.status === 'fulfilled' ? p.resolve() : p.reject(part.reason);
     };
     settle(appended, plain);
-    settle(committed, noticed);
+    settle(withNotices, noticed);
   };
   const schedule = () => {
     if (scheduled) return;

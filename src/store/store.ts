@@ -171,10 +171,11 @@ export interface Store {
   commit(writes: Write[]): Promise<void>;
   /**
    * Writes new resources, each as its version 1, where none with its id exists: one that exists is
-   * left out, the others are written. Nothing is read before and no change mark moves (the access
-   * history's events: fresh ids, a type that is not marked, never rewritten). Resolves once durable,
-   * with how many were written. Lighter than commit() where an engine can make it so (LMDB: no step
-   * on the main thread inside the write transaction); otherwise commit() of each.
+   * left out, the others are written, searchable and moving their change marks as a commit's would.
+   * For records nothing else writes (the access history's events, fresh ids; notifications, sent
+   * once). Resolves once durable, with how many were written. Lighter than commit() where an engine
+   * can make it so (LMDB: nothing read first, no step on the main thread inside the write
+   * transaction); otherwise commit() of each.
    */
   append(records: CurrentRecord[]): Promise<number>;
   /**

@@ -193,6 +193,26 @@ export function writeTests({ test, markClosed }: Suite): void {
       expect((await store.history({ type: 'AuditEvent', id: 'e1', offset: 0, limit: 10 })).total).toBe(1);
       expect(await store.append([])).toBe(0);
     });
+    test('appended records of a marked type are found by their terms, with committed ones, and move their marks', async (store) => {
+      // Consent is marked in this suite (marks.ts); a code with its system is what postings hold.
+      const category = { p: 'category', s: 'urn:cat', c: 'x' };
+      const consent = (id: string, n: number) => rec('Consent', id, 1, T(n), { comp: ['Patient/p1'], idx: [category] });
+      await store.commit([any(consent('c1', 1))]);
+      const before = await store.readMarks(['type:Consent', 'comp:Patient/p1', 'comp:Patient/p2']);
+      expect(await store.append([consent('c2', 2)])).toBe(1);
+      const after = await store.readMarks(['type:Consent', 'comp:Patient/p1', 'comp:Patient/p2']);
+      expect(after[0]).not.toEqual(before[0]);
+      expect(after[1]).not.toEqual(before[1]);
+      expect(after[2]).toEqual(before[2]);
+      await store.commit([any(consent('c3', 3))]);
+      const pinned = { $and: [{ comp: 'Patient/p1' }, { idx: { $elemMatch: category } }] };
+      expect(ids((await store.search(query(['Consent'], pinned))).records)).toEqual(['Consent/c1', 'Consent/c2', 'Consent/c3']);
+      expect(ids((await store.search(query(['Consent'], { idx: { $elemMatch: category } }))).records)).toEqual(['Consent/c1', 'Consent/c2', 'Consent/c3']);
+      // One left out (its id exists) moves nothing.
+      const marks = await store.readMarks(['comp:Patient/p1']);
+      expect(await store.append([consent('c2', 4)])).toBe(0);
+      expect(await store.readMarks(['comp:Patient/p1'])).toEqual(marks);
+    });
   });
 
   describe('conditional writes (unlessFound)', () => {

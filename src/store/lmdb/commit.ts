@@ -1,6 +1,7 @@
 import { StoreConflict, type CurrentRecord, type Expectation, type VersionRecord, type Write } from '../store.js';
 import type { Dbs } from './dbs.js';
 import { compKey, currentKey, fitsKey, systemHistoryKey, typeHistoryKey, versionKey, type Key } from './keys.js';
+import { marksOf, newMark } from './marks.js';
 import { WRITER_PREFIX } from './plan.js';
 import { replaceTerms } from './terms.js';
 
@@ -27,7 +28,7 @@ export function commit(dbs: Dbs, writes: Write[], found: (query: Write['unlessFo
     const marks = new Set<string>();
     for (const write of writes) apply(dbs, write.record, marked.has(write.record.type) ? marks : undefined);
     // In the same transaction as the writes: a reader that sees the old mark read the old data.
-    for (const key of marks) dbs.marks.putSync(key, (dbs.marks.get(key) ?? 0) + 1);
+    for (const key of marks) dbs.marks.putSync(key, newMark());
   });
 }
 
@@ -42,10 +43,7 @@ function check(dbs: Dbs, record: CurrentRecord, expect: Expectation): void {
 function apply(dbs: Dbs, record: CurrentRecord, marks: Set<string> | undefined): void {
   const { type, id, versionId, lastUpdated } = record;
   const previous = dbs.current.get(currentKey(type, id));
-  if (marks) {
-    marks.add(`type:${type}`);
-    for (const comp of [...(previous?.comp ?? []), ...record.comp]) marks.add(`comp:${comp}`);
-  }
+  if (marks) for (const key of marksOf(record, previous)) marks.add(key);
   if (previous && !previous.deleted) {
     for (const comp of previous.comp) dbs.comp.removeSync(compKey(comp, type, id));
     for (const key of writerKeys(previous)) dbs.comp.removeSync(key);

@@ -121,6 +121,16 @@ const termKeys = (record: CurrentRecord | undefined, terms: Term[]): Key[] =>
   record ? terms.map(([p, field, value]) => termKey(record.type, p, field, value, record.id)) : [];
 
 /**
+ * The term keys of a record written where none was, by a write that reads nothing first (append.ts):
+ * each compartment term's posting is set to `false` (read the range) rather than read and extended.
+ */
+export function newTermWrites(record: CurrentRecord): { terms: Key[]; compTerms: Key[]; postings: Key[] } {
+  const terms = termsOf(record);
+  const compTerms = compTermsOf(record, terms);
+  return { terms: termKeys(record, terms), compTerms, postings: compTerms.filter((key) => hasPostings(key[3] as string)).map((key) => key.slice(0, -1)) };
+}
+
+/**
  * Inside a write transaction: the terms of `previous` give way to those of `next`. Only the
  * compartment terms that differ are touched: each one also rewrites a posting (postings.ts).
  */
