@@ -7,8 +7,10 @@
 // search across them is measured too (issue 12). The professional's searches run twice: each about
 // another patient (none of the access facts kept from one request to the next serve), and in runs
 // of BENCH_SESSION about one patient, as an app with a record opened asks. The first pattern runs
-// twice over the same patients: the first time most requests are the professional's first access to
-// the record, which writes the patient's first-access notice (issue 16); the second time they are not.
+// twice over the same patients: the first time, a request about a patient the professional never
+// asked about is their first access to the record, which writes the patient's first-access notice
+// (issue 16; the row says how many there were: a store kept from earlier runs has fewer patients
+// left that are new to them); the second time none is.
 // With one process, the system client's search at concurrency 16 is also measured with the access
 // history on and off (a second server on the same data with CARNET_AUDIT=off), side by side.
 // BENCH_DIR keeps the data between runs (loading 1M resources takes minutes).
@@ -42,6 +44,14 @@ const nextPatient = () => Math.floor(Math.abs(Math.sin(++sequence) * 1e9)) % PAT
 // A professional's app opening one record asks several things of it in a row: BENCH_SESSION
 // requests per patient (default 10) in the "record opened" runs.
 const SESSION = Number(process.env.BENCH_SESSION ?? 10);
+
+/** How many first-access notifications the store holds (issue 16): one per professional and patient. */
+async function firstAccesses(base: string, headers: Record<string, string>): Promise<number> {
+  const res = await fetch(`${base}/fhir/Communication?category=urn:carnet:notification|first-access&_summary=count`, { headers });
+  const total = ((await res.json()) as { total?: number }).total;
+  if (!res.ok || typeof total !== 'number') throw new Error(`counting first-access notifications: HTTP ${res.status}`);
+  return total;
+}
 
 function doc(p: number, k: number) {
   const day = 1 + ((p * 7 + k * 3) % 28);
@@ -174,9 +184,12 @@ async function main() {
           // The same searches by a professional the patients authorized (20 Consents per record), right after.
           await searches(connections, SETTLE, proHeaders);
           const replayFrom = sequence;
+          const noticesBefore = await firstAccesses(base, headers);
           const [pro, proCpu] = await measured(carnet.pid!, () => searches(connections, DURATION, proHeaders));
+          // A store kept from earlier runs has seen some of these patients: say how many were first accesses.
+          const first = (await firstAccesses(base, headers)) - noticesBefore;
           const ratio = `   = ${((100 * pro.requestsPerSec) / c.requestsPerSec).toFixed(0)}% of the system client's throughput, p99 ${(pro.p99 / Math.max(c.p99, 0.001)).toFixed(2)}x`;
-          results.push(row(`  as an authorized professional, concurrency ${connections}`, pro, `${ratio}${cpuPerRequest(proCpu, pro)}`));
+          results.push(row(`  as an authorized professional, concurrency ${connections}`, pro, `${ratio}${cpuPerRequest(proCpu, pro)}; first accesses: ${first} of ${pro.total} requests`));
           // The same requests again, in the same order: each still about another patient, so the facts
           // are gathered anew (the first access's notice moved the patient's mark after they were
           // kept), but the first-access notices (issue 16) were sent by the run above. The difference

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import type { Resource } from '../fhir/resource-types.js';
 import type { CurrentRecord } from '../store/store.js';
 
@@ -34,7 +34,7 @@ interface Link {
   hash: string;
 }
 
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+const sha256 = (s: string) => hash('sha256', s, 'hex');
 
 /** The recursive writer: each object's keys sorted, at every level. */
 function sortedJson(value: unknown): string {

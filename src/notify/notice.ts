@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { eventId } from '../audit/event-id.js';
 import type { Principal } from '../auth/principal.js';
 import { buildRecord } from '../interactions/records.js';
@@ -62,7 +62,7 @@ export function noticeRecord(n: Notice, deps: RecordDeps): CurrentRecord {
 
 /** An id that names one happening (a first access, a document's embargo): the same every time it is computed. */
 export function onceId(...parts: string[]): string {
-  return `n-${createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 40)}`;
+  return `n-${hash('sha256', parts.join('\n'), 'hex').slice(0, 40)}`;
 }
 
 const plural = (n: number, one: string, many: string) => (n === 1 ? one : many.replace('{n}', String(n)));
