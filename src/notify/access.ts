@@ -57,7 +57,7 @@ export function createAccessNotifier(deps: AccessNoticeDeps): AccessNotifier {
   };
   const isNew = async (id: string) => {
     if (known.has(id)) return false;
-    const stored = await deps.store.read('Communication', id);
+    const stored = await deps.store.exists('Communication', id);
     if (stored) remember([id]);
     return !stored;
   };

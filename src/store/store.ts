@@ -159,6 +159,8 @@ export interface Store {
   readonly info: StoreInfo;
   /** Current record (including a deletion tombstone), or undefined. */
   read(type: string, id: string): Promise<CurrentRecord | undefined>;
+  /** Whether read() would find a record (a deletion tombstone included), without decoding it. */
+  exists(type: string, id: string): Promise<boolean>;
   vread(type: string, id: string, versionId: number): Promise<VersionRecord | undefined>;
   search(query: StoreQuery): Promise<StoreSearchResult>;
   /** Versions, newest first (lastUpdated desc, then versionId desc). */

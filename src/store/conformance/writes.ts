@@ -30,6 +30,14 @@ export function writeTests({ test, markClosed }: Suite): void {
     test('read of an unknown resource is undefined', async (store) => {
       expect(await store.read('Patient', 'nobody')).toBeUndefined();
       expect(await store.vread('Patient', 'nobody', 1)).toBeUndefined();
+      expect(await store.exists('Patient', 'nobody')).toBe(false);
+    });
+    test('exists says what read finds, a deletion included, without the record', async (store) => {
+      await store.commit([any(rec('Patient', 'p1', 1, T(1))), any(rec('Patient', 'p2', 1, T(1)))]);
+      await store.commit([{ record: { ...rec('Patient', 'p2', 2, T(2)), deleted: true, resource: undefined }, expect: { kind: 'version', versionId: 1 } }]);
+      expect(await store.exists('Patient', 'p1')).toBe(true);
+      expect(await store.exists('Patient', 'p2')).toBe(true);
+      expect(await store.exists('Observation', 'p1')).toBe(false);
     });
     test('read returns the current version as written', async (store) => {
       const v1 = rec('Observation', 'o1', 1, T(1), { idx: [code(LOINC, '1111')], comp: ['Patient/p1'], srt: { date: 1 } });

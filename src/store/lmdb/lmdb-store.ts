@@ -54,6 +54,7 @@ export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbSt
     info,
     stats,
     read: async (type, id) => dbs.current.get(currentKey(type, id)),
+    exists: async (type, id) => dbs.current.doesExist(currentKey(type, id)),
     vread: async (type, id, versionId) => dbs.versions.get(versionKey(type, id, versionId)),
     search: (query) => search(dbs, stats, compile, query),
     history: async (query) => history(dbs, query),

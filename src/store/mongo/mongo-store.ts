@@ -57,12 +57,15 @@ export async function createMongoStore(options: MongoStoreOptions): Promise<Stor
           () => (server.transactions ? commitInTransaction(c, writes) : commitInOrder(c, writes)),
         ));
 
+    const read: Store['read'] = async (type, id) => {
+      const doc = server.transactions ? await readDoc(c, type, id) : await readRepaired(c, type, id);
+      return doc && toRecord(doc);
+    };
     return {
       info: { engine: 'mongodb', atomicCommit: server.transactions, atomicity: server.atomicity },
-      read: async (type, id) => {
-        const doc = server.transactions ? await readDoc(c, type, id) : await readRepaired(c, type, id);
-        return doc && toRecord(doc);
-      },
+      read,
+      // As read() decides (a commit half-written without transactions is repaired first).
+      exists: async (type, id) => (await read(type, id)) !== undefined,
       vread: async (type, id, versionId) =>
         (await c.versions.findOne<VersionRecord>({ _id: versionKey(type, id, versionId) }, { projection: VERSION_PROJECTION })) ??
         undefined,
