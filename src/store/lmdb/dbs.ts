@@ -15,8 +15,8 @@ export interface Dbs {
   compTerms: Database<null, Key>;
   compPostings: Database<Posting, Key>;
   state: Database<{ rev: number; value: unknown }, string>;
-  /** Change marks (Store.readMarks): a value per key, new at each write that moves it (newMark). */
-  marks: Database<number | string, string>;
+  /** Change marks (Store.readMarks): a number per key, new at each write that moves it (marks.ts). */
+  marks: Database<number, string>;
 }
 
 const STRUCTURES = Symbol.for('structures');
@@ -46,6 +46,6 @@ export function openDbs(path: string): Dbs {
     compTerms: root.openDB<null, Key>('comp-terms', {}),
     compPostings: root.openDB<Posting, Key>('comp-postings', {}),
     state: root.openDB<{ rev: number; value: unknown }, string>('state', {}),
-    marks: root.openDB<number | string, string>('marks', {}),
+    marks: root.openDB<number, string>('marks', {}),
   };
 }

@@ -1,18 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import type { CurrentRecord } from '../store.js';
 
-/** Unique to this process: two processes writing one store never set the same mark value. */
-const PROCESS = randomBytes(6).toString('hex');
-let count = 0;
-
 /**
- * A new value for a change mark (Store.readMarks). A mark is only ever compared for equality, so
- * a value never used before moves it without reading the old one: a write that reads nothing
- * first (append.ts) can move marks too. Stores written by earlier versions hold counters; the next
- * write replaces them.
+ * A new value for a change mark (Store.readMarks): a random integer below 2^52. A mark is only ever
+ * compared for equality, so a value drawn afresh moves it without reading the old one (one chance in
+ * 2^52 of drawing the value it had): a write that reads nothing first (append.ts) can move marks too,
+ * in any process. A number, as the counters of earlier versions were: one of them opening the store
+ * afterwards goes on adding one to it.
  */
-export function newMark(): string {
-  return `${PROCESS}-${(count++).toString(36)}`;
+export function newMark(): number {
+  return Math.floor(Math.random() * 2 ** 52);
 }
 
 /** The marks a write of `record` moves (its type, and each compartment it leaves or enters). */
