@@ -68,9 +68,9 @@ describe('the journal and the heads of its chains', () => {
     const append = s.append.bind(s);
     let fail = true;
     // The disk fills up for the write that carries the notification.
-    s.append = async (records: CurrentRecord[]) => {
+    s.append = async (records: CurrentRecord[], opts) => {
       if (fail && records.some((r) => r.type === 'Communication')) throw new Error('no space left on device');
-      return append(records);
+      return append(records, opts);
     };
     const journal = createJournal(s);
     const notice = rec('Communication', 'first-access-p1', 1, T, { comp: ['Patient/p1'], data: { status: 'completed' } });
@@ -90,6 +90,18 @@ describe('the journal and the heads of its chains', () => {
     await journal.append([event('e')], [{ ...notice, lastUpdated: '2026-12-07T11:00:00.000Z' }]);
     for (const id of ['c', 'd', 'e']) expect(await s.read('AuditEvent', id), id).toBeDefined();
     expect((await s.read('Communication', 'first-access-p1'))?.lastUpdated).toBe(T);
+  });
+
+  it("moves no change mark with a notification: the access facts kept for the patient's record stay kept", async () => {
+    dir = await mkdtemp(join(tmpdir(), 'carnet-journal-'));
+    const s = (store = await createLmdbStore({ path: dir, marked: ['Communication'] }));
+    const journal = createJournal(s);
+    const notice = rec('Communication', 'first-access-p1', 1, T, { comp: ['Patient/p1'], data: { status: 'completed' } });
+    const keys = ['comp:Patient/p1', 'type:Communication'];
+    const before = await s.readMarks(keys);
+    await journal.append([event('a')], [notice]);
+    expect(await s.exists('Communication', 'first-access-p1')).toBe(true);
+    expect(await s.readMarks(keys)).toEqual(before);
   });
 
   it('fails the requests whose event was left out for an id already used, and only those', async () => {

@@ -6,7 +6,9 @@ export interface Journal {
   /**
    * Resolves once the records are durable (committed with the others pending at the time).
    * `once`: records written only if none with their id exists (a notification sent once, see
-   * src/notify/): one that another write sent first is dropped, not the others.
+   * src/notify/): one that another write sent first is dropped, not the others. They move no change
+   * mark: the access facts kept under the marks never read carnet's notifications (only messages a
+   * patient wrote), so a first access's notification leaves the record's facts kept.
    */
   append(records: CurrentRecord[], once?: CurrentRecord[]): Promise<void>;
   /** Commits made and events they carried, since start (for measurements). */
@@ -53,7 +55,8 @@ export function createJournal(store: Store): Journal {
   const appendWith = async (records: CurrentRecord[], notices: CurrentRecord[]) => {
     // Two requests of the batch may bring the same notification.
     const once = [...new Map(notices.map((r) => [`${r.type}/${r.id}`, r])).values()];
-    if ((await store.append([...records, ...once])) === records.length + once.length) return;
+    // The events' type moves no mark either.
+    if ((await store.append([...records, ...once], { marks: false })) === records.length + once.length) return;
     const stored = await Promise.all(records.map((r) => store.read(r.type, r.id)));
     if (stored.some((s, i) => s?.lastUpdated !== records[i].lastUpdated || JSON.stringify(s.resource) !== JSON.stringify(records[i].resource))) {
       throw new Error('an access event with an id already used was left out');

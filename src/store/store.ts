@@ -177,9 +177,11 @@ export interface Store {
    * For records nothing else writes (the access history's events, fresh ids; notifications, sent
    * once). Resolves once durable, with how many were written. Lighter than commit() where an engine
    * can make it so (LMDB: nothing read first, no step on the main thread inside the write
-   * transaction); otherwise commit() of each.
+   * transaction); otherwise commit() of each. `marks: false`: they move no change mark, for records
+   * nothing derived from the marks reads (carnet's notifications: the access facts read only the
+   * messages a patient wrote).
    */
-  append(records: CurrentRecord[]): Promise<number>;
+  append(records: CurrentRecord[], opts?: { marks?: boolean }): Promise<number>;
   /**
    * Stores binary content (FHIR Binary, document attachments) apart from the resources, addressed
    * by its SHA-256: identical content is stored once. The content streams in and is hashed as it is

@@ -220,6 +220,10 @@ export function writeTests({ test, markClosed }: Suite): void {
       const marks = await store.readMarks(['comp:Patient/p1']);
       expect(await store.append([consent('c2', 4)])).toBe(0);
       expect(await store.readMarks(['comp:Patient/p1'])).toEqual(marks);
+      // Appended without marks: written and found, no mark moved.
+      expect(await store.append([consent('c4', 5)], { marks: false })).toBe(1);
+      expect(await store.readMarks(['comp:Patient/p1'])).toEqual(marks);
+      expect(ids((await store.search(query(['Consent'], pinned))).records)).toEqual(['Consent/c1', 'Consent/c2', 'Consent/c3', 'Consent/c4']);
     });
   });
 

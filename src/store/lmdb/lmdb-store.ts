@@ -60,8 +60,10 @@ export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbSt
     history: async (query) => history(dbs, query),
     commit: async (writes) =>
       commit(dbs, writes, ({ types, filter }) => anyMatch(dbs, stats, compile, { types, filter }), marked),
-    append: (records) =>
-      append(dbs, records, marked, (record) => commit(dbs, [{ record, expect: { kind: 'absent' } }], () => false, marked)),
+    append: (records, opts) => {
+      const marking = opts?.marks === false ? new Set<string>() : marked;
+      return append(dbs, records, marking, (record) => commit(dbs, [{ record, expect: { kind: 'absent' } }], () => false, marking));
+    },
     readMarks: async (keys) => keys.map((key) => dbs.marks.get(key)),
     updateSearchData: (updates) => updateSearchData(dbs, updates),
     erase: (resources) => erase(dbs, resources),

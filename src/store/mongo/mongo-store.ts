@@ -48,14 +48,14 @@ export async function createMongoStore(options: MongoStoreOptions): Promise<Stor
     const blobs = await openBlobs(db);
     const state = await mongoState(db.collection<StateDoc>('state'));
     const marks = mongoMarks(db.collection<MarkDoc>('marks'), c.resources, new Set(options.marked ?? []));
-    const commit: Store['commit'] = (writes) =>
-      marks.marking(writes, () =>
-        withClaims(
-          claims,
-          writes,
-          async (criteria) => (await search(c, { ...criteria, sort: [], offset: 0, limit: 1, count: false }, server.filterInProcess)).records.length > 0,
-          () => (server.transactions ? commitInTransaction(c, writes) : commitInOrder(c, writes)),
-        ));
+    const commitUnmarked: Store['commit'] = (writes) =>
+      withClaims(
+        claims,
+        writes,
+        async (criteria) => (await search(c, { ...criteria, sort: [], offset: 0, limit: 1, count: false }, server.filterInProcess)).records.length > 0,
+        () => (server.transactions ? commitInTransaction(c, writes) : commitInOrder(c, writes)),
+      );
+    const commit: Store['commit'] = (writes) => marks.marking(writes, () => commitUnmarked(writes));
 
     const read: Store['read'] = async (type, id) => {
       const doc = server.transactions ? await readDoc(c, type, id) : await readRepaired(c, type, id);
@@ -73,7 +73,7 @@ export async function createMongoStore(options: MongoStoreOptions): Promise<Stor
       history: (query) => history(c, query),
       readMarks: marks.readMarks,
       commit,
-      append: (records) => appendByCommit(commit, records),
+      append: (records, opts) => appendByCommit(opts?.marks === false ? commitUnmarked : commit, records),
       putBlob: blobs.putBlob,
       openBlob: blobs.openBlob,
       statBlob: blobs.statBlob,
