@@ -231,9 +231,9 @@ describeEngines('access history (AuditEvent)', (engine) => {
       counted(writes.map((w) => w.record));
       return commit(writes);
     };
-    store.append = async (records) => {
+    store.append = async (records, opts) => {
       counted(records);
-      return append(records);
+      return append(records, opts);
     };
     try {
       const answers = await Promise.all(Array.from({ length: 30 }, () => s.request({ method: 'GET', url: `/fhir/Patient/${ids.pB}`, token: system })));

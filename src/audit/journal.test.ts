@@ -32,12 +32,12 @@ describe('the journal and the heads of its chains', () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let calls = 0;
-    s.append = async (records: CurrentRecord[]) => {
+    s.append = async (records: CurrentRecord[], opts) => {
       if (++calls === 1) {
         await gate;
         throw new Error('no space left on device');
       }
-      return append(records);
+      return append(records, opts);
     };
     const journal = createJournal(s);
     const [a, b, c] = [event('a'), event('b'), event('c')];
