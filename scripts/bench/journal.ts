@@ -2,13 +2,15 @@
 // the embedded engine, without HTTP: the time to build and index one AuditEvent, one commit of
 // one event alone (the sync), and the group-commit journal under 1, 16 and 64 concurrent appenders
 // (events/s, commits/s, events per commit, CPU per event), and for comparison a compact event log
-// of the same events. Prints the machine and the data size.
+// of the same events and the floor of any durable-before-answer trail: the same events as lines of a
+// file, hashed and synced in groups, indexed nowhere. Prints the machine and the data size.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { fdatasync, mkdtempSync, openSync, closeSync, rmSync, writev } from 'node:fs';
 import { open } from 'lmdb';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { auditEvent, patientEntity, requestEntity } from '../../src/audit/event.js';
+import type { Resource } from '../../src/fhir/resource-types.js';
 import { createJournal } from '../../src/audit/journal.js';
 import { buildRecord } from '../../src/interactions/records.js';
 import { newId } from '../../src/interactions/write-checks.js';
@@ -27,12 +29,7 @@ async function main() {
   let n = 0;
   const event = () => {
     const patient = `Patient/p${n++ % PATIENTS}`;
-    const resource = auditEvent({
-      interaction: 'read', status: 200, recorded: new Date().toISOString(),
-      user: { who: { reference: 'Practitioner/pr1', display: 'Dr Claire Dubois' }, altId: 'sub-1', role: [{ text: 'Médecin généraliste' }] },
-      entities: [{ what: { reference: `DocumentReference/d${n}` }, name: 'Compte rendu' }, patientEntity(patient), requestEntity(`req-${n}`)],
-    });
-    return buildRecord(resource, 'AuditEvent', newId(), undefined, ctx);
+    return buildRecord(readEvent(patient, n), 'AuditEvent', newId(), undefined, ctx);
   };
   try {
     console.log(`carnet journal benchmark: ${machine()}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
@@ -69,11 +66,26 @@ async function main() {
       await journal.flushHeads();
     }
     await compactLog();
+    await bareLog('a bare log file of these events (the floor: no index)', (i) => ({ ...readEvent(`Patient/p${i % PATIENTS}`, i), id: newId() }));
+    // What a patient needs of the same read, written as a compact record (an AuditEvent made of it when read).
+    await bareLog('the same of compact records of the same facts', (i) => ({
+      at: Date.now(), request: `req-${i}`, interaction: 'read', outcome: 200, who: 'Practitioner/pr1', name: 'Dr Claire Dubois',
+      role: 'Médecin généraliste', sub: 'sub-1', patient: `Patient/p${i % PATIENTS}`, what: `DocumentReference/d${i}`, title: 'Compte rendu',
+    }));
     console.log(`data size at the end: ${n} AuditEvents over ${PATIENTS} patients`);
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The event of a professional's read of a document (`n` names the document and the request). */
+function readEvent(patient: string, n: number): Resource {
+  return auditEvent({
+    interaction: 'read', status: 200, recorded: new Date().toISOString(),
+    user: { who: { reference: 'Practitioner/pr1', display: 'Dr Claire Dubois' }, altId: 'sub-1', role: [{ text: 'Médecin généraliste' }] },
+    entities: [{ what: { reference: `DocumentReference/d${n}` }, name: 'Compte rendu' }, patientEntity(patient), requestEntity(`req-${n}`)],
+  });
 }
 
 /**
@@ -122,12 +134,7 @@ async function compactLog() {
       Array.from({ length: 16 }, async () => {
         while (performance.now() < end) {
           const patient = `Patient/p${n++ % PATIENTS}`;
-          const resource = auditEvent({
-            interaction: 'read', status: 200, recorded: new Date().toISOString(),
-            user: { who: { reference: 'Practitioner/pr1', display: 'Dr Claire Dubois' }, altId: 'sub-1', role: [{ text: 'Médecin généraliste' }] },
-            entities: [{ what: { reference: `DocumentReference/d${n}` }, name: 'Compte rendu' }, patientEntity(patient), requestEntity(`req-${n}`)],
-          });
-          await append(patient, { ...resource, id: newId() });
+          await append(patient, { ...readEvent(patient, n), id: newId() });
         }
       }),
     );
@@ -136,6 +143,67 @@ async function compactLog() {
     console.log(`for comparison, a compact event log (not carnet's), 16 appenders: ${(n / s).toFixed(0).padStart(6)} events/s, ${((cpu.user + cpu.system) / n).toFixed(0)} µs CPU per event (all threads)`);
   } finally {
     await root.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The floor of a trail durable before the answer, on this machine (not what carnet does): the same
+ * events as lines of one file, each hashed with the one before (one chain), written and synced
+ * (`writev`, `fdatasync`) in groups of what 16 appenders made meanwhile, and indexed nowhere (no
+ * patient could find their events in it). Whatever carnet does beyond this costs more.
+ */
+async function bareLog(label: string, make: (n: number) => Record<string, unknown>) {
+  const dir = mkdtempSync(join(tmpdir(), 'carnet-bench-bare-log-'));
+  const fd = openSync(join(dir, 'events.log'), 'a');
+  let previous = '';
+  let n = 0;
+  let syncs = 0;
+  let lines: Buffer[] = [];
+  let waiting: Array<() => void> = [];
+  let inFlight = false;
+  const flush = () => {
+    if (inFlight || lines.length === 0) return;
+    inFlight = true;
+    const batch = lines;
+    const done = waiting;
+    lines = [];
+    waiting = [];
+    writev(fd, batch, (err) => {
+      if (err) throw err;
+      fdatasync(fd, (err2) => {
+        if (err2) throw err2;
+        syncs++;
+        inFlight = false;
+        for (const d of done) d();
+        flush();
+      });
+    });
+  };
+  const append = (event: Record<string, unknown>) =>
+    new Promise<void>((done) => {
+      const text = JSON.stringify(event);
+      previous = createHash('sha256').update(previous).update(text).digest('hex');
+      lines.push(Buffer.from(`${previous} ${text}\n`));
+      waiting.push(done);
+      if (lines.length === 1) setImmediate(flush);
+    });
+  try {
+    const end = performance.now() + SECONDS * 1000;
+    const t = performance.now();
+    const cpu0 = process.cpuUsage();
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (performance.now() < end) {
+          await append(make(++n));
+        }
+      }),
+    );
+    const cpu = process.cpuUsage(cpu0);
+    const s = (performance.now() - t) / 1000;
+    console.log(`for comparison, ${label}, 16 appenders: ${(n / s).toFixed(0).padStart(6)} events/s, ${(n / syncs).toFixed(1)} events per sync, ${((cpu.user + cpu.system) / n).toFixed(0)} µs CPU per event (all threads; ${(cpu.user / n).toFixed(0)} user)`);
+  } finally {
+    closeSync(fd);
     rmSync(dir, { recursive: true, force: true });
   }
 }
