@@ -51,16 +51,7 @@ async function main() {
 
     for (const appenders of [1, 16, 64]) {
       const journal = createJournal(store);
-      const end = performance.now() + SECONDS * 1000;
-      const t = performance.now();
-      const cpu0 = process.cpuUsage();
-      await Promise.all(
-        Array.from({ length: appenders }, async () => {
-          while (performance.now() < end) await journal.append([event()]);
-        }),
-      );
-      const s = (performance.now() - t) / 1000;
-      const cpu = process.cpuUsage(cpu0);
+      const { seconds: s, cpu } = await appendFor(appenders, () => journal.append([event()]));
       const { commits, events } = journal.stats;
       console.log(`journal, ${String(appenders).padStart(2)} appenders: ${(events / s).toFixed(0).padStart(6)} events/s, ${(commits / s).toFixed(0).padStart(5)} commits/s, ${(events / commits).toFixed(1)} events per commit, ${((cpu.user + cpu.system) / events).toFixed(0)} µs CPU per event (all threads)`);
       await journal.flushHeads();
@@ -77,6 +68,19 @@ async function main() {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** `appenders` loops each appending one thing after another for SECONDS: how long they took, and the CPU used (all threads). */
+async function appendFor(appenders: number, step: () => Promise<void>): Promise<{ seconds: number; cpu: NodeJS.CpuUsage }> {
+  const end = performance.now() + SECONDS * 1000;
+  const t = performance.now();
+  const cpu0 = process.cpuUsage();
+  await Promise.all(
+    Array.from({ length: appenders }, async () => {
+      while (performance.now() < end) await step();
+    }),
+  );
+  return { seconds: (performance.now() - t) / 1000, cpu: process.cpuUsage(cpu0) };
 }
 
 /** The event of a professional's read of a document (`n` names the document and the request). */
@@ -127,19 +131,10 @@ async function compactLog() {
       if (!inFlight) setImmediate(() => void flush());
     });
   try {
-    const end = performance.now() + SECONDS * 1000;
-    const t = performance.now();
-    const cpu0 = process.cpuUsage();
-    await Promise.all(
-      Array.from({ length: 16 }, async () => {
-        while (performance.now() < end) {
-          const patient = `Patient/p${n++ % PATIENTS}`;
-          await append(patient, { ...readEvent(patient, n), id: newId() });
-        }
-      }),
-    );
-    const cpu = process.cpuUsage(cpu0);
-    const s = (performance.now() - t) / 1000;
+    const { seconds: s, cpu } = await appendFor(16, () => {
+      const patient = `Patient/p${n++ % PATIENTS}`;
+      return append(patient, { ...readEvent(patient, n), id: newId() });
+    });
     console.log(`for comparison, a compact event log (not carnet's), 16 appenders: ${(n / s).toFixed(0).padStart(6)} events/s, ${((cpu.user + cpu.system) / n).toFixed(0)} µs CPU per event (all threads)`);
   } finally {
     await root.close();
@@ -189,18 +184,7 @@ async function bareLog(label: string, make: (n: number) => Record<string, unknow
       if (lines.length === 1) setImmediate(flush);
     });
   try {
-    const end = performance.now() + SECONDS * 1000;
-    const t = performance.now();
-    const cpu0 = process.cpuUsage();
-    await Promise.all(
-      Array.from({ length: 16 }, async () => {
-        while (performance.now() < end) {
-          await append(make(++n));
-        }
-      }),
-    );
-    const cpu = process.cpuUsage(cpu0);
-    const s = (performance.now() - t) / 1000;
+    const { seconds: s, cpu } = await appendFor(16, () => append(make(++n)));
     console.log(`for comparison, ${label}, 16 appenders: ${(n / s).toFixed(0).padStart(6)} events/s, ${(n / syncs).toFixed(1)} events per sync, ${((cpu.user + cpu.system) / n).toFixed(0)} µs CPU per event (all threads; ${(cpu.user / n).toFixed(0)} user)`);
   } finally {
     closeSync(fd);
