@@ -5,14 +5,16 @@ import { conformanceTests, type SkipList } from './conformance/suite.js';
 import { markTests } from './conformance/marks.js';
 import { stateTests } from './conformance/state.js';
 import { eraseTests } from './conformance/erase.js';
+import { lookupTests } from './conformance/lookup.js';
 import { writeTests } from './conformance/writes.js';
 
 export { rec } from './conformance/fixtures.js';
 export { MARKED_TYPES } from './conformance/marks.js';
+export { TEST_DERIVATION, checkLookupAcrossOpens } from './conformance/lookup.js';
 
 /**
  * The storage conformance suite: every engine registers it from its own test file.
- * Each test gets a fresh store from newStore() and closes it afterwards.
+ * Each test gets a fresh store from newStore() (opened with MARKED_TYPES and TEST_DERIVATION) and closes it afterwards.
  * A test an engine cannot pass goes in `skip` with the reason, and shows as skipped with that reason.
  */
 export interface StoreConformanceOptions {
@@ -42,6 +44,7 @@ export function runStoreConformance(opts: StoreConformanceOptions): void {
     stateTests({ test, markClosed: () => (closed = true) });
     markTests({ test, markClosed: () => (closed = true) });
     eraseTests({ test, markClosed: () => (closed = true) });
+    lookupTests({ test, markClosed: () => (closed = true) });
 
     it('every skip entry names a test of this suite', () => {
       expect(unusedSkips()).toEqual([]);

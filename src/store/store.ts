@@ -67,6 +67,37 @@ export interface Write {
   unlessFound?: { types: string[]; filter: Record<string, unknown>; claim?: string };
 }
 
+/**
+ * An entry of a derived lookup table: a key the application asks for and a small value, both
+ * derived from a current record by the application's function (Derivation). Several records may
+ * give the same key.
+ */
+export interface LookupEntry {
+  key: string;
+  value: unknown;
+}
+
+/**
+ * How the application derives lookup entries from the current records of some types (carnet's
+ * access facts, src/access/lookup.ts). The store keeps them as it keeps search index entries: each
+ * write, reindex and erasure of a record of these types replaces the entries of the record it
+ * replaces, in the same transaction on the embedded engine and in the same document on MongoDB. A
+ * store opened with a different `version` (or none) derives them again from every current record
+ * of `types` before it serves anything. `derive` must depend on the record alone (its resource,
+ * search data and writers), never on other records or on the clock.
+ */
+export interface Derivation {
+  version: string;
+  types: readonly string[];
+  derive(record: CurrentRecord): LookupEntry[];
+}
+
+/** One lookup entry found, with the record that gave it. */
+export interface LookupHit extends LookupEntry {
+  type: string;
+  id: string;
+}
+
 export type SortKey = [field: string, direction: 1 | -1];
 
 export interface StoreQuery {
@@ -236,6 +267,13 @@ export interface Store {
    * derive it again, across processes and servers sharing the store.
    */
   readMarks(keys: string[]): Promise<unknown[]>;
+  /**
+   * The entries of these keys that the store's Derivation (an option of each engine) gives the
+   * current records (deletions give none), in key order then by type and id; absent when the store
+   * was opened without one. Each key is read as of one moment on the embedded engine; on MongoDB as
+   * a search reads.
+   */
+  lookup?(keys: string[]): Promise<LookupHit[]>;
   /** Resolves when the store can serve requests. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -3,6 +3,7 @@ import { versionOf, writerKeys } from './commit.js';
 import type { Dbs } from './dbs.js';
 import { compKey, currentKey, systemHistoryKey, typeHistoryKey, versionKey } from './keys.js';
 import { marksOf, newMark } from './marks.js';
+import { newLookupWrites } from './lookup.js';
 import { newTermWrites } from './terms.js';
 
 /**
@@ -34,6 +35,7 @@ export async function append(dbs: Dbs, records: CurrentRecord[], marked: Readonl
       }
       const { terms, compTerms, postings } = newTermWrites(record);
       const marks = marked.has(type) ? marksOf(record) : [];
+      const lookup = newLookupWrites(dbs, record);
       return dbs.current.ifNoExists(currentKey(type, id), () => {
         void dbs.current.put(currentKey(type, id), record);
         for (const comp of new Set(record.comp)) void dbs.comp.put(compKey(comp, type, id), null);
@@ -45,6 +47,7 @@ export async function append(dbs: Dbs, records: CurrentRecord[], marked: Readonl
         void dbs.typeHistory.put(typeHistoryKey(type, lastUpdated, id, 1), null);
         void dbs.systemHistory.put(systemHistoryKey(lastUpdated, type, id, 1), null);
         for (const key of marks) void dbs.marks.put(key, newMark());
+        for (const [key, value] of lookup) void dbs.lookup.put(key, value);
       });
     }),
   );

@@ -3,6 +3,7 @@ import type { Dbs } from './dbs.js';
 import { compKey, currentKey, fitsKey, systemHistoryKey, typeHistoryKey, versionKey, type Key } from './keys.js';
 import { marksOf, newMark } from './marks.js';
 import { WRITER_PREFIX } from './plan.js';
+import { replaceLookup } from './lookup.js';
 import { replaceTerms } from './terms.js';
 
 /**
@@ -50,6 +51,7 @@ function apply(dbs: Dbs, record: CurrentRecord, marks: Set<string> | undefined):
   }
   dbs.current.putSync(currentKey(type, id), record);
   replaceTerms(dbs, previous, record);
+  replaceLookup(dbs, previous, record);
   if (!record.deleted) {
     for (const comp of new Set(record.comp)) dbs.comp.putSync(compKey(comp, type, id), null);
     for (const key of writerKeys(record)) dbs.comp.putSync(key, null);

@@ -1,5 +1,5 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
-import type { CurrentRecord, VersionRecord } from '../store.js';
+import type { CurrentRecord, Derivation, VersionRecord } from '../store.js';
 import type { Key } from './keys.js';
 import type { Posting } from './postings.js';
 
@@ -17,6 +17,10 @@ export interface Dbs {
   state: Database<{ rev: number; value: unknown }, string>;
   /** Change marks (Store.readMarks): a number per key, new at each write that moves it (marks.ts). */
   marks: Database<number, string>;
+  /** Entries derived from current records by the store's Derivation (lookup.ts). */
+  lookup: Database<unknown, Key>;
+  /** What the lookup table derives from records (set at open, lookup.ts); none: no entries kept. */
+  derivation?: Derivation;
 }
 
 const STRUCTURES = Symbol.for('structures');
@@ -47,5 +51,6 @@ export function openDbs(path: string): Dbs {
     compPostings: root.openDB<Posting, Key>('comp-postings', {}),
     state: root.openDB<{ rev: number; value: unknown }, string>('state', {}),
     marks: root.openDB<number, string>('marks', {}),
+    lookup: root.openDB<unknown, Key>('lookup', {}),
   };
 }

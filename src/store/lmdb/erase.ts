@@ -1,6 +1,7 @@
 import type { Dbs } from './dbs.js';
 import { writerKeys } from './commit.js';
 import { compKey, currentKey, prefixRange, systemHistoryKey, typeHistoryKey, type Key } from './keys.js';
+import { replaceLookup } from './lookup.js';
 import { replaceTerms } from './terms.js';
 
 /** Removes resources with all their versions and index entries, in one write transaction. */
@@ -18,6 +19,7 @@ export function erase(dbs: Dbs, resources: Array<{ type: string; id: string }>):
             for (const k of writerKeys(current)) dbs.comp.removeSync(k);
           }
           replaceTerms(dbs, current, undefined);
+          replaceLookup(dbs, current, undefined);
           dbs.current.removeSync(key);
           erased++;
         }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { open as openEnvironment } from 'lmdb';
 import { chunked, expectedInfo, readAll, runBlobConformance } from '../conformance-blobs.js';
-import { MARKED_TYPES, rec, runStoreConformance } from '../conformance.js';
+import { MARKED_TYPES, TEST_DERIVATION, checkLookupAcrossOpens, rec, runStoreConformance } from '../conformance.js';
 import { BlobTooLarge, type CurrentRecord, type StoreQuery } from '../store.js';
 import { STALE_UPLOAD_MS } from './blobs.js';
 import { openDbs } from './dbs.js';
@@ -24,7 +24,7 @@ afterAll(async () => {
 
 runStoreConformance({
   name: 'lmdb',
-  newStore: async () => createLmdbStore({ path: await tempDir(), marked: MARKED_TYPES }),
+  newStore: async () => createLmdbStore({ path: await tempDir(), marked: MARKED_TYPES, derivation: TEST_DERIVATION }),
 });
 
 runBlobConformance({
@@ -64,6 +64,11 @@ describe('lmdb engine', () => {
     expect(found.total).toBe(1);
     const history = await again.history({ type: 'Observation', offset: 0, limit: 10 });
     expect(history.records.map((r) => `${r.id}/${r.versionId}`)).toEqual(['o2/1', 'o1/3', 'o1/2', 'o1/1']);
+  });
+
+  it('derives the lookup entries again at open when the store held none, or another version of them', async () => {
+    const path = await tempDir();
+    await checkLookupAcrossOpens((derivation) => createLmdbStore({ path, derivation }));
   });
 
   it('searches that stop before the end of a scan give back their read transaction (LMDB has a fixed number of reader slots)', async () => {

@@ -1,5 +1,6 @@
 import { lmdbState } from './state.js';
-import type { Store, StoreInfo } from '../store.js';
+import type { Derivation, Store, StoreInfo } from '../store.js';
+import { ensureLookup, readLookup } from './lookup.js';
 import { openBlobs } from './blobs.js';
 import { append } from './append.js';
 import { commit } from './commit.js';
@@ -19,6 +20,8 @@ export interface LmdbStoreOptions {
   log?: (message: string) => void;
   /** Types whose writes change marks (Store.readMarks); none by default. */
   marked?: readonly string[];
+  /** What the lookup table derives from records (Store.lookup); without it the store has no lookup(). */
+  derivation?: Derivation;
 }
 
 export interface LmdbStore extends Store {
@@ -35,6 +38,7 @@ const info: StoreInfo = {
 
 export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbStore> {
   const dbs = openDbs(options.path);
+  dbs.derivation = options.derivation;
   const marked = new Set(options.marked ?? []);
   const stats: SearchStats = { examined: 0 };
   const compile = filterCache();
@@ -45,6 +49,7 @@ export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbSt
     told = indexed;
     options.log?.(`building the search term indexes of a store of an earlier layout: ${indexed} of ${total} records`);
   });
+  await ensureLookup(dbs, options.log);
   const blobs = await openBlobs(options.path, dbs.root).catch(async (err: unknown) => {
     await dbs.root.close();
     throw err;
@@ -65,6 +70,7 @@ export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbSt
       return append(dbs, records, marking, (record) => commit(dbs, [{ record, expect: { kind: 'absent' } }], () => false, marking));
     },
     readMarks: async (keys) => keys.map((key) => dbs.marks.get(key)),
+    ...(options.derivation ? { lookup: async (keys: string[]) => readLookup(dbs, keys) } : {}),
     updateSearchData: (updates) => updateSearchData(dbs, updates),
     erase: (resources) => erase(dbs, resources),
     putBlob: blobs.putBlob,

@@ -1,6 +1,7 @@
 import type { SearchDataUpdate } from '../store.js';
 import type { Dbs } from './dbs.js';
 import { compKey, currentKey } from './keys.js';
+import { replaceLookup } from './lookup.js';
 import { replaceTerms } from './terms.js';
 
 /**
@@ -22,6 +23,7 @@ export function updateSearchData(dbs: Dbs, updates: SearchDataUpdate[]): Promise
         else delete next.srt;
         dbs.current.putSync(key, next);
         replaceTerms(dbs, record, next);
+        replaceLookup(dbs, record, next);
         for (const comp of new Set(u.comp)) dbs.comp.putSync(compKey(comp, u.type, u.id), null);
         changed++;
       }

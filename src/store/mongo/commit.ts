@@ -29,7 +29,7 @@ export async function commitInTransaction(c: Collections, writes: Write[]): Prom
       for (const [i, write] of writes.entries()) {
         const before = previous[i];
         await writeVersion(c, write, before, toVersionDoc(write.record), session);
-        if (!(await putCurrent(c, toCurrentDoc(write.record, token), before, session))) {
+        if (!(await putCurrent(c, toCurrentDoc(write.record, token, c.derivation), before, session))) {
           throw new StoreConflict(write.record.type, write.record.id, before?.versionId ?? 0);
         }
       }
@@ -65,7 +65,7 @@ export async function commitInOrder(c: Collections, writes: Write[]): Promise<vo
       const entry: Attempted = { write, previous: before };
       attempted.push(entry);
       entry.replaced = await writeVersion(c, write, before, toVersionDoc(record, { token, at: new Date() }));
-      if (!(await putCurrent(c, toCurrentDoc(record, token), before))) {
+      if (!(await putCurrent(c, toCurrentDoc(record, token, c.derivation), before))) {
         const now = await readDoc(c, record.type, record.id);
         // A repair may have rolled our own write forward already.
         if (now?.tok !== token) throw new StoreConflict(record.type, record.id, now?.versionId ?? 0);

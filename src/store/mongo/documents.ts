@@ -1,5 +1,5 @@
 import type { Collection, MongoClient } from 'mongodb';
-import type { CurrentRecord, IndexEntry, VersionRecord } from '../store.js';
+import type { CurrentRecord, Derivation, IndexEntry, VersionRecord } from '../store.js';
 
 /**
  * The stored shapes. `resources` holds one document per resource (its current record),
@@ -19,6 +19,8 @@ export interface CurrentDoc extends CurrentRecord {
    * which FerretDB v1 cannot compute in an aggregation ($cond, $ifNull are missing there).
    */
   srtInv?: SortValues;
+  /** The keys the store's Derivation gives the record (Store.lookup, lookup.ts). */
+  look?: string[];
 }
 
 /**
@@ -46,9 +48,11 @@ export interface Collections {
   client: MongoClient;
   resources: Collection<CurrentDoc>;
   versions: Collection<VersionDoc>;
+  /** What the documents' `look` keys derive from (lookup.ts); none: no keys kept. */
+  derivation?: Derivation;
 }
 
-export const CURRENT_PROJECTION = { _id: 0, srtInv: 0, tok: 0 } as const;
+export const CURRENT_PROJECTION = { _id: 0, srtInv: 0, tok: 0, look: 0 } as const;
 export const VERSION_PROJECTION = { _id: 0, commit: 0 } as const;
 
 export const currentKey = (type: string, id: string): string => `${type}/${id}`;
@@ -67,7 +71,14 @@ function versionFields(record: VersionRecord): VersionRecord {
   return fields;
 }
 
-export function toCurrentDoc(record: CurrentRecord, token: string): CurrentDoc {
+/** The keys a record gives (stored as `look`, indexed; lookup.ts); none for a deletion. */
+export function lookKeys(derivation: Derivation | undefined, record: CurrentRecord): string[] | undefined {
+  if (!derivation || record.deleted || !derivation.types.includes(record.type)) return undefined;
+  const keys = [...new Set(derivation.derive(record).map((e) => e.key))];
+  return keys.length > 0 ? keys : undefined;
+}
+
+export function toCurrentDoc(record: CurrentRecord, token: string, derivation?: Derivation): CurrentDoc {
   const doc: CurrentDoc = {
     _id: currentKey(record.type, record.id),
     tok: token,
@@ -81,6 +92,8 @@ export function toCurrentDoc(record: CurrentRecord, token: string): CurrentDoc {
     doc.srt = record.srt;
     doc.srtInv = Object.fromEntries(Object.entries(record.srt).map(([k, v]) => [k, invertSortValue(v)]));
   }
+  const look = lookKeys(derivation, record);
+  if (look) doc.look = look;
   return doc;
 }
 

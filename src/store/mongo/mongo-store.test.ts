@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Binary, MongoClient, ObjectId, type Db, type Document } from 'mongodb';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chunked, expectedInfo, readAll, runBlobConformance } from '../conformance-blobs.js';
-import { MARKED_TYPES, rec, runStoreConformance } from '../conformance.js';
+import { MARKED_TYPES, TEST_DERIVATION, checkLookupAcrossOpens, rec, runStoreConformance } from '../conformance.js';
 import { BlobTooLarge, StoreConflict, type CurrentRecord, type Store, type StoreQuery, type Write } from '../store.js';
 import { STALE_UPLOAD_MS, tempName } from './blobs.js';
 import { toVersionDoc, type Collections, type CurrentDoc, type VersionDoc } from './documents.js';
@@ -38,7 +38,7 @@ if (uri === undefined || uri === '') {
     created.push(name);
     return name;
   };
-  const newStore = (): Promise<Store> => createMongoStore({ uri, db: freshDb(), marked: MARKED_TYPES });
+  const newStore = (): Promise<Store> => createMongoStore({ uri, db: freshDb(), marked: MARKED_TYPES, derivation: TEST_DERIVATION });
 
   const build = await admin.db('admin').command({ buildInfo: 1 });
   const ferret = typeof build.ferretdbVersion === 'string';
@@ -77,6 +77,11 @@ if (uri === undefined || uri === '') {
     });
     afterEach(async () => {
       await store.close();
+    });
+
+    it('derives the lookup keys again at open when the database held none, or another version of them', async () => {
+      const name = freshDb();
+      await checkLookupAcrossOpens((derivation) => createMongoStore({ uri, db: name, derivation }));
     });
     const count = (collection: string) => db.collection(collection).countDocuments();
 

@@ -1,5 +1,6 @@
 import { MongoClient } from 'mongodb';
-import type { Store, VersionRecord } from '../store.js';
+import type { Derivation, Store, VersionRecord } from '../store.js';
+import { ensureLookup, readLookup } from './lookup.js';
 import { appendByCommit } from '../append-by-commit.js';
 import { withClaims, type ClaimDoc } from './claims.js';
 import { openBlobs } from './blobs.js';
@@ -21,6 +22,8 @@ export interface MongoStoreOptions {
   db: string;
   /** Types whose writes change marks (Store.readMarks); none by default. */
   marked?: readonly string[];
+  /** What the lookup keys derive from (Store.lookup); without it the store has no lookup(). */
+  derivation?: Derivation;
 }
 
 /**
@@ -42,11 +45,13 @@ export async function createMongoStore(options: MongoStoreOptions): Promise<Stor
       client,
       resources: db.collection<CurrentDoc>('resources'),
       versions: db.collection<VersionDoc>('versions'),
+      derivation: options.derivation,
     };
     await ensureIndexes(c);
     const claims = db.collection<ClaimDoc>('claims');
     const blobs = await openBlobs(db);
     const state = await mongoState(db.collection<StateDoc>('state'));
+    await ensureLookup(c, state, options.derivation);
     const marks = mongoMarks(db.collection<MarkDoc>('marks'), c.resources, new Set(options.marked ?? []));
     const commitUnmarked: Store['commit'] = (writes) =>
       withClaims(
@@ -72,6 +77,7 @@ export async function createMongoStore(options: MongoStoreOptions): Promise<Stor
       search: (query) => search(c, query, server.filterInProcess),
       history: (query) => history(c, query),
       readMarks: marks.readMarks,
+      ...(options.derivation ? { lookup: (keys: string[]) => readLookup(c, options.derivation!, keys) } : {}),
       commit,
       append: (records, opts) => appendByCommit(opts?.marks === false ? commitUnmarked : commit, records),
       putBlob: blobs.putBlob,

@@ -1,5 +1,5 @@
 import type { SearchDataUpdate } from '../store.js';
-import { currentKey, invertSortValue, type Collections } from './documents.js';
+import { CURRENT_PROJECTION, currentKey, invertSortValue, lookKeys, type Collections } from './documents.js';
 
 /** Replaces the search data of current records, each only while its version is still the indexed one. */
 export async function updateSearchData(c: Collections, updates: SearchDataUpdate[]): Promise<number> {
@@ -13,6 +13,14 @@ export async function updateSearchData(c: Collections, updates: SearchDataUpdate
     } else {
       unset.srt = '';
       unset.srtInv = '';
+    }
+    if (c.derivation?.types.includes(u.type)) {
+      // The lookup keys may rest on the search data: derived again from the record as it will be.
+      const record = await c.resources.findOne({ _id: currentKey(u.type, u.id) }, { projection: CURRENT_PROJECTION });
+      if (!record || record.versionId !== u.versionId || record.deleted) continue;
+      const look = lookKeys(c.derivation, { ...record, idx: u.idx, comp: u.comp });
+      if (look) set.look = look;
+      else unset.look = '';
     }
     // _id alone selects the document (FerretDB pushes down nothing else); the version guard is checked by the server.
     const res = await c.resources.updateOne(

@@ -51,7 +51,7 @@ export async function readRepaired(c: Collections, type: string, id: string): Pr
 }
 
 async function rollForward(c: Collections, version: Committed, stored: CurrentDoc | undefined): Promise<void> {
-  const doc = toCurrentDoc(fromCommitted(version), version.commit.token);
+  const doc = toCurrentDoc(fromCommitted(version), version.commit.token, c.derivation);
   try {
     // Guarded by what was read: a concurrent repair or commit that moved first wins.
     if (stored) await c.resources.replaceOne({ _id: doc._id, tok: stored.tok }, doc);
