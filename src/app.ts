@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ACCESS_TYPES } from './access/facts-cache.js';
+import { ACCESS_DERIVATION } from './access/lookup.js';
 import { loadAuthServer } from './auth/auth-server.js';
 import { loadJwks } from './auth/jwks.js';
 import { createAuthenticator } from './auth/authenticator.js';
@@ -61,11 +62,11 @@ export interface App {
 
 export async function openStore(config: Config, logger: Logger): Promise<Store> {
   if (config.mongodbUri) {
-    return createMongoStore({ uri: config.mongodbUri, db: config.mongodbDb, marked: ACCESS_TYPES });
+    return createMongoStore({ uri: config.mongodbUri, db: config.mongodbDb, marked: ACCESS_TYPES, derivation: ACCESS_DERIVATION });
   }
   mkdirSync(config.dataDir, { recursive: true });
   logger.debug({ dataDir: config.dataDir }, 'opening the embedded store');
-  return createLmdbStore({ path: join(config.dataDir, 'store'), log: (message) => logger.info(message), marked: ACCESS_TYPES });
+  return createLmdbStore({ path: join(config.dataDir, 'store'), log: (message) => logger.info(message), marked: ACCESS_TYPES, derivation: ACCESS_DERIVATION });
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Principal } from '../auth/principal.js';
 import type { CurrentRecord, Store } from '../store/store.js';
 import { meaningOf, readConsent } from './consent.js';
+import { lookedUp, type NamedFacts } from './lookup.js';
 
 /**
  * Who the caller is for access decisions, from the verified token and the record. A system client
@@ -200,6 +201,37 @@ async function gpOf(store: Store, names: string[], mine: Set<string>): Promise<s
   return out;
 }
 
+/** Up to this many named patients, their facts are read from the store's lookup table (lookup.ts). */
+export const LOOKUP_NAMED = 16;
+
+/**
+ * The facts of the named patients (or, `names` undefined, of every patient linked to the
+ * professional) by searches on the store's indexes: Consents naming them (among the named patients:
+ * a professional may be named by many thousands of records), their médecin traitant, the messages
+ * shared with them. Status is left to readConsent: as a query term it would make the engine read
+ * every active Consent of the patient instead of the few naming this professional.
+ */
+async function searched(store: Store, names: string[] | undefined, self: string[], parties: string[] | undefined): Promise<NamedFacts> {
+  const mine = new Set(self);
+  const naming: Record<string, unknown>[] = [entry('provision-actor', 'r', self)];
+  if (names) naming.push({ comp: { $in: names } });
+  const consents = names?.length === 0 ? [] : await find(store, 'Consent', { $and: naming });
+  // A few named patients are read by id; many (a Group's members exported), or none named, by the index.
+  const gpFilter: Record<string, unknown>[] = [entry('general-practitioner', 'r', self)];
+  if (names) gpFilter.push({ id: { $in: names.map((n) => n.slice('Patient/'.length)) } });
+  const gp =
+    names && names.length <= GP_READS
+      ? await gpOf(store, names, mine)
+      : (await find(store, 'Patient', { $and: gpFilter })).map((r) => `Patient/${r.id}`);
+  return {
+    naming: consents.flatMap((r) => (r.resource ? [r.resource] : [])),
+    gp,
+    denies: async (reached) =>
+      (await find(store, 'Consent', { $and: [{ comp: { $in: [...reached] } }, entry('provision-type', 'c', ['deny'])] })).flatMap((r) => (r.resource ? [r.resource] : [])),
+    shared: parties ? await sharedWith(store, parties, names) : [],
+  };
+}
+
 function minuteOf(now: Date): number {
   return Math.floor(now.getTime() / 60_000) * 60_000;
 }
@@ -243,20 +275,22 @@ export async function gatherFacts(
   const emergencyFor = !emergencyAsked ? [] : principal.patient ? [`Patient/${principal.patient}`] : (requested ?? []);
   // The facts of the emergency's patient are read too (a block of theirs must hold).
   const names = requested && [...new Set([...requested, ...emergencyFor])];
+  const parties = opts.documents === false ? undefined : [...self, ...organizations];
+  // A few named patients: their facts read by key (lookup.ts) where the store keeps the table;
+  // else, and across patients, searched.
+  const source =
+    store.lookup && names && names.length <= LOOKUP_NAMED
+      ? await lookedUp(store.lookup.bind(store), names, self, parties)
+      : await searched(store, names, self, parties);
   const permitted = new Set<string>();
   const blocked = new Set<string>();
   const masked = new Map<string, [string, string]>();
   const mask = (patient: string, ref: string) => masked.set(`${patient} ${ref}`, [patient, ref]);
   const opposed = new Set<string>();
 
-  // Consents naming this professional: who permits and who blocks them (among the named patients
-  // when the request names them: a professional may be named by many thousands of records).
-  // Status is left to readConsent: as a query term it would make the engine read every active
-  // Consent of the patient instead of the few naming this professional.
-  const naming: Record<string, unknown>[] = [entry('provision-actor', 'r', self)];
-  if (names) naming.push({ comp: { $in: names } });
-  for (const rec of names?.length === 0 ? [] : await find(store, 'Consent', { $and: naming })) {
-    const consent = rec.resource && readConsent(rec.resource, now.getTime());
+  // Consents naming this professional: who permits and who blocks them.
+  for (const resource of source.naming) {
+    const consent = readConsent(resource, now.getTime());
     if (!consent?.patient) continue;
     for (const p of consent.provisions) {
       if (!p.actors.some((a) => mine.has(a))) continue;
@@ -271,13 +305,7 @@ export async function gatherFacts(
   // several records (an Appointment of A and B) is hidden by B's block even from a request about A;
   // and across patients the Consents read above stop at 10,000, where a block must not be missed.
   for (const p of known.blockers) blocked.add(p);
-  // A few named patients are read by id; many (a Group's members exported), or none named, by the index.
-  const gpFilter: Record<string, unknown>[] = [entry('general-practitioner', 'r', self)];
-  if (names) gpFilter.push({ id: { $in: names.map((n) => n.slice('Patient/'.length)) } });
-  const gp =
-    names && names.length <= GP_READS
-      ? await gpOf(store, names, mine)
-      : (await find(store, 'Patient', { $and: gpFilter })).map((r) => `Patient/${r.id}`);
+  const gp = source.gp;
 
   // The masks (and emergency oppositions) of the patients reached without being médecin traitant.
   const gpSet = new Set(gp);
@@ -285,8 +313,8 @@ export async function gatherFacts(
   const reached = new Set([...permitted].filter((p) => !gpSet.has(p) && inScope(p)));
   for (const p of emergencyFor) if (!gpSet.has(p)) reached.add(p);
   if (reached.size > 0) {
-    for (const rec of await find(store, 'Consent', { $and: [{ comp: { $in: [...reached] } }, entry('provision-type', 'c', ['deny'])] })) {
-      const consent = rec.resource && readConsent(rec.resource, now.getTime());
+    for (const resource of await source.denies(reached)) {
+      const consent = readConsent(resource, now.getTime());
       if (!consent?.patient) continue;
       for (const p of consent.provisions) {
         if (p.type !== 'deny' || (p.actors.length > 0 && !p.actors.some((a) => mine.has(a)))) continue;
@@ -299,7 +327,7 @@ export async function gatherFacts(
   facts.gp = gp.filter((p) => !blocked.has(p));
   facts.permitted = [...permitted].filter((p) => !blocked.has(p) && !gpSet.has(p) && inScope(p));
   facts.masked = [...masked.values()];
-  if (opts.documents !== false) facts.shared = await sharedWith(store, [...self, ...organizations], names);
+  if (parties) facts.shared = source.shared;
   facts.emergency = emergencyFor.filter((p) => !blocked.has(p) && !opposed.has(p) && !gpSet.has(p));
   return facts;
 }

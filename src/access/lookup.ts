@@ -1,0 +1,116 @@
+import type { CurrentRecord, Derivation, LookupEntry, Store } from '../store/store.js';
+import type { Resource } from '../fhir/resource-types.js';
+
+/**
+ * The access facts of a request about a few named patients, read by key from the store's lookup
+ * table (Store.lookup) rather than searched: the entries of one patient lie together, in a table
+ * small enough to stay in memory, where the Consents and term keys a search reads lie among all of
+ * a large store's records, cold for a request about a patient the process has not served lately.
+ * The store keeps the entries with each write of the records they come from, in the same
+ * transaction on the embedded engine: a Consent revoked is revoked for the next request, in every
+ * process, with nothing cached.
+ *
+ * Keys, for a patient P ('Patient/<id>', each Patient compartment of the record):
+ * - `P|<actor>`: a Consent of P with a provision (at any depth) naming that actor; value: the
+ *   Consent's status, patient and provisions, what readConsent reads;
+ * - `P|*`: a Consent of P with a deny provision naming no actor (a mask or an opposition to
+ *   emergency access for everyone); the same value;
+ * - `P|#gp`: P's médecin traitant, the references of its indexed `general-practitioner`;
+ * - `P|msg:<recipient>`: a message in P's compartment addressed to that recipient, when the patient
+ *   whose record holds it wrote it and it attaches documents; value: that patient and the documents.
+ */
+export const ACCESS_DERIVATION: Derivation = {
+  // Change it whenever derive() changes: stores derive every entry again at open.
+  version: 'access-1',
+  types: ['Consent', 'Patient', 'Communication'],
+  derive: (record) => (record.type === 'Consent' ? consentEntries(record) : record.type === 'Patient' ? patientEntries(record) : messageEntries(record)),
+};
+
+/** What a request's facts are read from, whichever way: the Consents, médecin traitant and messages of the named patients. */
+export interface NamedFacts {
+  /** Active or not, the Consents of the named patients with a provision naming one of `self`. */
+  naming: Resource[];
+  /** The named patients whose médecin traitant is one of `self`. */
+  gp: string[];
+  /** The Consents of these patients that deny someone they name or deny everyone. */
+  denies(patients: Set<string>): Promise<Resource[]>;
+  /** The documents patients shared by message with these parties: [patient, 'DocumentReference/id']. */
+  shared: Array<[string, string]>;
+}
+
+const REFERENCE = /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/;
+const DOCUMENT_REFERENCE = /^(?:.*\/)?(DocumentReference\/[A-Za-z0-9\-.]{1,64})$/;
+const patientsOf = (record: CurrentRecord) => [...new Set(record.comp.filter((c) => c.startsWith('Patient/')))];
+const refOf = (value: unknown): string | undefined => {
+  const r = (value as { reference?: unknown } | undefined)?.reference;
+  return typeof r === 'string' ? r : undefined;
+};
+
+/** The actors a Consent's provisions name at any depth readConsent reads, and whether a deny names none. */
+function actorsOf(provision: unknown, inherited: string, out: { actors: Set<string>; denyAll: boolean }, depth = 0): void {
+  if (!provision || typeof provision !== 'object' || depth > 8) return;
+  const p = provision as { type?: unknown; actor?: unknown; provision?: unknown };
+  const type = p.type === 'permit' || p.type === 'deny' ? p.type : inherited;
+  const actors = (Array.isArray(p.actor) ? p.actor : []).map((a) => refOf((a as { reference?: unknown })?.reference)).filter((r): r is string => r !== undefined);
+  for (const a of actors) if (REFERENCE.test(a)) out.actors.add(a);
+  if (type === 'deny' && actors.length === 0) out.denyAll = true;
+  if (Array.isArray(p.provision)) for (const nested of p.provision) actorsOf(nested, type, out, depth + 1);
+}
+
+function consentEntries(record: CurrentRecord): LookupEntry[] {
+  const r = record.resource;
+  if (!r) return [];
+  const found = { actors: new Set<string>(), denyAll: false };
+  actorsOf(r.provision, 'permit', found);
+  const value = { resourceType: 'Consent', status: r.status, patient: r.patient, provision: r.provision };
+  return patientsOf(record).flatMap((p) => [...[...found.actors].map((a) => `${p}|${a}`), ...(found.denyAll ? [`${p}|*`] : [])].map((key) => ({ key, value })));
+}
+
+function patientEntries(record: CurrentRecord): LookupEntry[] {
+  const gp = record.idx.filter((e) => e.p === 'general-practitioner' && typeof e.r === 'string').map((e) => e.r as string);
+  return gp.length > 0 ? [{ key: `Patient/${record.id}|#gp`, value: gp }] : [];
+}
+
+function messageEntries(record: CurrentRecord): LookupEntry[] {
+  const patient = record.comp.find((c) => record.by?.includes(c));
+  const payload = record.resource?.payload;
+  if (!patient || !Array.isArray(payload)) return [];
+  const documents = [...new Set(payload.flatMap((part) => DOCUMENT_REFERENCE.exec(refOf((part as { contentReference?: unknown })?.contentReference) ?? '')?.[1] ?? []))];
+  if (documents.length === 0) return [];
+  const recipients = new Set(record.idx.filter((e) => e.p === 'recipient' && typeof e.r === 'string' && REFERENCE.test(e.r)).map((e) => e.r as string));
+  return patientsOf(record).flatMap((p) => [...recipients].map((to) => ({ key: `${p}|msg:${to}`, value: { patient, documents } })));
+}
+
+/** The facts of the named patients, from one read of the lookup table. */
+export async function lookedUp(lookup: NonNullable<Store['lookup']>, names: string[], self: string[], parties: string[] | undefined): Promise<NamedFacts> {
+  const patients = [...new Set(names.filter((n) => n.startsWith('Patient/')))];
+  const keys = patients.flatMap((p) => [...self.map((s) => `${p}|${s}`), `${p}|*`, `${p}|#gp`, ...(parties ?? []).map((to) => `${p}|msg:${to}`)]);
+  const hits = await lookup(keys);
+  const mine = new Set(self);
+  const naming = new Map<string, { patient: string; consent: Resource }>();
+  const everyone = new Map<string, { patient: string; consent: Resource }>();
+  const gp: string[] = [];
+  const shared = new Map<string, [string, string]>();
+  for (const { key, id, value } of hits) {
+    const bar = key.indexOf('|');
+    const patient = key.slice(0, bar);
+    const what = key.slice(bar + 1);
+    if (what === '#gp') {
+      if ((value as string[]).some((r) => mine.has(r))) gp.push(patient);
+    } else if (what.startsWith('msg:')) {
+      const { patient: writer, documents } = value as { patient: string; documents: string[] };
+      for (const d of documents) shared.set(`${writer} ${d}`, [writer, d]);
+    } else if (what === '*') everyone.set(id, { patient, consent: value as Resource });
+    else naming.set(id, { patient, consent: value as Resource });
+  }
+  return {
+    naming: [...naming.values()].map((c) => c.consent),
+    gp,
+    denies: async (reached) => {
+      const out = new Map<string, Resource>();
+      for (const [id, c] of [...naming, ...everyone]) if (reached.has(c.patient)) out.set(id, c.consent);
+      return [...out.values()];
+    },
+    shared: [...shared.values()],
+  };
+}
