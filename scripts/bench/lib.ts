@@ -8,6 +8,8 @@ import { ensureLocalIssuer } from '../../src/auth/local-issuer.js';
 import { buildRecord } from '../../src/interactions/records.js';
 import { createSearchRegistry } from '../../src/search/registry.js';
 import { createLmdbStore } from '../../src/store/lmdb/lmdb-store.js';
+import { ACCESS_TYPES } from '../../src/access/facts-cache.js';
+import { ACCESS_DERIVATION } from '../../src/access/lookup.js';
 import type { Write } from '../../src/store/store.js';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
@@ -207,7 +209,8 @@ export function run(main: () => Promise<void>): void {
  * commit, each a millisecond after the one before from 2026-01-01: how the benchmarks load their data.
  */
 export async function bulkLoader(path: string, baseUrl: string): Promise<{ add(resource: Record<string, unknown>, type: string, id: string): Promise<void>; close(): Promise<void> }> {
-  const store = await createLmdbStore({ path });
+  // As the server opens it (src/app.ts): the lookup table is written with the records, not derived at the server's first open.
+  const store = await createLmdbStore({ path, marked: ACCESS_TYPES, derivation: ACCESS_DERIVATION });
   const registry = createSearchRegistry();
   let clock = Date.parse('2026-01-01T00:00:00Z');
   const ctx = { now: () => new Date(clock++), registry, baseUrl };

@@ -5,13 +5,13 @@
 // server process, then with one per core (CARNET_WORKERS). Every patient carries 20 Consents, one of
 // which authorizes the professional of the access runs; 2,000 patients have a médecin traitant whose
 // search across them is measured too (issue 12). The professional's searches run twice: each about
-// another patient (none of the access facts kept from one request to the next serve), and in runs
+// another patient (pages of the store the process has not read lately), and in runs
 // of BENCH_SESSION about one patient, as an app with a record opened asks. The first pattern runs
 // twice over the same patients: the first time, a request about a patient the professional never
 // asked about is their first access to the record, which writes the patient's first-access notice
 // (issue 16; the row says how many there were: a store kept from earlier runs has fewer patients
-// left that are new to them); the second time none is, and the access facts kept by the first serve
-// where no notice moved them. The professional's rows are set against the mean of two runs of the
+// left that are new to them); the second time none is, and the store's pages the first read are
+// warm (the access facts are read at every request either way: src/access/lookup.ts). The professional's rows are set against the mean of two runs of the
 // system client, one before them and one after.
 // With one process, the system client's search at concurrency 16 is also measured with the access
 // history on and off (a second server on the same data with CARNET_AUDIT=off), side by side.
@@ -191,9 +191,7 @@ async function main() {
           // A store kept from earlier runs has seen some of these patients: say how many were first accesses.
           const first = (await firstAccesses(base, headers)) - noticesBefore;
           // The same requests again, in the same order: no first access is left (the run above sent
-          // their notices, issue 16). The access facts the run above kept serve again where nothing
-          // moved the patient's mark since (a first access's notice does) and the minute is the same
-          // (facts-cache.ts): on a store whose patients were all asked about before, most of them.
+          // their notices, issue 16), and the pages of the store the run above read are warm.
           sequence = replayFrom;
           const [again, againCpu] = await measured(carnet.pid!, () => searches(connections, DURATION, proHeaders));
           // The same professional with a record opened: SESSION requests per patient in a row.
@@ -207,7 +205,7 @@ async function main() {
           const p99 = Math.max((c.p99 + c2.p99) / 2, 0.001);
           const against = (r: LoadResult) => `   = ${((100 * r.requestsPerSec) / rate).toFixed(0)}% of the system client's throughput, p99 ${(r.p99 / p99).toFixed(2)}x`;
           results.push(row(`  as an authorized professional, concurrency ${connections}`, pro, `${against(pro)}${cpuPerRequest(proCpu, pro)}; first accesses: ${first} of ${pro.total} requests`));
-          results.push(row(`  the same requests again (no first access; facts kept from the run above unless a notice moved them), concurrency ${connections}`, again, `${against(again)}${cpuPerRequest(againCpu, again)}`));
+          results.push(row(`  the same requests again (no first access; the store's pages warm), concurrency ${connections}`, again, `${against(again)}${cpuPerRequest(againCpu, again)}`));
           results.push(row(`  as an authorized professional, ${SESSION} requests per record, concurrency ${connections}`, opened, `${against(opened)}${cpuPerRequest(openedCpu, opened)}`));
         }
         if (workers === 1) {

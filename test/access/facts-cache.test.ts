@@ -3,9 +3,11 @@ import { describeEngines, startServer, type TestServer } from '../harness.js';
 import { actor, consent } from './world.js';
 
 /**
- * A professional's access facts are kept between requests: two servers on one store (as two
- * workers, or two instances on one MongoDB), each having answered a professional already, must both
- * see a Consent revoked, a médecin traitant changed or a role moved through the other at once.
+ * A professional's roles and blocks are kept between requests (src/access/facts-cache.ts), and the
+ * facts of the patients a request names are read from the store's lookup table that each write
+ * keeps (src/access/lookup.ts): two servers on one store (as two workers, or two instances on one
+ * MongoDB), each having answered a professional already, must both see a Consent revoked, a médecin
+ * traitant changed or a role moved through the other at once.
  */
 describeEngines('access: facts kept between requests follow changes made anywhere', (engine) => {
   let a: TestServer;
