@@ -21,7 +21,7 @@ import type { Resource } from '../fhir/resource-types.js';
  */
 export const ACCESS_DERIVATION: Derivation = {
   // Change it whenever derive() changes: stores derive every entry again at open.
-  version: 'access-1',
+  version: 'access-2',
   types: ['Consent', 'Patient', 'Communication'],
   derive: (record) => (record.type === 'Consent' ? consentEntries(record) : record.type === 'Patient' ? patientEntries(record) : messageEntries(record)),
 };
@@ -57,12 +57,30 @@ function actorsOf(provision: unknown, inherited: string, out: { actors: Set<stri
   if (Array.isArray(p.provision)) for (const nested of p.provision) actorsOf(nested, type, out, depth + 1);
 }
 
+/**
+ * A provision with only what readConsent reads (type, period, the references of actors and data,
+ * purpose codings, nested provisions): the entries of a patient then take a few pages of the table.
+ */
+function slim(provision: unknown, depth = 0): unknown {
+  if (!provision || typeof provision !== 'object' || depth > 8) return undefined;
+  const p = provision as Record<string, unknown>;
+  const refs = (list: unknown) => (Array.isArray(list) ? list.map((x) => ({ reference: { reference: refOf((x as { reference?: unknown })?.reference) } })) : undefined);
+  const out: Record<string, unknown> = {};
+  if (p.type !== undefined) out.type = p.type;
+  if (p.period !== undefined) out.period = p.period;
+  if (p.actor !== undefined) out.actor = refs(p.actor);
+  if (p.data !== undefined) out.data = refs(p.data);
+  if (Array.isArray(p.purpose)) out.purpose = p.purpose.map((c) => ({ system: (c as { system?: unknown })?.system, code: (c as { code?: unknown })?.code }));
+  if (Array.isArray(p.provision)) out.provision = p.provision.map((n) => slim(n, depth + 1));
+  return out;
+}
+
 function consentEntries(record: CurrentRecord): LookupEntry[] {
   const r = record.resource;
   if (!r) return [];
   const found = { actors: new Set<string>(), denyAll: false };
   actorsOf(r.provision, 'permit', found);
-  const value = { resourceType: 'Consent', status: r.status, patient: r.patient, provision: r.provision };
+  const value = { resourceType: 'Consent', status: r.status, patient: { reference: refOf(r.patient) }, provision: slim(r.provision) };
   return patientsOf(record).flatMap((p) => [...[...found.actors].map((a) => `${p}|${a}`), ...(found.denyAll ? [`${p}|*`] : [])].map((key) => ({ key, value })));
 }
 

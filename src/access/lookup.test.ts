@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { buildRecord } from '../interactions/records.js';
+import { registry } from '../search/test-helpers.js';
+import type { Resource } from '../fhir/resource-types.js';
+import { readConsent } from './consent.js';
+import { ACCESS_DERIVATION } from './lookup.js';
+
+const who = (r: string) => ({ role: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'PRCP' }] }, reference: { reference: r, display: 'Dr' } });
+const doc = (id: string) => ({ meaning: 'instance', reference: { reference: `DocumentReference/${id}`, display: 'CR' } });
+const BTG = { system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'BTG', display: 'break the glass' };
+const ctx = { now: () => new Date('2026-06-01T00:00:00Z'), registry: registry(), baseUrl: 'http://carnet.test/fhir' };
+const entries = (resource: Record<string, unknown>, type = 'Consent', id = 'c1') =>
+  ACCESS_DERIVATION.derive(buildRecord(resource as Resource, type, id, undefined, ctx));
+
+const consent = (provision: Record<string, unknown>, status = 'active') => ({
+  resourceType: 'Consent',
+  status,
+  scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
+  category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
+  patient: { reference: 'Patient/x' },
+  provision,
+});
+
+describe('the access lookup entries (src/access/lookup.ts)', () => {
+  const shapes: Array<[string, Record<string, unknown>, string[]]> = [
+    ['a permit', { type: 'permit', actor: [who('Practitioner/a')] }, ['Patient/x|Practitioner/a']],
+    ['a block', { type: 'deny', actor: [who('PractitionerRole/r')] }, ['Patient/x|PractitionerRole/r']],
+    ['a mask for everyone', { type: 'deny', data: [doc('d1')] }, ['Patient/x|*']],
+    ['an opposition to emergency access', { type: 'deny', purpose: [BTG] }, ['Patient/x|*']],
+    ['a mask for one professional, for a period', { type: 'deny', actor: [who('Practitioner/a')], data: [doc('d1')], period: { start: '2026-01-01', end: '2026-12' } }, ['Patient/x|Practitioner/a']],
+    ['a permit with nested denies', { type: 'permit', actor: [who('Practitioner/a')], provision: [{ type: 'deny', data: [doc('d2')] }, { type: 'deny', actor: [who('Practitioner/b')], period: { end: '2025-01-01' } }] }, ['Patient/x|*', 'Patient/x|Practitioner/a', 'Patient/x|Practitioner/b']],
+    ['a deny whose nested provision takes its type', { type: 'deny', provision: [{ provision: [{ actor: [who('Practitioner/c')], purpose: [BTG] }] }] }, ['Patient/x|*', 'Patient/x|Practitioner/c']],
+    ['an actor that is not a local reference', { type: 'permit', actor: [who('https://elsewhere.example/fhir/Practitioner/a')] }, []],
+  ];
+  for (const [name, provision, keys] of shapes) {
+    it(`${name}: the keys, and a value readConsent reads as the Consent itself, at any time`, () => {
+      for (const status of ['active', 'inactive']) {
+        const resource = consent(provision, status);
+        const found = entries(resource);
+        expect(found.map((e) => e.key).sort()).toEqual(keys);
+        for (const { value } of found) {
+          for (const at of ['2024-06-01', '2026-06-01', '2027-06-01']) {
+            const now = Date.parse(at);
+            expect(readConsent(value as Resource, now), `${status} at ${at}`).toEqual(readConsent(resource as Resource, now));
+          }
+        }
+      }
+    });
+  }
+
+  it("a patient's médecin traitant, and nothing for a patient without one", () => {
+    expect(entries({ resourceType: 'Patient', generalPractitioner: [{ reference: 'Practitioner/g' }, { reference: 'PractitionerRole/gr' }] }, 'Patient', 'x')).toEqual([
+      { key: 'Patient/x|#gp', value: ['Practitioner/g', 'PractitionerRole/gr'] },
+    ]);
+    expect(entries({ resourceType: 'Patient' }, 'Patient', 'x')).toEqual([]);
+  });
+
+  it('a message the patient wrote gives its documents to each recipient; one a professional wrote gives nothing', () => {
+    const message = {
+      resourceType: 'Communication',
+      status: 'completed',
+      subject: { reference: 'Patient/x' },
+      sender: { reference: 'Patient/x' },
+      recipient: [{ reference: 'Practitioner/a' }, { reference: 'Organization/o' }],
+      payload: [{ contentReference: { reference: 'DocumentReference/d1' } }, { contentString: 'bonjour' }],
+    };
+    const record = (writer: string) => ({ ...buildRecord(message as Resource, 'Communication', 'm1', undefined, ctx), by: [writer] });
+    expect(ACCESS_DERIVATION.derive(record('Patient/x'))).toEqual([
+      { key: 'Patient/x|msg:Practitioner/a', value: { patient: 'Patient/x', documents: ['DocumentReference/d1'] } },
+      { key: 'Patient/x|msg:Organization/o', value: { patient: 'Patient/x', documents: ['DocumentReference/d1'] } },
+    ]);
+    expect(ACCESS_DERIVATION.derive(record('Practitioner/a'))).toEqual([]);
+  });
+});
