@@ -202,7 +202,7 @@ async function gpOf(store: Store, names: string[], mine: Set<string>): Promise<s
 }
 
 /** Up to this many named patients, their facts are read from the store's lookup table (lookup.ts). */
-export const LOOKUP_NAMED = 16;
+const LOOKUP_NAMED = 16;
 
 /**
  * The facts of the named patients (or, `names` undefined, of every patient linked to the
