@@ -11,8 +11,9 @@ export const RESOURCE_INDEXES: IndexDescription[] = [
   { key: { type: 1, by: 1 } },
   ...INDEXED_ENTRY_FIELDS.map((f): IndexDescription => ({ key: { type: 1, 'idx.p': 1, [`idx.${f}`]: 1 } })),
   { key: { type: 1, id: 1 } },
-  // Store.lookup: the keys a Derivation gives (lookup.ts).
-  { key: { look: 1 } },
+  // Store.lookup: the keys a Derivation gives (lookup.ts). Sparse: most documents have none (FerretDB v1
+  // takes the option and builds a whole index, which answers the same).
+  { key: { look: 1 }, sparse: true },
 ];
 
 export const VERSION_INDEXES: IndexDescription[] = [
