@@ -60,48 +60,57 @@ function outcome(status: number): string {
 /** One AuditEvent: the user, the server, what was touched, the patients, the request. */
 export function auditEvent(f: EventFacts): Resource {
   const { who, altId, role, purposeOfUse, network } = f.user;
+  // Every object is built with its keys in code-unit order: the chain hashes the event's canonical
+  // text (chain.ts), which is then plain JSON.stringify.
   const user = {
-    who,
     ...(altId ? { altId } : {}),
-    ...(role?.length ? { role } : {}),
-    requestor: true,
     ...(network ? { network } : {}),
-    ...(purposeOfUse?.length ? { purposeOfUse: purposeOfUse.map((code) => ({ coding: [{ system: SYSTEMS.actReason, code, ...(code === 'BTG' ? { display: 'break the glass' } : {}) }] })) } : {}),
+    ...(purposeOfUse?.length ? { purposeOfUse: purposeOfUse.map((code) => ({ coding: [{ code, ...(code === 'BTG' ? { display: 'break the glass' } : {}), system: SYSTEMS.actReason }] })) } : {}),
+    requestor: true,
+    ...(role?.length ? { role } : {}),
+    who: inOrder(who),
   };
   const server = {
-    type: { coding: [{ system: SYSTEMS.dicom, code: '110152', display: 'Destination Role ID' }] },
-    who: { display: 'carnet' },
     requestor: false,
+    type: { coding: [{ code: '110152', display: 'Destination Role ID', system: SYSTEMS.dicom }] },
+    who: { display: 'carnet' },
   };
   return {
     resourceType: 'AuditEvent',
-    type: { system: SYSTEMS.eventType, code: 'rest', display: 'RESTful Operation' },
-    ...(f.interaction ? { subtype: [{ system: SYSTEMS.interaction, code: f.interaction }] } : {}),
+    type: { code: 'rest', display: 'RESTful Operation', system: SYSTEMS.eventType },
+    ...(f.interaction ? { subtype: [{ code: f.interaction, system: SYSTEMS.interaction }] } : {}),
     action: (f.interaction && ACTIONS[f.interaction]) ?? 'E',
     recorded: f.recorded,
     outcome: outcome(f.status),
     ...(f.failure ? { outcomeDesc: f.failure } : {}),
     agent: [user, server],
-    source: { observer: { display: 'carnet' }, type: [{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4', display: 'Application Server' }] },
+    source: { observer: { display: 'carnet' }, type: [{ code: '4', display: 'Application Server', system: 'http://terminology.hl7.org/CodeSystem/security-source-type' }] },
     ...(f.entities.length ? { entity: f.entities } : {}),
   };
 }
 
 export const patientEntity = (patient: string): Entity => ({
+  role: { code: '1', display: 'Patient', system: SYSTEMS.objectRole },
+  type: { code: '1', display: 'Person', system: SYSTEMS.entityType },
   what: { reference: patient },
-  type: { system: SYSTEMS.entityType, code: '1', display: 'Person' },
-  role: { system: SYSTEMS.objectRole, code: '1', display: 'Patient' },
 });
 
 export const requestEntity = (requestId: string): Entity => ({
-  what: { identifier: { system: SYSTEMS.requestId, value: requestId } },
-  type: { system: SYSTEMS.entityType, code: '4', display: 'Other' },
   description: 'request',
+  type: { code: '4', display: 'Other', system: SYSTEMS.entityType },
+  what: { identifier: { system: SYSTEMS.requestId, value: requestId } },
 });
 
 export const queryEntity = (type: string | undefined, query: string): Entity => ({
-  type: type ? { system: SYSTEMS.resourceTypes, code: type } : { system: SYSTEMS.entityType, code: '2', display: 'System Object' },
-  role: { system: SYSTEMS.objectRole, code: '24', display: 'Query' },
   // FHIR has no empty strings: a search without parameters has no query.
   ...(query ? { query: Buffer.from(query, 'utf8').toString('base64') } : {}),
+  role: { code: '24', display: 'Query', system: SYSTEMS.objectRole },
+  type: type ? { code: type, system: SYSTEMS.resourceTypes } : { code: '2', display: 'System Object', system: SYSTEMS.entityType },
 });
+
+/** The same members with the keys in code-unit order (an agent's `who` comes from several places). */
+function inOrder<T extends object>(o: T): T {
+  const keys = Object.keys(o);
+  if (keys.every((k, i) => i === 0 || keys[i - 1] < k)) return o;
+  return Object.fromEntries(keys.sort().map((k) => [k, (o as Record<string, unknown>)[k]])) as T;
+}

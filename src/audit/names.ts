@@ -58,7 +58,7 @@ export function describe(resource: Resource | undefined): { name?: string; descr
     const type = conceptText(resource.type);
     const title = typeof resource.description === 'string' ? resource.description : undefined;
     const name = title ?? type;
-    return { ...(name ? { name } : {}), ...(type && type !== name ? { description: type } : {}) };
+    return { ...(type && type !== name ? { description: type } : {}), ...(name ? { name } : {}) };
   }
   if (['Patient', 'Practitioner', 'RelatedPerson'].includes(resource.resourceType)) {
     const name = personName(resource);

@@ -43,11 +43,12 @@ function queryString(query: FhirRequest['query']): string {
   return params.toString();
 }
 
+// Keys in code-unit order, as the event's (event.ts).
 const resourceEntity = (ref: Ref, resource: Resource | undefined, withVersion: boolean): Entity => ({
-  what: { reference: `${ref.type}/${ref.id}${withVersion && ref.version ? `/_history/${ref.version}` : ''}` },
-  type: { system: SYSTEMS.resourceTypes, code: ref.type },
-  role: { system: SYSTEMS.objectRole, code: '4', display: 'Domain Resource' },
   ...describe(resource),
+  role: { code: '4', display: 'Domain Resource', system: SYSTEMS.objectRole },
+  type: { code: ref.type, system: SYSTEMS.resourceTypes },
+  what: { reference: `${ref.type}/${ref.id}${withVersion && ref.version ? `/_history/${ref.version}` : ''}` },
 });
 
 /**
