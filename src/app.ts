@@ -27,7 +27,8 @@ import { preventionPlan } from './prevention/plan-operation.js';
 import { loadRules } from './prevention/rules.js';
 import { preventionRun, preventionStatus } from './prevention/run-operation.js';
 import { indexResource } from './search/extract.js';
-import { createSearchRegistry } from './search/registry.js';
+import { createSearchRegistry, type SearchRegistry } from './search/registry.js';
+import { searchDataOf } from './search/extract.js';
 import { createLmdbStore } from './store/lmdb/lmdb-store.js';
 import { createMongoStore } from './store/mongo/mongo-store.js';
 import type { Store } from './store/store.js';
@@ -60,13 +61,20 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function openStore(config: Config, logger: Logger): Promise<Store> {
+/**
+ * The store as the server opens it. With the registry, the embedded engine derives the access
+ * history's search data when it reads an event rather than keeping it (Store.derivesSearchData).
+ */
+export async function openStore(config: Config, logger: Logger, registry?: SearchRegistry): Promise<Store> {
   if (config.mongodbUri) {
     return createMongoStore({ uri: config.mongodbUri, db: config.mongodbDb, marked: ACCESS_TYPES, derivation: ACCESS_DERIVATION });
   }
   mkdirSync(config.dataDir, { recursive: true });
   logger.debug({ dataDir: config.dataDir }, 'opening the embedded store');
-  return createLmdbStore({ path: join(config.dataDir, 'store'), log: (message) => logger.info(message), marked: ACCESS_TYPES, derivation: ACCESS_DERIVATION });
+  return createLmdbStore({
+    path: join(config.dataDir, 'store'), log: (message) => logger.info(message), marked: ACCESS_TYPES, derivation: ACCESS_DERIVATION,
+    ...(registry ? { searchData: searchDataOf(registry, { baseUrl: config.baseUrl }) } : {}),
+  });
 }
 
 /**
@@ -104,11 +112,11 @@ async function openAuthenticator(config: Config, logger: Logger) {
 export async function createApp(deps: AppDeps): Promise<App> {
   const { config, logger } = deps;
   const now = deps.now ?? (() => new Date());
-  const store = await openStore(config, logger);
+  const registry = createSearchRegistry();
+  const store = await openStore(config, logger, registry);
   try {
     logger.info({ engine: store.info.engine, atomicCommit: store.info.atomicCommit }, store.info.atomicity);
     const { authenticator, issuer, authServer } = await openAuthenticator(config, logger);
-    const registry = createSearchRegistry();
     const validator = createValidator();
     const exportRunner = createExportRunner({
       store, registry, baseUrl: config.baseUrl, now, log: logger, ...deps.exportHooks,

@@ -7,6 +7,7 @@ import autocannon from 'autocannon';
 import { ensureLocalIssuer } from '../../src/auth/local-issuer.js';
 import { buildRecord } from '../../src/interactions/records.js';
 import { createSearchRegistry } from '../../src/search/registry.js';
+import { searchDataOf } from '../../src/search/extract.js';
 import { createLmdbStore } from '../../src/store/lmdb/lmdb-store.js';
 import { ACCESS_TYPES } from '../../src/access/facts-cache.js';
 import { ACCESS_DERIVATION } from '../../src/access/lookup.js';
@@ -210,8 +211,8 @@ export function run(main: () => Promise<void>): void {
  */
 export async function bulkLoader(path: string, baseUrl: string): Promise<{ add(resource: Record<string, unknown>, type: string, id: string): Promise<void>; close(): Promise<void> }> {
   // As the server opens it (src/app.ts): the lookup table is written with the records, not derived at the server's first open.
-  const store = await createLmdbStore({ path, marked: ACCESS_TYPES, derivation: ACCESS_DERIVATION });
   const registry = createSearchRegistry();
+  const store = await createLmdbStore({ path, marked: ACCESS_TYPES, derivation: ACCESS_DERIVATION, searchData: searchDataOf(registry, { baseUrl }) });
   let clock = Date.parse('2026-01-01T00:00:00Z');
   const ctx = { now: () => new Date(clock++), registry, baseUrl };
   let writes: Write[] = [];

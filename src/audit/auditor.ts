@@ -45,8 +45,10 @@ export function createAuditor(deps: AuditorDeps): Auditor {
   const journal = createJournal(deps.store);
   const notifier = createAccessNotifier(deps);
   const writer = { now: deps.now, registry: deps.registry, baseUrl: deps.baseUrl, principal: AUDIT_WRITER };
+  // The embedded store derives an event's search data when it reads it: not extracted here.
+  const derived = deps.store.derivesSearchData?.('AuditEvent') ?? false;
   const refusals: RefusalRecorder = deps.enabled
-    ? createRefusalRecorder({ journal, now: deps.now, build: (resource) => buildRecord(resource, 'AuditEvent', eventId(), undefined, writer), policy: deps.refusalPolicy, onError: deps.onError })
+    ? createRefusalRecorder({ journal, now: deps.now, build: (resource) => buildRecord(resource, 'AuditEvent', eventId(), undefined, writer, derived), policy: deps.refusalPolicy, onError: deps.onError })
     : { record: async () => undefined, flush: async () => undefined };
 
   const userAgent = async (principal: Principal, facts: AccessFacts | undefined): Promise<Agent> => {
@@ -77,7 +79,7 @@ export function createAuditor(deps: AuditorDeps): Auditor {
     const named = new Set(found.map((e) => e.what?.reference));
     const entities = [...found, ...(result?.auditEntities ?? []).filter((e) => !e.what?.reference || !named.has(e.what.reference))];
     const resource = auditEvent({ interaction: req.interaction, status, failure, recorded, user, entities: [...entities, requestEntity(requestId)] });
-    const event = buildRecord(resource, 'AuditEvent', eventId(), undefined, writer);
+    const event = buildRecord(resource, 'AuditEvent', eventId(), undefined, writer, derived);
     // The notifications of this access (first access, emergency) commit with its event.
     await notifier.appendWith(journal, [event], { facts, status, patients: async () => patientsOf(entities), event: `AuditEvent/${event.id}` });
   };

@@ -2,7 +2,7 @@ import { Query } from 'mingo';
 import { fhirError, type FhirError } from '../errors.js';
 import type { Resource } from '../fhir/resource-types.js';
 import type { CurrentRecord, VersionRecord } from '../store/store.js';
-import { indexResource } from '../search/extract.js';
+import { compartmentsOf, indexResource } from '../search/extract.js';
 import type { Context } from './types.js';
 
 /** Weak ETag of a version, as FHIR uses it: W/"3". */
@@ -21,13 +21,18 @@ export function httpDate(instant: string): string {
   return new Date(instant).toUTCString();
 }
 
-/** The stored record of a new version: FHIR JSON with its meta set, plus search data. */
+/**
+ * The stored record of a new version: FHIR JSON with its meta set, plus search data. `derived`: the
+ * store derives the type's search data on read (Store.derivesSearchData), so only the compartments
+ * are computed, not the index entries and sort values it would drop.
+ */
 export function buildRecord(
   resource: Resource,
   type: string,
   id: string,
   current: CurrentRecord | undefined,
   ctx: Pick<Context, 'now' | 'registry' | 'baseUrl'> & Partial<Pick<Context, 'principal'>>,
+  derived = false,
 ): CurrentRecord {
   const lastUpdated = ctx.now().toISOString();
   const versionId = (current?.versionId ?? 0) + 1;
@@ -38,8 +43,9 @@ export function buildRecord(
     id,
     meta: { ...(resource.meta ?? {}), versionId: String(versionId), lastUpdated },
   };
-  const { idx, comp, srt } = indexResource(stored, ctx.registry, { baseUrl: ctx.baseUrl });
-  const record: CurrentRecord = { type, id, versionId, lastUpdated, created, deleted: false, resource: stored, idx, comp, srt };
+  const record: CurrentRecord = derived
+    ? { type, id, versionId, lastUpdated, created, deleted: false, resource: stored, idx: [], comp: compartmentsOf(stored, ctx.registry, { baseUrl: ctx.baseUrl }) }
+    : { type, id, versionId, lastUpdated, created, deleted: false, resource: stored, ...indexResource(stored, ctx.registry, { baseUrl: ctx.baseUrl }) };
   return ctx.principal ? withWriter(record, current && !current.deleted ? current.by : undefined, writerOf(ctx.principal)) : record;
 }
 

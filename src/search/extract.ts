@@ -1,5 +1,5 @@
 import { PATIENT_REFERENCE, type Resource } from '../fhir/resource-types.js';
-import type { IndexEntry } from '../store/store.js';
+import type { IndexEntry, SearchDataOf } from '../store/store.js';
 import { RECORD_FIELD_PARAMS, WRITTEN_BY } from './record-fields.js';
 import { createSearchRegistry, type SearchParamDef, type SearchRegistry } from './registry.js';
 import type { ExtractContext, TermContext } from './types/common.js';
@@ -48,11 +48,11 @@ export function indexResource(resource: Resource, registry?: SearchRegistry, opt
     let max: string | number | undefined;
     for (const e of entries) {
       if (seen) {
-        const key = JSON.stringify(e);
+        const key = entryKey(e);
         if (seen.has(key)) continue;
         seen.add(key);
       }
-      idx.push({ p: def.code, ...e });
+      idx.push(withParam(def.code, e));
       if (!handler) continue;
       const lo = handler.sortValue(e, false);
       const hi = handler.sortValue(e, true);
@@ -65,6 +65,38 @@ export function indexResource(resource: Resource, registry?: SearchRegistry, opt
   const comp = compartments(resource, idx, registry);
   idx.push(...containedEntries(resource, idx, registry, opts));
   return { idx, comp, srt };
+}
+
+/**
+ * The search data a store derives on read (Store.derivesSearchData) instead of keeping it: what
+ * indexResource gives, with the registry the server searches with.
+ */
+export function searchDataOf(registry: SearchRegistry, opts: ExtractContext): SearchDataOf {
+  return (resource) => {
+    const { idx, srt } = indexResource(resource, registry, opts);
+    return { idx, srt };
+  };
+}
+
+/**
+ * What tells two entries of one parameter apart: their fields and values in order, as their JSON
+ * would, without writing it (entries are flat; one with a nested value is written as JSON).
+ */
+function entryKey(e: IndexEntry): string {
+  let key = '';
+  for (const k in e) {
+    const v = e[k];
+    if (typeof v === 'object' && v !== null) return JSON.stringify(e);
+    key += `${k}\u0000${typeof v === 'string' ? 's' : ''}${String(v)}\u0001`;
+  }
+  return key;
+}
+
+/** The entry with its parameter first, as `{ p, ...e }` gives it, without the spread. */
+function withParam(p: string, e: IndexEntry): IndexEntry {
+  const out: IndexEntry = { p };
+  for (const k in e) out[k] = e[k];
+  return out;
 }
 
 /**

@@ -78,6 +78,13 @@ export interface LookupEntry {
 }
 
 /**
+ * The application's search data of a resource (src/search/extract.ts), for a store that derives it
+ * when it reads a record rather than keeping it (Store.derivesSearchData). It must depend on the
+ * resource alone.
+ */
+export type SearchDataOf = (resource: Resource) => { idx: IndexEntry[]; srt: Record<string, string | number> };
+
+/**
  * How the application derives lookup entries from the current records of some types (carnet's
  * access facts, src/access/lookup.ts). The store keeps them as it keeps search index entries: each
  * write, reindex and erasure of a record of these types replaces the entries of the record it
@@ -274,6 +281,14 @@ export interface Store {
    * a search reads.
    */
   lookup?(keys: string[]): Promise<LookupHit[]>;
+  /**
+   * Whether the store derives the search data of records of this type when it reads them, keeping
+   * only their compartments (the embedded engine opened with `searchData`, for the types whose terms
+   * it does not index: the access history). A writer may then give such a record no index entries
+   * and no sort values (`idx` empty): the store would drop them anyway. Absent: every record is
+   * written with its search data.
+   */
+  derivesSearchData?(type: string): boolean;
   /** Resolves when the store can serve requests. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,6 +1,7 @@
 import { StoreConflict, type CurrentRecord } from '../store.js';
 import { versionOf, writerKeys } from './commit.js';
 import type { Dbs } from './dbs.js';
+import { kept } from './derived.js';
 import { compKey, currentKey, systemHistoryKey, typeHistoryKey, versionKey } from './keys.js';
 import { marksOf, newMark } from './marks.js';
 import { newLookupWrites } from './lookup.js';
@@ -37,7 +38,7 @@ export async function append(dbs: Dbs, records: CurrentRecord[], marked: Readonl
       const marks = marked.has(type) ? marksOf(record) : [];
       const lookup = newLookupWrites(dbs, record);
       return dbs.current.ifNoExists(currentKey(type, id), () => {
-        void dbs.current.put(currentKey(type, id), record);
+        void dbs.current.put(currentKey(type, id), kept(dbs, record));
         for (const comp of new Set(record.comp)) void dbs.comp.put(compKey(comp, type, id), null);
         for (const key of writerKeys(record)) void dbs.comp.put(key, null);
         for (const key of terms) void dbs.terms.put(key, null);

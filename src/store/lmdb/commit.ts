@@ -1,5 +1,6 @@
 import { StoreConflict, type CurrentRecord, type Expectation, type VersionRecord, type Write } from '../store.js';
 import type { Dbs } from './dbs.js';
+import { kept } from './derived.js';
 import { compKey, currentKey, fitsKey, systemHistoryKey, typeHistoryKey, versionKey, type Key } from './keys.js';
 import { marksOf, newMark } from './marks.js';
 import { WRITER_PREFIX } from './plan.js';
@@ -49,7 +50,7 @@ function apply(dbs: Dbs, record: CurrentRecord, marks: Set<string> | undefined):
     for (const comp of previous.comp) dbs.comp.removeSync(compKey(comp, type, id));
     for (const key of writerKeys(previous)) dbs.comp.removeSync(key);
   }
-  dbs.current.putSync(currentKey(type, id), record);
+  dbs.current.putSync(currentKey(type, id), kept(dbs, record));
   replaceTerms(dbs, previous, record);
   replaceLookup(dbs, previous, record);
   if (!record.deleted) {

@@ -1,5 +1,5 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
-import type { CurrentRecord, Derivation, VersionRecord } from '../store.js';
+import type { CurrentRecord, Derivation, SearchDataOf, VersionRecord } from '../store.js';
 import type { Key } from './keys.js';
 import type { Posting } from './postings.js';
 
@@ -21,6 +21,8 @@ export interface Dbs {
   lookup: Database<unknown, Key>;
   /** What the lookup table derives from records (set at open, lookup.ts); none: no entries kept. */
   derivation?: Derivation;
+  /** The search data of the types it is derived for on read (set at open, derived.ts); none: kept with every record. */
+  searchData?: SearchDataOf;
 }
 
 const STRUCTURES = Symbol.for('structures');

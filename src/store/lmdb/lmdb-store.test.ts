@@ -10,6 +10,10 @@ import { BlobTooLarge, type CurrentRecord, type StoreQuery } from '../store.js';
 import { STALE_UPLOAD_MS } from './blobs.js';
 import { openDbs } from './dbs.js';
 import { createLmdbStore, type LmdbStore } from './lmdb-store.js';
+import { auditEvent, patientEntity } from '../../audit/event.js';
+import { buildRecord } from '../../interactions/records.js';
+import { searchDataOf } from '../../search/extract.js';
+import { createSearchRegistry } from '../../search/registry.js';
 import { ensureTerms, replaceTerms, TERMS_BUILT, TERMS_PROGRESS } from './terms.js';
 
 const dirs: string[] = [];
@@ -174,6 +178,64 @@ describe('lmdb engine', () => {
     expect(keys(dbs.compTerms)).toEqual([]);
     expect([...dbs.terms.getKeys()].length).toBeGreaterThan(0);
     await dbs.root.close();
+  });
+
+  it('with searchData, an AuditEvent is kept without its search data and read, found and sorted by what derives it again', async () => {
+    const path = await tempDir();
+    const registry = createSearchRegistry();
+    const searchData = searchDataOf(registry, {});
+    const store = await createLmdbStore({ path, searchData });
+    open.push(store);
+    expect(store.derivesSearchData?.('AuditEvent')).toBe(true);
+    expect(store.derivesSearchData?.('Observation')).toBe(false);
+    const ctx = { now: () => new Date(), registry, baseUrl: 'http://x/fhir' };
+    const event = (id: string, patient: string, recorded: string, doc: string) =>
+      buildRecord(
+        auditEvent({ interaction: 'read', status: 200, recorded, user: { who: { reference: 'Practitioner/pr1' } }, entities: [{ what: { reference: `DocumentReference/${doc}` } }, patientEntity(`Patient/${patient}`)] }),
+        'AuditEvent', id, undefined, ctx,
+      );
+    // Written with their search data (a reported event, a commit) or without (the access history's own, appended).
+    const full = event('e1', 'p1', '2026-03-01T10:00:00Z', 'd1');
+    await store.commit([{ record: full, expect: { kind: 'absent' } }]);
+    const bare = buildRecord(full.resource!, 'AuditEvent', 'e2', undefined, ctx, true);
+    expect(bare.idx).toEqual([]);
+    expect(bare.comp).toEqual(['Patient/p1']);
+    expect(await store.append([{ ...bare, resource: { ...bare.resource!, recorded: '2026-03-02T10:00:00Z', entity: [{ what: { reference: 'DocumentReference/d2' } }, patientEntity('Patient/p1')] } }, event('e3', 'p2', '2026-03-03T10:00:00Z', 'd1')])).toBe(2);
+
+    const e1 = await store.read('AuditEvent', 'e1');
+    expect(e1?.idx).toEqual(full.idx);
+    expect(e1?.srt).toEqual(full.srt);
+    const query = (filter: Record<string, unknown>, sort: StoreQuery['sort'] = []): StoreQuery => ({ types: ['AuditEvent'], filter, sort, offset: 0, limit: 100, count: true });
+    const entity = (r: string) => ({ idx: { $elemMatch: { p: 'entity', r } } });
+    expect((await store.search(query(entity('DocumentReference/d1')))).records.map((r) => r.id)).toEqual(['e1', 'e3']);
+    expect((await store.search(query({ $and: [{ comp: 'Patient/p1' }, entity('DocumentReference/d2')] }))).records.map((r) => r.id)).toEqual(['e2']);
+    expect((await store.search(query({ comp: 'Patient/p1' }, [['srt.-date', -1]]))).records.map((r) => r.id)).toEqual(['e2', 'e1']);
+    // Reindexing does not make the store keep it either.
+    await store.updateSearchData([{ type: 'AuditEvent', id: 'e1', versionId: 1, idx: full.idx, comp: full.comp, srt: full.srt }]);
+    await store.close();
+    open.splice(0);
+
+    // What is kept: no index entries, no sort values; the compartments and writers are.
+    const dbs = openDbs(path);
+    for (const id of ['e1', 'e2', 'e3']) {
+      const kept = dbs.current.get(['AuditEvent', id]);
+      expect(kept?.idx).toEqual([]);
+      expect(kept?.srt).toBeUndefined();
+      expect(kept?.comp.length).toBe(1);
+    }
+    await dbs.root.close();
+
+    // Opened without searchData, a store keeps what it is given, and one opened with it reads that as kept.
+    const plain = await openStore(path);
+    expect(plain.derivesSearchData).toBeUndefined();
+    await plain.commit([{ record: event('e4', 'p3', '2026-03-04T10:00:00Z', 'd4'), expect: { kind: 'absent' } }]);
+    expect((await plain.read('AuditEvent', 'e4'))?.idx.length).toBeGreaterThan(0);
+    await plain.close();
+    open.splice(0);
+    const again = await createLmdbStore({ path, searchData });
+    open.push(again);
+    expect((await again.search(query(entity('DocumentReference/d4')))).records.map((r) => r.id)).toEqual(['e4']);
+    expect((await again.read('AuditEvent', 'e2'))?.idx).toEqual(searchData((await again.read('AuditEvent', 'e2'))!.resource!).idx);
   });
 
   it('a keyset page by id (an export\'s) starts after the id instead of reading the type from its start', async () => {

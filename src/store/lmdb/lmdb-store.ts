@@ -1,5 +1,6 @@
 import { lmdbState } from './state.js';
-import type { Derivation, Store, StoreInfo } from '../store.js';
+import type { Derivation, SearchDataOf, Store, StoreInfo } from '../store.js';
+import { completed, derives } from './derived.js';
 import { ensureLookup, readLookup } from './lookup.js';
 import { openBlobs } from './blobs.js';
 import { append } from './append.js';
@@ -22,6 +23,11 @@ export interface LmdbStoreOptions {
   marked?: readonly string[];
   /** What the lookup table derives from records (Store.lookup); without it the store has no lookup(). */
   derivation?: Derivation;
+  /**
+   * The application's search data of a resource: given, the store keeps none for the types whose
+   * terms it does not index and derives it on read (derived.ts, Store.derivesSearchData).
+   */
+  searchData?: SearchDataOf;
 }
 
 export interface LmdbStore extends Store {
@@ -39,6 +45,7 @@ const info: StoreInfo = {
 export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbStore> {
   const dbs = openDbs(options.path);
   dbs.derivation = options.derivation;
+  dbs.searchData = options.searchData;
   const marked = new Set(options.marked ?? []);
   const stats: SearchStats = { examined: 0 };
   const compile = filterCache();
@@ -58,7 +65,7 @@ export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbSt
   const store: LmdbStore = {
     info,
     stats,
-    read: async (type, id) => dbs.current.get(currentKey(type, id)),
+    read: async (type, id) => completed(dbs, dbs.current.get(currentKey(type, id))),
     exists: async (type, id) => dbs.current.doesExist(currentKey(type, id)),
     vread: async (type, id, versionId) => dbs.versions.get(versionKey(type, id, versionId)),
     search: (query) => search(dbs, stats, compile, query),
@@ -71,6 +78,7 @@ export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbSt
     },
     readMarks: async (keys) => keys.map((key) => dbs.marks.get(key)),
     ...(options.derivation ? { lookup: async (keys: string[]) => readLookup(dbs, keys) } : {}),
+    ...(options.searchData ? { derivesSearchData: (type: string) => derives(dbs, type) } : {}),
     updateSearchData: (updates) => updateSearchData(dbs, updates),
     erase: (resources) => erase(dbs, resources),
     putBlob: blobs.putBlob,

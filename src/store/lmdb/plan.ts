@@ -1,6 +1,7 @@
 import type { Transaction } from 'lmdb';
 import type { CurrentRecord } from '../store.js';
 import type { Dbs } from './dbs.js';
+import { completed } from './derived.js';
 import { currentKey, prefixRange } from './keys.js';
 import { idsWithCompTerm, idsWithTerm, type TermField, type TermPin } from './terms.js';
 
@@ -312,7 +313,7 @@ export function candidates(dbs: Dbs, type: string, source: Source, txn?: Transac
       // The range starts at the key of `idsAfter` itself, which the page is after.
       if (!next.done && next.value.value.id === idsAfter) next = range.next();
       if (next.done) ended = true;
-      return next.done ? undefined : next.value.value;
+      return next.done ? undefined : completed(dbs, next.value.value);
     };
     pull.close = () => {
       if (!ended && range) range.return?.();
@@ -326,7 +327,7 @@ export function candidates(dbs: Dbs, type: string, source: Source, txn?: Transac
   return () => {
     while (i < ids.length) {
       const record = dbs.current.get(currentKey(type, ids[i++]), options);
-      if (record) return record;
+      if (record) return completed(dbs, record);
     }
     return undefined;
   };

@@ -1,5 +1,6 @@
 import type { SearchDataUpdate } from '../store.js';
 import type { Dbs } from './dbs.js';
+import { kept } from './derived.js';
 import { compKey, currentKey } from './keys.js';
 import { replaceLookup } from './lookup.js';
 import { replaceTerms } from './terms.js';
@@ -21,7 +22,7 @@ export function updateSearchData(dbs: Dbs, updates: SearchDataUpdate[]): Promise
         const next = { ...record, idx: u.idx, comp: u.comp };
         if (u.srt !== undefined) next.srt = u.srt;
         else delete next.srt;
-        dbs.current.putSync(key, next);
+        dbs.current.putSync(key, kept(dbs, next));
         replaceTerms(dbs, record, next);
         replaceLookup(dbs, record, next);
         for (const comp of new Set(u.comp)) dbs.comp.putSync(compKey(comp, u.type, u.id), null);
