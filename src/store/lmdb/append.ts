@@ -1,7 +1,7 @@
 import { StoreConflict, type CurrentRecord } from '../store.js';
 import { versionOf, writerKeys } from './commit.js';
 import type { Dbs } from './dbs.js';
-import { kept } from './derived.js';
+import { kept, uncopied } from './derived.js';
 import { compKey, currentKey, systemHistoryKey, typeHistoryKey, versionKey } from './keys.js';
 import { marksOf, newMark } from './marks.js';
 import { newLookupWrites } from './lookup.js';
@@ -44,7 +44,7 @@ export async function append(dbs: Dbs, records: CurrentRecord[], marked: Readonl
         for (const key of terms) void dbs.terms.put(key, null);
         for (const key of compTerms) void dbs.compTerms.put(key, null);
         for (const key of postings) void dbs.compPostings.put(key, false);
-        void dbs.versions.put(versionKey(type, id, 1), versionOf(record));
+        if (!uncopied(dbs, type)) void dbs.versions.put(versionKey(type, id, 1), versionOf(record));
         void dbs.typeHistory.put(typeHistoryKey(type, lastUpdated, id, 1), null);
         void dbs.systemHistory.put(systemHistoryKey(lastUpdated, type, id, 1), null);
         for (const key of marks) void dbs.marks.put(key, newMark());

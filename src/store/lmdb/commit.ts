@@ -1,6 +1,6 @@
 import { StoreConflict, type CurrentRecord, type Expectation, type VersionRecord, type Write } from '../store.js';
 import type { Dbs } from './dbs.js';
-import { kept } from './derived.js';
+import { kept, readVersion, uncopied } from './derived.js';
 import { compKey, currentKey, fitsKey, systemHistoryKey, typeHistoryKey, versionKey, type Key } from './keys.js';
 import { marksOf, newMark } from './marks.js';
 import { WRITER_PREFIX } from './plan.js';
@@ -58,8 +58,12 @@ function apply(dbs: Dbs, record: CurrentRecord, marks: Set<string> | undefined):
     for (const key of writerKeys(record)) dbs.comp.putSync(key, null);
   }
 
+  // A current record that stood for its own version (derived.ts) leaves its copy before it is replaced.
+  if (previous && previous.versionId !== versionId && uncopied(dbs, type) && !dbs.versions.doesExist(versionKey(type, id, previous.versionId))) {
+    dbs.versions.putSync(versionKey(type, id, previous.versionId), versionOf(previous));
+  }
   // A rewritten versionId must not leave its old place in the history order behind.
-  const replaced = dbs.versions.get(versionKey(type, id, versionId));
+  const replaced = readVersion(dbs, type, id, versionId, previous ?? null);
   if (replaced) {
     dbs.typeHistory.removeSync(typeHistoryKey(type, replaced.lastUpdated, id, versionId));
     dbs.systemHistory.removeSync(systemHistoryKey(replaced.lastUpdated, type, id, versionId));

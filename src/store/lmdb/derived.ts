@@ -1,5 +1,7 @@
-import type { CurrentRecord } from '../store.js';
+import type { CurrentRecord, VersionRecord } from '../store.js';
+import { versionOf } from './commit.js';
 import type { Dbs } from './dbs.js';
+import { currentKey, versionKey, type Key } from './keys.js';
 import { SCANNED } from './terms.js';
 
 /**
@@ -28,4 +30,32 @@ export function completed<R extends CurrentRecord | undefined>(dbs: Dbs, record:
   record.idx = idx;
   if (Object.keys(srt).length > 0) record.srt = srt;
   return record;
+}
+
+/**
+ * Whether an appended record is kept without its copy among the versions: for these types, the
+ * current record stands for its own version when the versions hold none of it (a first version
+ * that no later write replaced: an access history event, never updated). Encoding and writing the
+ * copy was about a tenth of an event's cost. A commit that replaces such a record writes the copy
+ * first (commit.ts); reads take the current record in its place (vread, history); erasure removes
+ * its history keys.
+ */
+export const uncopied = derives;
+
+/** A version as kept, or the current record when it stands for it. */
+export function readVersion(dbs: Dbs, type: string, id: string, versionId: number, current?: CurrentRecord | null): VersionRecord | undefined {
+  const copy = dbs.versions.get(versionKey(type, id, versionId));
+  if (copy || !uncopied(dbs, type)) return copy;
+  const record = current === undefined ? dbs.current.get(currentKey(type, id)) : (current ?? undefined);
+  return record?.versionId === versionId ? versionOf(record) : undefined;
+}
+
+/** The versions of one resource as kept, the current record included when it stands for its own. */
+export function versionsOf(dbs: Dbs, type: string, id: string, range: { start: Key; end: Key }): VersionRecord[] {
+  const all: VersionRecord[] = [];
+  for (const { value } of dbs.versions.getRange(range)) all.push(value);
+  if (!uncopied(dbs, type)) return all;
+  const record = dbs.current.get(currentKey(type, id));
+  if (record && !all.some((v) => v.versionId === record.versionId)) all.push(versionOf(record));
+  return all;
 }

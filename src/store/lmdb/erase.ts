@@ -1,6 +1,6 @@
 import type { Dbs } from './dbs.js';
 import { writerKeys } from './commit.js';
-import { compKey, currentKey, prefixRange, systemHistoryKey, typeHistoryKey, type Key } from './keys.js';
+import { compKey, currentKey, prefixRange, systemHistoryKey, typeHistoryKey, versionKey, type Key } from './keys.js';
 import { replaceLookup } from './lookup.js';
 import { replaceTerms } from './terms.js';
 
@@ -25,6 +25,8 @@ export function erase(dbs: Dbs, resources: Array<{ type: string; id: string }>):
         }
         const versions: Array<{ key: Key; lastUpdated: string; versionId: number }> = [];
         for (const { key: k, value } of dbs.versions.getRange(prefixRange(type, id))) versions.push({ key: k, lastUpdated: value.lastUpdated, versionId: value.versionId });
+        // A current record that stood for its own version (derived.ts) has its history keys all the same.
+        if (current && !versions.some((v) => v.versionId === current.versionId)) versions.push({ key: versionKey(type, id, current.versionId), lastUpdated: current.lastUpdated, versionId: current.versionId });
         for (const v of versions) {
           dbs.typeHistory.removeSync(typeHistoryKey(type, v.lastUpdated, id, v.versionId));
           dbs.systemHistory.removeSync(systemHistoryKey(v.lastUpdated, type, id, v.versionId));

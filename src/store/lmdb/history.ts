@@ -1,6 +1,7 @@
 import type { HistoryQuery, VersionRecord } from '../store.js';
 import type { Dbs } from './dbs.js';
-import { AFTER, prefixRange, versionKey, type Key } from './keys.js';
+import { readVersion, versionsOf } from './derived.js';
+import { AFTER, prefixRange, type Key } from './keys.js';
 
 export interface HistoryPage {
   records: VersionRecord[];
@@ -23,7 +24,7 @@ export function history(dbs: Dbs, query: HistoryQuery): HistoryPage {
   for (const key of index.getKeys({ start: high, end: low, reverse: true, offset: query.offset, limit: query.limit })) {
     const [type, id, versionId] =
       query.type === undefined ? [key[1], key[2], key[3]] : [query.type, key[2], key[3]];
-    const record = dbs.versions.get(versionKey(type as string, id as string, versionId as number));
+    const record = readVersion(dbs, type as string, id as string, versionId as number);
     if (record) records.push(record);
   }
   return { records, total };
@@ -31,7 +32,7 @@ export function history(dbs: Dbs, query: HistoryQuery): HistoryPage {
 
 function instanceHistory(dbs: Dbs, query: HistoryQuery, type: string, id: string): HistoryPage {
   const all: VersionRecord[] = [];
-  for (const { value } of dbs.versions.getRange(prefixRange(type, id))) {
+  for (const value of versionsOf(dbs, type, id, prefixRange(type, id))) {
     if (query.since !== undefined && value.lastUpdated < query.since) continue;
     if (query.at !== undefined && value.lastUpdated > query.at) continue;
     all.push(value);

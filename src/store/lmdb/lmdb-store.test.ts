@@ -6,7 +6,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { open as openEnvironment } from 'lmdb';
 import { chunked, expectedInfo, readAll, runBlobConformance } from '../conformance-blobs.js';
 import { MARKED_TYPES, TEST_DERIVATION, checkLookupAcrossOpens, rec, runStoreConformance } from '../conformance.js';
-import { BlobTooLarge, type CurrentRecord, type StoreQuery } from '../store.js';
+import { BlobTooLarge, type CurrentRecord, type HistoryQuery, type StoreQuery } from '../store.js';
 import { STALE_UPLOAD_MS } from './blobs.js';
 import { openDbs } from './dbs.js';
 import { createLmdbStore, type LmdbStore } from './lmdb-store.js';
@@ -236,6 +236,44 @@ describe('lmdb engine', () => {
     open.push(again);
     expect((await again.search(query(entity('DocumentReference/d4')))).records.map((r) => r.id)).toEqual(['e4']);
     expect((await again.read('AuditEvent', 'e2'))?.idx).toEqual(searchData((await again.read('AuditEvent', 'e2'))!.resource!).idx);
+  });
+
+  it('with searchData, an appended AuditEvent keeps no copy among the versions: vread, history, a later version and erasure still see it', async () => {
+    const path = await tempDir();
+    const registry = createSearchRegistry();
+    const store = await createLmdbStore({ path, searchData: searchDataOf(registry, {}) });
+    open.push(store);
+    let clock = Date.parse('2026-03-01T10:00:00Z');
+    const ctx = { now: () => new Date(clock++), registry, baseUrl: 'http://x/fhir' };
+    const resource = (patient: string) => auditEvent({ interaction: 'read', status: 200, recorded: '2026-03-01T10:00:00Z', user: { who: { reference: 'Practitioner/pr1' } }, entities: [patientEntity(`Patient/${patient}`)] });
+    const e1 = buildRecord(resource('p1'), 'AuditEvent', 'e1', undefined, ctx, true);
+    const e2 = buildRecord(resource('p2'), 'AuditEvent', 'e2', undefined, ctx, true);
+    expect(await store.append([e1, e2])).toBe(2);
+    const raw = openDbs(path);
+    expect(raw.versions.get(['AuditEvent', 'e1', 1])).toBeUndefined();
+    await raw.root.close();
+
+    const asVersion = (r: CurrentRecord) => ({ type: r.type, id: r.id, versionId: r.versionId, lastUpdated: r.lastUpdated, deleted: false, resource: r.resource, writer: r.writer });
+    expect(await store.vread('AuditEvent', 'e1', 1)).toEqual(asVersion(e1));
+    expect(await store.vread('AuditEvent', 'e1', 2)).toBeUndefined();
+    const ids = async (query: Partial<HistoryQuery>) => (await store.history({ offset: 0, limit: 10, ...query })).records.map((r) => `${r.id}/${r.versionId}`);
+    expect(await ids({ type: 'AuditEvent', id: 'e1' })).toEqual(['e1/1']);
+    expect(await ids({ type: 'AuditEvent' })).toEqual(['e2/1', 'e1/1']);
+    expect(await ids({})).toEqual(['e2/1', 'e1/1']);
+    expect((await store.history({ type: 'AuditEvent', since: e2.lastUpdated, offset: 0, limit: 10 })).total).toBe(1);
+
+    // A later version (a store's commit: the API refuses it) keeps the first one in the history.
+    const next = buildRecord({ ...resource('p1'), outcome: '4' }, 'AuditEvent', 'e1', e1, ctx, true);
+    await store.commit([{ record: next, expect: { kind: 'version', versionId: 1 } }]);
+    expect(await ids({ type: 'AuditEvent', id: 'e1' })).toEqual(['e1/2', 'e1/1']);
+    expect((await store.vread('AuditEvent', 'e1', 1))?.resource).toEqual(e1.resource);
+    expect(await ids({ type: 'AuditEvent' })).toEqual(['e1/2', 'e2/1', 'e1/1']);
+
+    // Erasure leaves none of their history keys.
+    expect(await store.erase([{ type: 'AuditEvent', id: 'e1' }, { type: 'AuditEvent', id: 'e2' }])).toBe(2);
+    expect(await ids({})).toEqual([]);
+    expect((await store.history({ offset: 0, limit: 10 })).total).toBe(0);
+    expect(await store.vread('AuditEvent', 'e2', 1)).toBeUndefined();
   });
 
   it('a keyset page by id (an export\'s) starts after the id instead of reading the type from its start', async () => {

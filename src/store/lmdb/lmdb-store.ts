@@ -1,6 +1,6 @@
 import { lmdbState } from './state.js';
 import type { Derivation, SearchDataOf, Store, StoreInfo } from '../store.js';
-import { completed, derives } from './derived.js';
+import { completed, derives, readVersion } from './derived.js';
 import { ensureLookup, readLookup } from './lookup.js';
 import { openBlobs } from './blobs.js';
 import { append } from './append.js';
@@ -10,7 +10,7 @@ import { openDbs } from './dbs.js';
 import { history } from './history.js';
 import { ensureTerms } from './terms.js';
 import { updateSearchData } from './reindex.js';
-import { currentKey, versionKey } from './keys.js';
+import { currentKey } from './keys.js';
 import { anyMatch, search, type SearchStats } from './search.js';
 import { filterCache } from './filters.js';
 
@@ -67,7 +67,7 @@ export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbSt
     stats,
     read: async (type, id) => completed(dbs, dbs.current.get(currentKey(type, id))),
     exists: async (type, id) => dbs.current.doesExist(currentKey(type, id)),
-    vread: async (type, id, versionId) => dbs.versions.get(versionKey(type, id, versionId)),
+    vread: async (type, id, versionId) => readVersion(dbs, type, id, versionId),
     search: (query) => search(dbs, stats, compile, query),
     history: async (query) => history(dbs, query),
     commit: async (writes) =>
