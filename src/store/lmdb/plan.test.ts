@@ -1,3 +1,5 @@
+import fc from 'fast-check';
+import { Query } from 'mingo';
 import { describe, expect, it } from 'vitest';
 import { plan } from './plan.js';
 
@@ -124,5 +126,55 @@ describe('lmdb query plan', () => {
     expect(result.after).toEqual({ type: 'Condition', id: 'x' });
     expect(result.residual).toEqual(position);
     expect(plan({ comp: 'Patient/p1', $or: [{ type: { $gt: 'Condition' } }, { id: { $gt: 'x' } }] }).after).toBeUndefined();
+  });
+  it('a professional\'s access clause naming the patient of the request leaves a residual that is the same for every patient', () => {
+    const masked = em({ p: '_security', c: 'MASQUE_PS' });
+    const search = (patient: string) => ({
+      $and: [
+        em({ p: 'patient', r: patient }), { comp: patient }, em({ p: 'type', s: LOINC, c: '11502-2' }), date,
+        { $or: [{ by: 'Practitioner/z' }, { $and: [{ comp: patient }, { $nor: [masked] }] }] },
+      ],
+    });
+    const { residual } = plan(search('Patient/p5'));
+    expect(residual).toEqual({ ...date, $or: [{ by: 'Practitioner/z' }, { $and: [{ $nor: [masked] }] }] });
+    expect(plan(search('Patient/p6')).residual).toEqual(residual);
+    // Under a negation the compartment still counts; with two compartments read, none is implied.
+    expect(plan({ comp: 'Patient/p5', $nor: [{ comp: 'Patient/p5', id: 'd1' }] }).residual).toEqual({ $nor: [{ comp: 'Patient/p5', id: 'd1' }] });
+    expect(plan({ comp: { $in: ['Patient/p5', 'Patient/p6'] }, $or: [{ by: 'x' }, { comp: 'Patient/p5' }] }).residual).toEqual({ $or: [{ by: 'x' }, { comp: 'Patient/p5' }] });
+  });
+
+  it('the residual of a search that reads one compartment gives every record of that compartment the answer of the whole filter', () => {
+    const comps = ['Patient/a', 'Patient/b'];
+    const leaf = fc.oneof(
+      fc.constantFrom(...comps).map((c) => ({ comp: c })),
+      fc.constantFrom('1', '2').map((id) => ({ id })),
+      fc.constantFrom('w1', 'w2').map((by) => ({ by })),
+      fc.constantFrom(...comps).map((c) => ({ comp: c, id: '1' })),
+    );
+    const filter = fc.letrec<{ f: Record<string, unknown> }>((tie) => ({
+      f: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        leaf,
+        fc.array(tie('f'), { minLength: 1, maxLength: 3 }).map((parts) => ({ $and: parts })),
+        fc.array(tie('f'), { minLength: 1, maxLength: 3 }).map((parts) => ({ $or: parts })),
+        fc.array(tie('f'), { minLength: 1, maxLength: 2 }).map((parts) => ({ $nor: parts })),
+      ),
+    })).f;
+    const record = fc.record({
+      comp: fc.subarray(['Patient/b', 'Patient/c']).map((others) => ['Patient/a', ...others]),
+      id: fc.constantFrom('1', '2', '3'),
+      by: fc.subarray(['w1', 'w2']),
+    });
+    fc.assert(
+      fc.property(filter, fc.array(record, { minLength: 1, maxLength: 5 }), (f, records) => {
+        const whole = { $and: [{ comp: 'Patient/a' }, f] };
+        const p = plan(whole);
+        // A filter that also pins ids at its top level is read by id, and keeps its compartments.
+        fc.pre(p.source.kind === 'comp');
+        expect(p.source).toEqual({ kind: 'comp', comps: ['Patient/a'] });
+        for (const r of records) expect(new Query(p.residual).test(r)).toBe(new Query(whole).test(r));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

@@ -91,7 +91,43 @@ export function plan(filter: Record<string, unknown>, indexed = true): Plan {
     if (found !== read) checks.push(found.term);
   }
   const after = clauses.map(positionOf).find((v) => v !== undefined);
-  return { source, checks, residual: rebuild(clauses.filter((c) => !answered.has(c))), ...(after ? { after } : {}) };
+  let residual = rebuild(clauses.filter((c) => !answered.has(c)));
+  if (source.kind === 'comp' && source.comps.length === 1) residual = withoutComp(residual, source.comps[0]!);
+  return { source, checks, residual, ...(after ? { after } : {}) };
+}
+
+/** A condition every candidate meets, taken out of the filter. */
+const HOLDS = Symbol('holds');
+
+/**
+ * The filter for candidates that all lie in compartment `comp` (a source that reads that one
+ * compartment): each `{ comp }` it still holds, where the filter asserts it (the top level, an $and,
+ * a branch of an $or), holds for every candidate and is taken out; an $or with a branch that then
+ * always holds is taken out whole. A professional's access clause names the patient of the request
+ * in such a branch (`{ $or: [{ by: me }, { $and: [{ comp: X }, ...] }] }`): without it, the residual
+ * is the same document whichever patient the search is about, and is compiled once (filters.ts).
+ * Negations ($nor, $not) and index entries ($elemMatch) are left as they are.
+ */
+function withoutComp(filter: Record<string, unknown>, comp: string): Record<string, unknown> {
+  const out = holding(filter, comp);
+  return out === HOLDS ? {} : out;
+}
+
+function holding(doc: Record<string, unknown>, comp: string): Record<string, unknown> | typeof HOLDS {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(doc)) {
+    if (key === 'comp' && value === comp) continue;
+    if ((key === '$and' || key === '$or') && Array.isArray(value) && value.length > 0 && value.every(isObject)) {
+      const parts = value.map((v) => holding(v, comp));
+      if (key === '$or' && parts.includes(HOLDS)) continue;
+      const left = parts.filter((p): p is Record<string, unknown> => p !== HOLDS);
+      if (left.length === 0) continue;
+      out[key] = left;
+      continue;
+    }
+    out[key] = value;
+  }
+  return Object.keys(out).length === 0 ? HOLDS : out;
 }
 
 /** `x` of `{ field: { $gt: x } }` (a string), alone in its clause. */
