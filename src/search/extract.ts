@@ -80,14 +80,15 @@ export function searchDataOf(registry: SearchRegistry, opts: ExtractContext): Se
 
 /**
  * What tells two entries of one parameter apart: their fields and values in order, as their JSON
- * would, without writing it (entries are flat; one with a nested value is written as JSON).
+ * would, without writing it (entries are flat; one with a nested value is written as JSON). A
+ * string is written with its length, so that no value can pass for several fields.
  */
 function entryKey(e: IndexEntry): string {
   let key = '';
   for (const k in e) {
     const v = e[k];
     if (typeof v === 'object' && v !== null) return JSON.stringify(e);
-    key += `${k}\u0000${typeof v === 'string' ? 's' : ''}${String(v)}\u0001`;
+    key += typeof v === 'string' ? `${k}:s${v.length}:${v}` : `${k}:${String(v)};`;
   }
   return key;
 }
