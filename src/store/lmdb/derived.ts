@@ -1,7 +1,7 @@
 import type { CurrentRecord, VersionRecord } from '../store.js';
 import { versionOf } from './commit.js';
 import type { Dbs } from './dbs.js';
-import { currentKey, versionKey, type Key } from './keys.js';
+import { currentKey, prefixRange, versionKey } from './keys.js';
 import { SCANNED } from './terms.js';
 
 /**
@@ -51,9 +51,9 @@ export function readVersion(dbs: Dbs, type: string, id: string, versionId: numbe
 }
 
 /** The versions of one resource as kept, the current record included when it stands for its own. */
-export function versionsOf(dbs: Dbs, type: string, id: string, range: { start: Key; end: Key }): VersionRecord[] {
+export function versionsOf(dbs: Dbs, type: string, id: string): VersionRecord[] {
   const all: VersionRecord[] = [];
-  for (const { value } of dbs.versions.getRange(range)) all.push(value);
+  for (const { value } of dbs.versions.getRange(prefixRange(type, id))) all.push(value);
   if (!uncopied(dbs, type)) return all;
   const record = dbs.current.get(currentKey(type, id));
   if (record && !all.some((v) => v.versionId === record.versionId)) all.push(versionOf(record));

@@ -1,7 +1,7 @@
 import type { HistoryQuery, VersionRecord } from '../store.js';
 import type { Dbs } from './dbs.js';
 import { readVersion, versionsOf } from './derived.js';
-import { AFTER, prefixRange, type Key } from './keys.js';
+import { AFTER, type Key } from './keys.js';
 
 export interface HistoryPage {
   records: VersionRecord[];
@@ -32,7 +32,7 @@ export function history(dbs: Dbs, query: HistoryQuery): HistoryPage {
 
 function instanceHistory(dbs: Dbs, query: HistoryQuery, type: string, id: string): HistoryPage {
   const all: VersionRecord[] = [];
-  for (const value of versionsOf(dbs, type, id, prefixRange(type, id))) {
+  for (const value of versionsOf(dbs, type, id)) {
     if (query.since !== undefined && value.lastUpdated < query.since) continue;
     if (query.at !== undefined && value.lastUpdated > query.at) continue;
     all.push(value);
