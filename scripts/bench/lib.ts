@@ -178,7 +178,7 @@ export async function auditOnOff(
   label: string,
   run: (setting: 'on' | 'off') => Promise<Measured>,
   unit?: { name: string; factor: number },
-): Promise<string[]> {
+): Promise<string[] & { on: Measured; off: Measured }> {
   const on1 = await run('on');
   const off1 = await run('off');
   const off2 = await run('off');
@@ -190,11 +190,13 @@ export async function auditOnOff(
   const loss = (100 * (off.requestsPerSec - on.requestsPerSec)) / off.requestsPerSec;
   const [cOn, cOff] = [cpu(on), cpu(off)];
   const cpuLine = cOn !== undefined && cOff !== undefined ? `, server CPU ${cOff.toFixed(0)} -> ${cOn.toFixed(0)} µs/req (${(((cOn - cOff) / cOff) * 100).toFixed(0)}%)` : '';
-  return [
+  const lines = [
     row(`${label}, audit on`, on, extra(on)),
     row(`${label}, audit off`, off, extra(off)),
     `  audit on loses ${loss.toFixed(1)}% of the throughput${cpuLine} (each figure: mean of two runs, order on/off/off/on)`,
   ];
+  // The lines, and the two means for a caller that sets another figure against them.
+  return Object.assign(lines, { on, off });
 }
 
 /** Runs a benchmark's main, exiting non-zero on failure. */
