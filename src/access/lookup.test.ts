@@ -3,7 +3,7 @@ import { buildRecord } from '../interactions/records.js';
 import { registry } from '../search/test-helpers.js';
 import type { Resource } from '../fhir/resource-types.js';
 import { readConsent } from './consent.js';
-import { ACCESS_DERIVATION } from './lookup.js';
+import { ACCESS_DERIVATION, consentOf } from './lookup.js';
 
 const who = (r: string) => ({ role: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'PRCP' }] }, reference: { reference: r, display: 'Dr' } });
 const doc = (id: string) => ({ meaning: 'instance', reference: { reference: `DocumentReference/${id}`, display: 'CR' } });
@@ -12,12 +12,12 @@ const ctx = { now: () => new Date('2026-06-01T00:00:00Z'), registry: registry(),
 const entries = (resource: Record<string, unknown>, type = 'Consent', id = 'c1') =>
   ACCESS_DERIVATION.derive(buildRecord(resource as Resource, type, id, undefined, ctx));
 
-const consent = (provision: Record<string, unknown>, status = 'active') => ({
+const consent = (provision: Record<string, unknown>, status = 'active', patient = 'Patient/x') => ({
   resourceType: 'Consent',
   status,
   scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
   category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
-  patient: { reference: 'Patient/x' },
+  patient: { reference: patient },
   provision,
 });
 
@@ -31,17 +31,23 @@ describe('the access lookup entries (src/access/lookup.ts)', () => {
     ['a permit with nested denies', { type: 'permit', actor: [who('Practitioner/a')], provision: [{ type: 'deny', data: [doc('d2')] }, { type: 'deny', actor: [who('Practitioner/b')], period: { end: '2025-01-01' } }] }, ['Patient/x|*', 'Patient/x|Practitioner/a', 'Patient/x|Practitioner/b']],
     ['a deny whose nested provision takes its type', { type: 'deny', provision: [{ provision: [{ actor: [who('Practitioner/c')], purpose: [BTG] }] }] }, ['Patient/x|*', 'Patient/x|Practitioner/c']],
     ['an actor that is not a local reference', { type: 'permit', actor: [who('https://elsewhere.example/fhir/Practitioner/a')] }, []],
+    [
+      'purposes of other systems, a provision of no known type, nested values that are not provisions',
+      { type: 'other', actor: [who('Practitioner/a'), { reference: {} }], purpose: [{ system: 'urn:x', code: 'BTG' }, { code: 'BTG' }, null], provision: [null, 'x', { type: 'deny', data: [doc('d3'), {}] }] },
+      ['Patient/x|*', 'Patient/x|Practitioner/a'],
+    ],
   ];
   for (const [name, provision, keys] of shapes) {
     it(`${name}: the keys, and a value readConsent reads as the Consent itself, at any time`, () => {
-      for (const status of ['active', 'inactive']) {
-        const resource = consent(provision, status);
+      // The patient as a relative reference (the key's), or absolute (kept in the value).
+      for (const [status, patient] of [['active', 'Patient/x'], ['inactive', 'Patient/x'], ['active', 'http://carnet.test/fhir/Patient/x']]) {
+        const resource = consent(provision, status, patient);
         const found = entries(resource);
         expect(found.map((e) => e.key).sort()).toEqual(keys);
-        for (const { value } of found) {
+        for (const { key, value } of found) {
           for (const at of ['2024-06-01', '2026-06-01', '2027-06-01']) {
             const now = Date.parse(at);
-            expect(readConsent(value as Resource, now), `${status} at ${at}`).toEqual(readConsent(resource as Resource, now));
+            expect(readConsent(consentOf(key.slice(0, key.indexOf('|')), value), now), `${status} at ${at}`).toEqual(readConsent(resource as Resource, now));
           }
         }
       }

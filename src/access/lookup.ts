@@ -12,7 +12,7 @@ import type { Resource } from '../fhir/resource-types.js';
  *
  * Keys, for a patient P ('Patient/<id>', each Patient compartment of the record):
  * - `P|<actor>`: a Consent of P with a provision (at any depth) naming that actor; value: the
- *   Consent's status, patient and provisions, what readConsent reads;
+ *   Consent's status and provisions, packed (consentOf reads them back for readConsent);
  * - `P|*`: a Consent of P with a deny provision naming no actor (a mask or an opposition to
  *   emergency access for everyone); the same value;
  * - `P|#gp`: P's médecin traitant, the references of its indexed `general-practitioner`;
@@ -21,7 +21,7 @@ import type { Resource } from '../fhir/resource-types.js';
  */
 export const ACCESS_DERIVATION: Derivation = {
   // Change it whenever derive() changes: stores derive every entry again at open.
-  version: 'access-2',
+  version: 'access-3',
   types: ['Consent', 'Patient', 'Communication'],
   derive: (record) => (record.type === 'Consent' ? consentEntries(record) : record.type === 'Patient' ? patientEntries(record) : messageEntries(record)),
 };
@@ -57,22 +57,55 @@ function actorsOf(provision: unknown, inherited: string, out: { actors: Set<stri
   if (Array.isArray(p.provision)) for (const nested of p.provision) actorsOf(nested, type, out, depth + 1);
 }
 
+const V3_ACT_REASON = 'http://terminology.hl7.org/CodeSystem/v3-ActReason';
+const references = (list: unknown) => (Array.isArray(list) ? list.flatMap((x) => refOf((x as { reference?: unknown })?.reference) ?? []) : []);
+
 /**
- * A provision with only what readConsent reads (type, period, the references of actors and data,
- * purpose codings, nested provisions): the entries of a patient then take a few pages of the table.
+ * A provision as an array of what readConsent reads, with nothing else: [type, period, actors, data,
+ * purposes, nested], trailing empty parts left out (absent is null). An entry is then about half the
+ * size it was as a slim Consent, so a patient's entries take fewer pages of the table and the table
+ * fewer pages of memory; the keys of the object form were written again in every value.
  */
-function slim(provision: unknown, depth = 0): unknown {
-  if (!provision || typeof provision !== 'object' || depth > 8) return undefined;
+type Packed = unknown[];
+
+function pack(provision: unknown, depth = 0): Packed | null {
+  if (!provision || typeof provision !== 'object' || depth > 8) return null;
   const p = provision as Record<string, unknown>;
-  const refs = (list: unknown) => (Array.isArray(list) ? list.map((x) => ({ reference: { reference: refOf((x as { reference?: unknown })?.reference) } })) : undefined);
-  const out: Record<string, unknown> = {};
-  if (p.type !== undefined) out.type = p.type;
-  if (p.period !== undefined) out.period = p.period;
-  if (p.actor !== undefined) out.actor = refs(p.actor);
-  if (p.data !== undefined) out.data = refs(p.data);
-  if (Array.isArray(p.purpose)) out.purpose = p.purpose.map((c) => ({ system: (c as { system?: unknown })?.system, code: (c as { code?: unknown })?.code }));
-  if (Array.isArray(p.provision)) out.provision = p.provision.map((n) => slim(n, depth + 1));
+  // The codes readConsent takes as purposes: those of v3 ActReason, or of no system.
+  const purposes = Array.isArray(p.purpose)
+    ? p.purpose.flatMap((c) => {
+        const coding = c as { system?: unknown; code?: unknown } | null;
+        return typeof coding?.code === 'string' && (coding.system === undefined || coding.system === V3_ACT_REASON) ? [coding.code] : [];
+      })
+    : [];
+  const nested = Array.isArray(p.provision) ? p.provision.map((n) => pack(n, depth + 1)) : [];
+  const out: unknown[] = [p.type ?? null, p.period ?? null, references(p.actor), references(p.data), purposes, nested];
+  const empty = (part: unknown) => part === null || (Array.isArray(part) && part.length === 0);
+  while (out.length > 0 && empty(out[out.length - 1])) out.pop();
   return out;
+}
+
+function unpack(packed: unknown): Record<string, unknown> | undefined {
+  if (!Array.isArray(packed)) return undefined;
+  const [type, period, actors, data, purposes, nested] = packed as [unknown, unknown, string[]?, string[]?, string[]?, unknown[]?];
+  return {
+    type,
+    period,
+    actor: (actors ?? []).map((reference) => ({ reference: { reference } })),
+    data: (data ?? []).map((reference) => ({ reference: { reference } })),
+    purpose: (purposes ?? []).map((code) => ({ code })),
+    provision: (nested ?? []).map(unpack),
+  };
+}
+
+/**
+ * The Consent an entry of patient P stands for, as readConsent reads it: its status, its patient
+ * (P unless the value names another) and its provisions.
+ */
+export function consentOf(patient: string, value: unknown): Resource {
+  const [status, provision, other] = value as [unknown, unknown, (string | null)?];
+  const reference = (value as unknown[]).length > 2 ? (other ?? undefined) : patient;
+  return { resourceType: 'Consent', status, patient: { reference }, provision: unpack(provision) } as Resource;
 }
 
 function consentEntries(record: CurrentRecord): LookupEntry[] {
@@ -80,8 +113,13 @@ function consentEntries(record: CurrentRecord): LookupEntry[] {
   if (!r) return [];
   const found = { actors: new Set<string>(), denyAll: false };
   actorsOf(r.provision, 'permit', found);
-  const value = { resourceType: 'Consent', status: r.status, patient: { reference: refOf(r.patient) }, provision: slim(r.provision) };
-  return patientsOf(record).flatMap((p) => [...[...found.actors].map((a) => `${p}|${a}`), ...(found.denyAll ? [`${p}|*`] : [])].map((key) => ({ key, value })));
+  const provision = pack(r.provision);
+  const own = refOf(r.patient);
+  return patientsOf(record).flatMap((p) => {
+    // The Consent's own patient reference when it is not the key's (an absolute URL, say).
+    const value = own === p ? [r.status, provision] : [r.status, provision, own ?? null];
+    return [...[...found.actors].map((a) => `${p}|${a}`), ...(found.denyAll ? [`${p}|*`] : [])].map((key) => ({ key, value }));
+  });
 }
 
 function patientEntries(record: CurrentRecord): LookupEntry[] {
@@ -118,8 +156,8 @@ export async function lookedUp(lookup: NonNullable<Store['lookup']>, names: stri
     } else if (what.startsWith('msg:')) {
       const { patient: writer, documents } = value as { patient: string; documents: string[] };
       for (const d of documents) shared.set(`${writer} ${d}`, [writer, d]);
-    } else if (what === '*') everyone.set(id, { patient, consent: value as Resource });
-    else naming.set(id, { patient, consent: value as Resource });
+    } else if (what === '*') everyone.set(id, { patient, consent: consentOf(patient, value) });
+    else naming.set(id, { patient, consent: consentOf(patient, value) });
   }
   return {
     naming: [...naming.values()].map((c) => c.consent),
