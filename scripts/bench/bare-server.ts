@@ -5,7 +5,8 @@
 // built or hashed (group commit as carnet's journal: one fdatasync at a time, the records that
 // arrive meanwhile go together in the next).
 import cluster from 'node:cluster';
-import { fdatasync, openSync, write } from 'node:fs';
+import { openSync } from 'node:fs';
+import { groupSync } from './group-sync.js';
 import Fastify from 'fastify';
 
 const workers = Number(process.env.BENCH_BARE_WORKERS ?? 1);
@@ -19,37 +20,12 @@ if (workers > 1 && cluster.isPrimary) {
 } else {
   const body = process.env.BENCH_BODY ?? '{}';
   const app = Fastify({ logger: false });
-  const durable = process.env.BENCH_SYNC_FILE ? groupCommit(process.env.BENCH_SYNC_FILE, Buffer.from(body)) : undefined;
+  const durable = process.env.BENCH_SYNC_FILE ? groupSync(openSync(process.env.BENCH_SYNC_FILE, 'a')) : undefined;
+  const record = Buffer.from(body);
   app.get('/fhir/Patient/:id', async (_req, reply) => {
-    if (durable) await durable();
+    if (durable) await durable.append(record);
     return reply.header('content-type', 'application/fhir+json; charset=utf-8').send(body);
   });
   app.listen({ port: Number(process.env.PORT), host: '127.0.0.1' }).then(() => process.stdout.write('ready\n'));
 }
 
-/** Resolves once a copy of `record` is on disk: written and synced with the others waiting at the time. */
-function groupCommit(path: string, record: Buffer): () => Promise<void> {
-  const fd = openSync(path, 'a');
-  let waiting: Array<() => void> = [];
-  let syncing = false;
-  const next = () => {
-    if (syncing || waiting.length === 0) return;
-    syncing = true;
-    const group = waiting;
-    waiting = [];
-    write(fd, Buffer.concat(group.map(() => record)), (err) => {
-      if (err) throw err;
-      fdatasync(fd, (e) => {
-        if (e) throw e;
-        syncing = false;
-        for (const done of group) done();
-        next();
-      });
-    });
-  };
-  return () =>
-    new Promise<void>((resolve) => {
-      waiting.push(resolve);
-      setImmediate(next);
-    });
-}

@@ -5,7 +5,7 @@
 // of the same events and the floor of any durable-before-answer trail: the same events as lines of a
 // file, hashed and synced in groups, indexed nowhere. Prints the machine and the data size.
 import { createHash } from 'node:crypto';
-import { fdatasync, mkdtempSync, openSync, closeSync, rmSync, writev } from 'node:fs';
+import { mkdtempSync, openSync, closeSync, rmSync } from 'node:fs';
 import { open } from 'lmdb';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { newId } from '../../src/interactions/write-checks.js';
 import { createSearchRegistry } from '../../src/search/registry.js';
 import { searchDataOf } from '../../src/search/extract.js';
 import { createLmdbStore } from '../../src/store/lmdb/lmdb-store.js';
+import { groupSync } from './group-sync.js';
 import { machine, run } from './lib.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -153,41 +154,17 @@ async function compactLog() {
 async function bareLog(label: string, make: (n: number) => Record<string, unknown>) {
   const dir = mkdtempSync(join(tmpdir(), 'carnet-bench-bare-log-'));
   const fd = openSync(join(dir, 'events.log'), 'a');
+  const log = groupSync(fd);
   let previous = '';
   let n = 0;
-  let syncs = 0;
-  let lines: Buffer[] = [];
-  let waiting: Array<() => void> = [];
-  let inFlight = false;
-  const flush = () => {
-    if (inFlight || lines.length === 0) return;
-    inFlight = true;
-    const batch = lines;
-    const done = waiting;
-    lines = [];
-    waiting = [];
-    writev(fd, batch, (err) => {
-      if (err) throw err;
-      fdatasync(fd, (err2) => {
-        if (err2) throw err2;
-        syncs++;
-        inFlight = false;
-        for (const d of done) d();
-        flush();
-      });
-    });
+  const append = (event: Record<string, unknown>) => {
+    const text = JSON.stringify(event);
+    previous = createHash('sha256').update(previous).update(text).digest('hex');
+    return log.append(Buffer.from(`${previous} ${text}\n`));
   };
-  const append = (event: Record<string, unknown>) =>
-    new Promise<void>((done) => {
-      const text = JSON.stringify(event);
-      previous = createHash('sha256').update(previous).update(text).digest('hex');
-      lines.push(Buffer.from(`${previous} ${text}\n`));
-      waiting.push(done);
-      if (lines.length === 1) setImmediate(flush);
-    });
   try {
     const { seconds: s, cpu } = await appendFor(16, () => append(make(++n)));
-    console.log(`for comparison, ${label}, 16 appenders: ${(n / s).toFixed(0).padStart(6)} events/s, ${(n / syncs).toFixed(1)} events per sync, ${((cpu.user + cpu.system) / n).toFixed(0)} µs CPU per event (all threads; ${(cpu.user / n).toFixed(0)} user)`);
+    console.log(`for comparison, ${label}, 16 appenders: ${(n / s).toFixed(0).padStart(6)} events/s, ${(n / log.syncs).toFixed(1)} events per sync, ${((cpu.user + cpu.system) / n).toFixed(0)} µs CPU per event (all threads; ${(cpu.user / n).toFixed(0)} user)`);
   } finally {
     closeSync(fd);
     rmSync(dir, { recursive: true, force: true });
