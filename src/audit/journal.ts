@@ -26,19 +26,23 @@ interface Pending {
 
 /**
  * Group commit: the events of the requests that finish within one turn of the event loop go
- * together, and the store groups what is on its way into one transaction and one sync (lmdb-js
- * writes what was queued during a commit in the next one, without waiting for the event loop).
- * Several writes may be in flight: holding the next one until the previous had settled made each
- * request wait for the answer of a commit to reach the event loop as well (measured on a read by
- * id at concurrency 16: about 2,615 against 3,080/s). They are linked into the chains in the order
- * they are sent; one that fails makes the chains start anew (chain.ts, restart). LMDB writes them in
- * that order; on MongoDB two may land in either order, so a crash between them can leave the first
- * missing and the second written: $verify reports the gap, and the missing events' requests were
- * never answered.
+ * together. Where the store groups what is on its way into one transaction and one sync
+ * (Store.groupsWrites: lmdb-js writes what was queued during a commit in the next one, without
+ * waiting for the event loop), several writes may be in flight: holding the next one until the
+ * previous had settled made each request wait for the answer of a commit to reach the event loop
+ * as well (measured on a read by id at concurrency 16: about 2,615 against 3,080/s). Elsewhere
+ * (MongoDB), one write at a time: the events of the requests that finish while it is under way go
+ * together in the next, where each would otherwise be a round trip and a journal write of its own
+ * (a loaded server answering the requests' reads one by one had them finish one per turn). They
+ * are linked into the chains in the order they are sent and written in that order; one that fails
+ * makes the chains start anew (chain.ts, restart).
  */
 export function createJournal(store: Store): Journal {
   let pending: Pending[] = [];
   let scheduled = false;
+  // One write at a time where the store does not group them itself (see above).
+  const oneAtATime = !store.groupsWrites;
+  let writing = false;
   const stats = { commits: 0, events: 0 };
   const heads = createHeadKeeper(store);
   const chainer = createChainer((moved) => heads.moved(moved));
@@ -65,7 +69,17 @@ export function createJournal(store: Store): Journal {
 
   const flush = async (): Promise<void> => {
     scheduled = false;
-    if (pending.length === 0) return;
+    if (pending.length === 0 || (oneAtATime && writing)) return;
+    writing = true;
+    try {
+      await write();
+    } finally {
+      writing = false;
+      // What came meanwhile goes now, together.
+      if (oneAtATime && pending.length > 0) schedule();
+    }
+  };
+  const write = async (): Promise<void> => {
     const batch = pending;
     pending = [];
     // Linked in the order sent; the chains' heads are told (heads.ts) only once the write holds.

@@ -289,6 +289,13 @@ export interface Store {
    * written with its search data.
    */
   derivesSearchData?(type: string): boolean;
+  /**
+   * True where writes sent while others are under way join them in the engine's next commit (the
+   * embedded engine: lmdb-js queues them into one transaction and one sync). Absent (MongoDB: each
+   * append its own round trip and journal write), a writer that groups (the access history's
+   * journal) sends one at a time and gathers the rest meanwhile.
+   */
+  readonly groupsWrites?: boolean;
   /** Resolves when the store can serve requests. */
   ping(): Promise<void>;
   close(): Promise<void>;

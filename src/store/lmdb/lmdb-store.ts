@@ -77,6 +77,7 @@ export async function createLmdbStore(options: LmdbStoreOptions): Promise<LmdbSt
       return append(dbs, records, marking, (record) => commit(dbs, [{ record, expect: { kind: 'absent' } }], () => false, marking));
     },
     readMarks: async (keys) => keys.map((key) => dbs.marks.get(key)),
+    groupsWrites: true,
     ...(options.derivation ? { lookup: async (keys: string[]) => readLookup(dbs, keys) } : {}),
     ...(options.searchData ? { derivesSearchData: (type: string) => derives(dbs, type) } : {}),
     updateSearchData: (updates) => updateSearchData(dbs, updates),
