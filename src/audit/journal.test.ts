@@ -25,6 +25,36 @@ describe('the journal and the heads of its chains', () => {
     return (store = await createLmdbStore({ path: dir }));
   };
 
+  it('where the store does not group writes itself (MongoDB), sends one at a time and the events that come meanwhile together, in order', async () => {
+    const s = await open();
+    const append = s.append.bind(s);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const sent: string[][] = [];
+    // The embedded store, seen as one that does not group the writes it is sent.
+    const ungrouped = { ...s, groupsWrites: false, append: async (records: CurrentRecord[], opts?: { marks?: boolean }) => {
+      sent.push(records.map((r) => r.id));
+      if (sent.length === 1) await gate;
+      return append(records, opts);
+    } };
+    const journal = createJournal(ungrouped);
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    const first = journal.append([event('a')]);
+    await turn();
+    // Three requests finish one per turn while the first write is under way.
+    const later: Promise<void>[] = [];
+    for (const id of ['b', 'c', 'd']) {
+      later.push(journal.append([event(id)]));
+      await turn();
+    }
+    expect(sent).toEqual([['a']]);
+    release();
+    await Promise.all([first, ...later]);
+    expect(sent).toEqual([['a'], ['b', 'c', 'd']]);
+    const seqs = await Promise.all(['a', 'b', 'c', 'd'].map(async (id) => chainLinksOf((await s.read('AuditEvent', id))!.resource!)[0].seq));
+    expect(seqs).toEqual([1, 2, 3, 4]);
+  });
+
   it('writes the next events while earlier ones are on their way, and starts new chains after a write that failed', async () => {
     const s = await open();
     // The first write of events waits, then fails (a disk that filled up); the others go through.
