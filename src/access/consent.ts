@@ -32,7 +32,8 @@ export function meaningOf(p: Provision): 'authorization' | 'mask' | 'opposition'
 
 const V3_ACT_REASON = 'http://terminology.hl7.org/CodeSystem/v3-ActReason';
 
-function refs(list: unknown, key: 'reference'): string[] {
+/** The references of a provision's actor or data list (`[].reference.reference`), strings only. */
+export function refs(list: unknown, key: 'reference'): string[] {
   if (!Array.isArray(list)) return [];
   return list.flatMap((x) => {
     const r = (x as { reference?: { reference?: unknown } })?.[key]?.reference;
@@ -40,7 +41,8 @@ function refs(list: unknown, key: 'reference'): string[] {
   });
 }
 
-function purposes(list: unknown): string[] {
+/** The purpose codes readConsent takes: those of v3 ActReason, or of no system. */
+export function purposes(list: unknown): string[] {
   if (!Array.isArray(list)) return [];
   return list.flatMap((c) => {
     const coding = c as { system?: unknown; code?: unknown };

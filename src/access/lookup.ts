@@ -1,5 +1,6 @@
 import type { CurrentRecord, Derivation, LookupEntry, Store } from '../store/store.js';
 import type { Resource } from '../fhir/resource-types.js';
+import { purposes, refs } from './consent.js';
 
 /**
  * The access facts of a request about a few named patients, read by key from the store's lookup
@@ -57,9 +58,6 @@ function actorsOf(provision: unknown, inherited: string, out: { actors: Set<stri
   if (Array.isArray(p.provision)) for (const nested of p.provision) actorsOf(nested, type, out, depth + 1);
 }
 
-const V3_ACT_REASON = 'http://terminology.hl7.org/CodeSystem/v3-ActReason';
-const references = (list: unknown) => (Array.isArray(list) ? list.flatMap((x) => refOf((x as { reference?: unknown })?.reference) ?? []) : []);
-
 /**
  * A provision as an array of what readConsent reads, with nothing else: [type, period, actors, data,
  * purposes, nested], trailing empty parts left out (absent is null). An entry is then about half the
@@ -71,15 +69,8 @@ type Packed = unknown[];
 function pack(provision: unknown, depth = 0): Packed | null {
   if (!provision || typeof provision !== 'object' || depth > 8) return null;
   const p = provision as Record<string, unknown>;
-  // The codes readConsent takes as purposes: those of v3 ActReason, or of no system.
-  const purposes = Array.isArray(p.purpose)
-    ? p.purpose.flatMap((c) => {
-        const coding = c as { system?: unknown; code?: unknown } | null;
-        return typeof coding?.code === 'string' && (coding.system === undefined || coding.system === V3_ACT_REASON) ? [coding.code] : [];
-      })
-    : [];
   const nested = Array.isArray(p.provision) ? p.provision.map((n) => pack(n, depth + 1)) : [];
-  const out: unknown[] = [p.type ?? null, p.period ?? null, references(p.actor), references(p.data), purposes, nested];
+  const out: unknown[] = [p.type ?? null, p.period ?? null, refs(p.actor, 'reference'), refs(p.data, 'reference'), purposes(p.purpose), nested];
   const empty = (part: unknown) => part === null || (Array.isArray(part) && part.length === 0);
   while (out.length > 0 && empty(out[out.length - 1])) out.pop();
   return out;
