@@ -40,6 +40,12 @@ export interface AccessFacts {
    * their organizations (Communication.payload.contentReference): [patient, 'DocumentReference/id'].
    */
   shared?: Array<[patient: string, ref: string]>;
+  /**
+   * Professional: 'Patient/x|<reference>' for the first-access notices the store holds, of the named
+   * patients and the professional's references, when their facts were read by key (lookup.ts); the
+   * notifier reads the others by id.
+   */
+  seen?: string[];
   /** Request time, epoch milliseconds (to the minute: clauses stay the same within it). */
   now: number;
 }
@@ -229,6 +235,7 @@ async function searched(store: Store, names: string[] | undefined, self: string[
     denies: async (reached) =>
       (await find(store, 'Consent', { $and: [{ comp: { $in: [...reached] } }, entry('provision-type', 'c', ['deny'])] })).flatMap((r) => (r.resource ? [r.resource] : [])),
     shared: parties ? await sharedWith(store, parties, names) : [],
+    seen: [],
   };
 }
 
@@ -328,6 +335,7 @@ export async function gatherFacts(
   facts.permitted = [...permitted].filter((p) => !blocked.has(p) && !gpSet.has(p) && inScope(p));
   facts.masked = [...masked.values()];
   if (parties) facts.shared = source.shared;
+  facts.seen = source.seen;
   facts.emergency = emergencyFor.filter((p) => !blocked.has(p) && !opposed.has(p) && !gpSet.has(p));
   return facts;
 }

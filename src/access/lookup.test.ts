@@ -3,7 +3,9 @@ import { buildRecord } from '../interactions/records.js';
 import { registry } from '../search/test-helpers.js';
 import type { Resource } from '../fhir/resource-types.js';
 import { readConsent } from './consent.js';
-import { ACCESS_DERIVATION, consentOf } from './lookup.js';
+import { ACCESS_DERIVATION, consentOf, lookedUp } from './lookup.js';
+import { noticeRecord, onceId, TEXTS } from '../notify/notice.js';
+import type { CurrentRecord, LookupHit } from '../store/store.js';
 
 const who = (r: string) => ({ role: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'PRCP' }] }, reference: { reference: r, display: 'Dr' } });
 const doc = (id: string) => ({ meaning: 'instance', reference: { reference: `DocumentReference/${id}`, display: 'CR' } });
@@ -56,7 +58,7 @@ describe('the access lookup entries (src/access/lookup.ts)', () => {
 
   it("a patient's médecin traitant, and nothing for a patient without one", () => {
     expect(entries({ resourceType: 'Patient', generalPractitioner: [{ reference: 'Practitioner/g' }, { reference: 'PractitionerRole/gr' }] }, 'Patient', 'x')).toEqual([
-      { key: 'Patient/x|#gp', value: ['Practitioner/g', 'PractitionerRole/gr'] },
+      { key: 'Patient/x|*', value: ['Practitioner/g', 'PractitionerRole/gr'] },
     ]);
     expect(entries({ resourceType: 'Patient' }, 'Patient', 'x')).toEqual([]);
   });
@@ -72,9 +74,62 @@ describe('the access lookup entries (src/access/lookup.ts)', () => {
     };
     const record = (writer: string) => ({ ...buildRecord(message as Resource, 'Communication', 'm1', undefined, ctx), by: [writer] });
     expect(ACCESS_DERIVATION.derive(record('Patient/x'))).toEqual([
-      { key: 'Patient/x|msg:Practitioner/a', value: { patient: 'Patient/x', documents: ['DocumentReference/d1'] } },
-      { key: 'Patient/x|msg:Organization/o', value: { patient: 'Patient/x', documents: ['DocumentReference/d1'] } },
+      { key: 'Patient/x|Practitioner/a', value: { patient: 'Patient/x', documents: ['DocumentReference/d1'] } },
+      { key: 'Patient/x|Organization/o', value: { patient: 'Patient/x', documents: ['DocumentReference/d1'] } },
     ]);
     expect(ACCESS_DERIVATION.derive(record('Practitioner/a'))).toEqual([]);
+  });
+
+  it("the notice of a professional's first access stands beside the Consents naming them, and the facts read by key say it is stored", async () => {
+    const first = (patient: string, professional: string, id = onceId('first-access', patient, professional)) =>
+      noticeRecord({ kind: 'first-access', patient, recipient: patient, about: ['AuditEvent/e1', professional], text: TEXTS.firstAccess, id }, ctx);
+    const records: CurrentRecord[] = [
+      first('Patient/x', 'Practitioner/a'),
+      first('Patient/y', 'PractitionerRole/r'),
+      // Not under the id the notifier gives that first access: someone else's Communication, nothing known from it.
+      first('Patient/z', 'Practitioner/a', 'n-forged'),
+      // Another kind of notice about the same professional.
+      noticeRecord({ kind: 'emergency-access', patient: 'Patient/z', recipient: 'Patient/z', about: ['Practitioner/a'], text: TEXTS.emergency, id: onceId('first-access', 'Patient/z', 'Practitioner/a') }, ctx),
+      buildRecord(consent({ type: 'permit', actor: [who('Practitioner/a')] }) as Resource, 'Consent', 'c1', undefined, ctx),
+    ];
+    const table = records.flatMap((r) => ACCESS_DERIVATION.derive(r).map(({ key, value }) => ({ key, type: r.type, id: r.id, value })));
+    expect(table.filter((e) => e.type === 'Communication').map((e) => e.key)).toEqual(['Patient/x|Practitioner/a', 'Patient/y|PractitionerRole/r']);
+    const lookup = async (keys: string[]): Promise<LookupHit[]> => table.filter((e) => keys.includes(e.key));
+    const facts = await lookedUp(lookup, ['Patient/x', 'Patient/y', 'Patient/z'], ['Practitioner/a', 'PractitionerRole/r'], undefined);
+    expect(facts.seen.sort()).toEqual(['Patient/x|Practitioner/a', 'Patient/y|PractitionerRole/r']);
+    // The notice is not taken for a Consent naming the professional.
+    expect(facts.naming).toHaveLength(1);
+    expect((await lookedUp(lookup, ['Patient/x'], ['Practitioner/b'], undefined)).seen).toEqual([]);
+  });
+
+  it("one key per reference: a patient's message, the notices and the Consents under the same key each count for what they are", async () => {
+    const message = {
+      resourceType: 'Communication',
+      status: 'completed',
+      subject: { reference: 'Patient/x' },
+      recipient: [{ reference: 'Practitioner/a' }, { reference: 'Organization/o' }],
+      payload: [{ contentReference: { reference: 'DocumentReference/d1' } }],
+    };
+    const records: CurrentRecord[] = [
+      { ...buildRecord(message as Resource, 'Communication', 'm1', undefined, ctx), by: ['Patient/x'] },
+      noticeRecord({ kind: 'first-access', patient: 'Patient/x', recipient: 'Patient/x', about: ['Practitioner/a'], text: TEXTS.firstAccess, id: onceId('first-access', 'Patient/x', 'Practitioner/a') }, ctx),
+      buildRecord(consent({ type: 'permit', actor: [who('Practitioner/a')] }) as Resource, 'Consent', 'c1', undefined, ctx),
+      // A Consent naming the organization the professional reads the messages of: not a Consent naming them.
+      buildRecord(consent({ type: 'permit', actor: [who('Organization/o')] }) as Resource, 'Consent', 'c2', undefined, ctx),
+      buildRecord({ resourceType: 'Patient', generalPractitioner: [{ reference: 'Practitioner/a' }] } as Resource, 'Patient', 'x', undefined, ctx),
+      buildRecord(consent({ type: 'deny', data: [doc('d2')] }) as Resource, 'Consent', 'c3', undefined, ctx),
+    ];
+    const table = records.flatMap((r) => ACCESS_DERIVATION.derive(r).map(({ key, value }) => ({ key, type: r.type, id: r.id, value })));
+    const asked: string[][] = [];
+    const lookup = async (keys: string[]): Promise<LookupHit[]> => (asked.push(keys), table.filter((e) => keys.includes(e.key)));
+    const facts = await lookedUp(lookup, ['Patient/x'], ['Practitioner/a'], ['Practitioner/a', 'Organization/o']);
+    expect(asked).toEqual([['Patient/x|Practitioner/a', 'Patient/x|Organization/o', 'Patient/x|*']]);
+    expect(facts.naming.map((c) => c.provision)).toEqual([expect.objectContaining({ type: 'permit' })]);
+    expect(facts.gp).toEqual(['Patient/x']);
+    expect(facts.seen).toEqual(['Patient/x|Practitioner/a']);
+    expect(facts.shared).toEqual([['Patient/x', 'DocumentReference/d1']]);
+    expect((await facts.denies(new Set(['Patient/x']))).map((c) => (c.provision as { type: string }).type).sort()).toEqual(['deny', 'permit']);
+    // Without the messages (a request that reads no document), none are shared.
+    expect((await lookedUp(lookup, ['Patient/x'], ['Practitioner/a'], undefined)).shared).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 import type { CurrentRecord, Derivation, LookupEntry, Store } from '../store/store.js';
 import type { Resource } from '../fhir/resource-types.js';
+import { firstAccessId, NOTIFICATION_SYSTEM } from '../notify/once-id.js';
 import { purposes, refs } from './consent.js';
 
 /**
@@ -11,20 +12,25 @@ import { purposes, refs } from './consent.js';
  * transaction on the embedded engine: a Consent revoked is revoked for the next request, in every
  * process, with nothing cached.
  *
- * Keys, for a patient P ('Patient/<id>', each Patient compartment of the record):
- * - `P|<actor>`: a Consent of P with a provision (at any depth) naming that actor; value: the
- *   Consent's status and provisions, packed (consentOf reads them back for readConsent);
- * - `P|*`: a Consent of P with a deny provision naming no actor (a mask or an opposition to
- *   emergency access for everyone); the same value;
- * - `P|#gp`: P's médecin traitant, the references of its indexed `general-practitioner`;
- * - `P|msg:<recipient>`: a message in P's compartment addressed to that recipient, when the patient
- *   whose record holds it wrote it and it attaches documents; value: that patient and the documents.
+ * Keys, for a patient P ('Patient/<id>', each Patient compartment of the record), so that a
+ * request reads one key per reference the professional acts or receives messages as, and one more:
+ * - `P|<reference>` of a Consent: a Consent of P with a provision (at any depth) naming that actor;
+ *   value: the Consent's status and provisions, packed (consentOf reads them back for readConsent);
+ * - `P|<reference>` of a Communication: a message in P's compartment addressed to that recipient,
+ *   when the patient whose record holds it wrote it and it attaches documents (value: that patient
+ *   and the documents); or the notice of that professional's first access to P's record, under the
+ *   id the notifier gives it (value 'first-access'), so the read of a request's facts says whether
+ *   the notice is stored, where the notifier would read it by id among all of the store's records;
+ * - `P|*` of a Consent: a Consent of P with a deny provision naming no actor (a mask or an
+ *   opposition to emergency access for everyone); the same value as above;
+ * - `P|*` of the Patient: P's médecin traitant, the references of its indexed `general-practitioner`.
  */
 export const ACCESS_DERIVATION: Derivation = {
   // Change it whenever derive() changes: stores derive every entry again at open.
-  version: 'access-3',
+  version: 'access-5',
   types: ['Consent', 'Patient', 'Communication'],
-  derive: (record) => (record.type === 'Consent' ? consentEntries(record) : record.type === 'Patient' ? patientEntries(record) : messageEntries(record)),
+  derive: (record) =>
+    record.type === 'Consent' ? consentEntries(record) : record.type === 'Patient' ? patientEntries(record) : [...messageEntries(record), ...firstAccessEntries(record)],
 };
 
 /** What a request's facts are read from, whichever way: the Consents, médecin traitant and messages of the named patients. */
@@ -37,6 +43,8 @@ export interface NamedFacts {
   denies(patients: Set<string>): Promise<Resource[]>;
   /** The documents patients shared by message with these parties: [patient, 'DocumentReference/id']. */
   shared: Array<[string, string]>;
+  /** 'Patient/x|<reference>': the first-access notices stored for these patients and one of `self` (none known when not read). */
+  seen: string[];
 }
 
 const REFERENCE = /^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/;
@@ -115,7 +123,7 @@ function consentEntries(record: CurrentRecord): LookupEntry[] {
 
 function patientEntries(record: CurrentRecord): LookupEntry[] {
   const gp = record.idx.filter((e) => e.p === 'general-practitioner' && typeof e.r === 'string').map((e) => e.r as string);
-  return gp.length > 0 ? [{ key: `Patient/${record.id}|#gp`, value: gp }] : [];
+  return gp.length > 0 ? [{ key: `Patient/${record.id}|*`, value: gp }] : [];
 }
 
 function messageEntries(record: CurrentRecord): LookupEntry[] {
@@ -125,30 +133,48 @@ function messageEntries(record: CurrentRecord): LookupEntry[] {
   const documents = [...new Set(payload.flatMap((part) => DOCUMENT_REFERENCE.exec(refOf((part as { contentReference?: unknown })?.contentReference) ?? '')?.[1] ?? []))];
   if (documents.length === 0) return [];
   const recipients = new Set(record.idx.filter((e) => e.p === 'recipient' && typeof e.r === 'string' && REFERENCE.test(e.r)).map((e) => e.r as string));
-  return patientsOf(record).flatMap((p) => [...recipients].map((to) => ({ key: `${p}|msg:${to}`, value: { patient, documents } })));
+  return patientsOf(record).flatMap((p) => [...recipients].map((to) => ({ key: `${p}|${to}`, value: { patient, documents } })));
 }
 
-/** The facts of the named patients, from one read of the lookup table. */
+const FIRST_ACCESS = 'first-access';
+const PROFESSIONAL = /^(?:Practitioner|PractitionerRole)\/[A-Za-z0-9\-.]{1,64}$/;
+
+function firstAccessEntries(record: CurrentRecord): LookupEntry[] {
+  const r = record.resource;
+  const codings = Array.isArray(r?.category) ? r.category.flatMap((c) => ((c as { coding?: unknown })?.coding as Array<{ system?: unknown; code?: unknown }> | undefined) ?? []) : [];
+  if (!codings.some((c) => c?.system === NOTIFICATION_SYSTEM && c.code === 'first-access')) return [];
+  const patient = refOf(r?.subject);
+  if (!patient || !record.comp.includes(patient) || !Array.isArray(r?.about)) return [];
+  const professionals = r.about.map(refOf).filter((x): x is string => x !== undefined && PROFESSIONAL.test(x));
+  return professionals.filter((x) => record.id === firstAccessId(patient, x)).map((x) => ({ key: `${patient}|${x}`, value: FIRST_ACCESS }));
+}
+
+/** The facts of the named patients, from one read of the lookup table: a key per patient and reference, and `P|*`. */
 export async function lookedUp(lookup: NonNullable<Store['lookup']>, names: string[], self: string[], parties: string[] | undefined): Promise<NamedFacts> {
   const patients = [...new Set(names.filter((n) => n.startsWith('Patient/')))];
-  const keys = patients.flatMap((p) => [...self.map((s) => `${p}|${s}`), `${p}|*`, `${p}|#gp`, ...(parties ?? []).map((to) => `${p}|msg:${to}`)]);
-  const hits = await lookup(keys);
+  const references = [...new Set([...self, ...(parties ?? [])])];
+  const hits = await lookup(patients.flatMap((p) => [...references.map((r) => `${p}|${r}`), `${p}|*`]));
   const mine = new Set(self);
   const naming = new Map<string, { patient: string; consent: Resource }>();
   const everyone = new Map<string, { patient: string; consent: Resource }>();
   const gp: string[] = [];
   const shared = new Map<string, [string, string]>();
-  for (const { key, id, value } of hits) {
+  const seen: string[] = [];
+  for (const { key, type, id, value } of hits) {
     const bar = key.indexOf('|');
     const patient = key.slice(0, bar);
     const what = key.slice(bar + 1);
-    if (what === '#gp') {
+    if (type === 'Patient') {
       if ((value as string[]).some((r) => mine.has(r))) gp.push(patient);
-    } else if (what.startsWith('msg:')) {
-      const { patient: writer, documents } = value as { patient: string; documents: string[] };
-      for (const d of documents) shared.set(`${writer} ${d}`, [writer, d]);
+    } else if (type === 'Communication') {
+      if (value === FIRST_ACCESS) seen.push(key);
+      else if (parties) {
+        const { patient: writer, documents } = value as { patient: string; documents: string[] };
+        for (const d of documents) shared.set(`${writer} ${d}`, [writer, d]);
+      }
     } else if (what === '*') everyone.set(id, { patient, consent: consentOf(patient, value) });
-    else naming.set(id, { patient, consent: consentOf(patient, value) });
+    // A Consent naming one of the organizations whose messages are read: not this professional.
+    else if (mine.has(what)) naming.set(id, { patient, consent: consentOf(patient, value) });
   }
   return {
     naming: [...naming.values()].map((c) => c.consent),
@@ -159,5 +185,6 @@ export async function lookedUp(lookup: NonNullable<Store['lookup']>, names: stri
       return [...out.values()];
     },
     shared: [...shared.values()],
+    seen,
   };
 }

@@ -5,6 +5,7 @@ import { fhirError } from '../errors.js';
 import type { FhirRequest, FhirResult, Log } from '../interactions/types.js';
 import type { CurrentRecord, Store } from '../store/store.js';
 import { noticeRecord, onceId, TEXTS, type Notice, type RecordDeps } from './notice.js';
+import { firstAccessId } from './once-id.js';
 
 export interface AccessNoticeDeps extends RecordDeps {
   store: Store;
@@ -86,8 +87,8 @@ export function createAccessNotifier(deps: AccessNoticeDeps): AccessNotifier {
         for (const gp of await doctorsOf(patient)) {
           out.push({ kind: 'emergency-access', patient, recipient: gp, about: [patient], text: TEXTS.emergencyToGp, id: onceId('emergency-access', patient, professional, day, gp) });
         }
-      } else if (reached.has(patient)) {
-        const id = onceId('first-access', patient, professional);
+      } else if (reached.has(patient) && !facts.seen?.includes(`${patient}|${professional}`)) {
+        const id = firstAccessId(patient, professional);
         if (await isNew(id)) out.push({ kind: 'first-access', patient, recipient: patient, about, text: TEXTS.firstAccess, id });
       }
     }

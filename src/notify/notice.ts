@@ -1,12 +1,12 @@
-import { hash } from 'node:crypto';
 import { eventId } from '../audit/event-id.js';
 import type { Principal } from '../auth/principal.js';
 import { buildRecord } from '../interactions/records.js';
 import type { Context } from '../interactions/types.js';
 import type { CurrentRecord } from '../store/store.js';
+import { NOTIFICATION_SYSTEM } from './once-id.js';
 
-/** The kind of a notification: a second category coding, so `Communication?category=urn:carnet:notification|first-access` finds them. */
-export const NOTIFICATION_SYSTEM = 'urn:carnet:notification';
+export { NOTIFICATION_SYSTEM, onceId } from './once-id.js';
+
 const COMMUNICATION_CATEGORY = 'http://terminology.hl7.org/CodeSystem/communication-category';
 
 export type NoticeKind =
@@ -58,11 +58,6 @@ export function noticeRecord(n: Notice, deps: RecordDeps): CurrentRecord {
   // same pages of the store's indexes keyed by id, where random ids each dirtied pages of their own
   // (appending notifications to a 10,000-patient LMDB store: about 330 against 570 µs of CPU each).
   return buildRecord(resource, 'Communication', n.id ?? `n-${eventId()}`, undefined, { ...deps, principal: NOTIFIER });
-}
-
-/** An id that names one happening (a first access, a document's embargo): the same every time it is computed. */
-export function onceId(...parts: string[]): string {
-  return `n-${hash('sha256', parts.join('\n'), 'hex').slice(0, 40)}`;
 }
 
 const plural = (n: number, one: string, many: string) => (n === 1 ? one : many.replace('{n}', String(n)));
