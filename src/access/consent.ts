@@ -62,7 +62,7 @@ function instant(value: unknown, end: boolean): number {
 }
 
 /** Whether a provision's period (absent: always) holds at `now`; an unreadable bound does not limit it. */
-function holds(period: unknown, now: number): boolean {
+export function holds(period: unknown, now: number): boolean {
   if (!period || typeof period !== 'object') return true;
   const { start, end } = period as { start?: unknown; end?: unknown };
   const from = instant(start, false);

@@ -217,7 +217,7 @@ const LOOKUP_NAMED = 16;
  * shared with them. Status is left to readConsent: as a query term it would make the engine read
  * every active Consent of the patient instead of the few naming this professional.
  */
-async function searched(store: Store, names: string[] | undefined, self: string[], parties: string[] | undefined): Promise<NamedFacts> {
+async function searched(store: Store, names: string[] | undefined, self: string[], parties: string[] | undefined, now: number): Promise<NamedFacts> {
   const mine = new Set(self);
   const naming: Record<string, unknown>[] = [entry('provision-actor', 'r', self)];
   if (names) naming.push({ comp: { $in: names } });
@@ -229,11 +229,11 @@ async function searched(store: Store, names: string[] | undefined, self: string[
     names && names.length <= GP_READS
       ? await gpOf(store, names, mine)
       : (await find(store, 'Patient', { $and: gpFilter })).map((r) => `Patient/${r.id}`);
+  const read = (records: CurrentRecord[]) => records.flatMap((r) => (r.resource ? (readConsent(r.resource, now) ?? []) : []));
   return {
-    naming: consents.flatMap((r) => (r.resource ? [r.resource] : [])),
+    naming: read(consents),
     gp,
-    denies: async (reached) =>
-      (await find(store, 'Consent', { $and: [{ comp: { $in: [...reached] } }, entry('provision-type', 'c', ['deny'])] })).flatMap((r) => (r.resource ? [r.resource] : [])),
+    denies: async (reached) => read(await find(store, 'Consent', { $and: [{ comp: { $in: [...reached] } }, entry('provision-type', 'c', ['deny'])] })),
     shared: parties ? await sharedWith(store, parties, names) : [],
     seen: [],
   };
@@ -287,8 +287,8 @@ export async function gatherFacts(
   // else, and across patients, searched.
   const source =
     store.lookup && names && names.length <= LOOKUP_NAMED
-      ? await lookedUp(store.lookup.bind(store), names, self, parties)
-      : await searched(store, names, self, parties);
+      ? await lookedUp(store.lookup.bind(store), names, self, parties, now.getTime())
+      : await searched(store, names, self, parties, now.getTime());
   const permitted = new Set<string>();
   const blocked = new Set<string>();
   const masked = new Map<string, [string, string]>();
@@ -296,9 +296,8 @@ export async function gatherFacts(
   const opposed = new Set<string>();
 
   // Consents naming this professional: who permits and who blocks them.
-  for (const resource of source.naming) {
-    const consent = readConsent(resource, now.getTime());
-    if (!consent?.patient) continue;
+  for (const consent of source.naming) {
+    if (!consent.patient) continue;
     for (const p of consent.provisions) {
       if (!p.actors.some((a) => mine.has(a))) continue;
       const meaning = meaningOf(p);
@@ -320,9 +319,8 @@ export async function gatherFacts(
   const reached = new Set([...permitted].filter((p) => !gpSet.has(p) && inScope(p)));
   for (const p of emergencyFor) if (!gpSet.has(p)) reached.add(p);
   if (reached.size > 0) {
-    for (const resource of await source.denies(reached)) {
-      const consent = readConsent(resource, now.getTime());
-      if (!consent?.patient) continue;
+    for (const consent of await source.denies(reached)) {
+      if (!consent.patient) continue;
       for (const p of consent.provisions) {
         if (p.type !== 'deny' || (p.actors.length > 0 && !p.actors.some((a) => mine.has(a)))) continue;
         for (const d of p.data) mask(consent.patient, d);

@@ -3,14 +3,15 @@ import { buildRecord } from '../interactions/records.js';
 import { registry } from '../search/test-helpers.js';
 import type { Resource } from '../fhir/resource-types.js';
 import { readConsent } from './consent.js';
-import { ACCESS_DERIVATION, consentOf, lookedUp } from './lookup.js';
+import { ACCESS_DERIVATION, consentFactsOf, lookedUp } from './lookup.js';
 import { noticeRecord, onceId, TEXTS } from '../notify/notice.js';
 import type { CurrentRecord, LookupHit } from '../store/store.js';
 
 const who = (r: string) => ({ role: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'PRCP' }] }, reference: { reference: r, display: 'Dr' } });
 const doc = (id: string) => ({ meaning: 'instance', reference: { reference: `DocumentReference/${id}`, display: 'CR' } });
 const BTG = { system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'BTG', display: 'break the glass' };
-const ctx = { now: () => new Date('2026-06-01T00:00:00Z'), registry: registry(), baseUrl: 'http://carnet.test/fhir' };
+const NOW = Date.parse('2026-06-01T00:00:00Z');
+const ctx = { now: () => new Date(NOW), registry: registry(), baseUrl: 'http://carnet.test/fhir' };
 const entries = (resource: Record<string, unknown>, type = 'Consent', id = 'c1') =>
   ACCESS_DERIVATION.derive(buildRecord(resource as Resource, type, id, undefined, ctx));
 
@@ -49,7 +50,7 @@ describe('the access lookup entries (src/access/lookup.ts)', () => {
         for (const { key, value } of found) {
           for (const at of ['2024-06-01', '2026-06-01', '2027-06-01']) {
             const now = Date.parse(at);
-            expect(readConsent(consentOf(key.slice(0, key.indexOf('|')), value), now), `${status} at ${at}`).toEqual(readConsent(resource as Resource, now));
+            expect(consentFactsOf(key.slice(0, key.indexOf('|')), value, now), `${status} at ${at}`).toEqual(readConsent(resource as Resource, now));
           }
         }
       }
@@ -80,7 +81,7 @@ describe('the access lookup entries (src/access/lookup.ts)', () => {
     expect(ACCESS_DERIVATION.derive(record('Practitioner/a'))).toEqual([]);
   });
 
-  it("the notice of a professional's first access stands beside the Consents naming them, and the facts read by key say it is stored", async () => {
+  it("the notice of a professional's first access has a key that only it gives, and the facts read by key say it is stored", async () => {
     const first = (patient: string, professional: string, id = onceId('first-access', patient, professional)) =>
       noticeRecord({ kind: 'first-access', patient, recipient: patient, about: ['AuditEvent/e1', professional], text: TEXTS.firstAccess, id }, ctx);
     const records: CurrentRecord[] = [
@@ -93,16 +94,21 @@ describe('the access lookup entries (src/access/lookup.ts)', () => {
       buildRecord(consent({ type: 'permit', actor: [who('Practitioner/a')] }) as Resource, 'Consent', 'c1', undefined, ctx),
     ];
     const table = records.flatMap((r) => ACCESS_DERIVATION.derive(r).map(({ key, value }) => ({ key, type: r.type, id: r.id, value })));
-    expect(table.filter((e) => e.type === 'Communication').map((e) => e.key)).toEqual(['Patient/x|Practitioner/a', 'Patient/y|PractitionerRole/r']);
+    // Under keys of their own, which only they give: the journal appends them without reading the key.
+    expect(table.filter((e) => e.type === 'Communication').map((e) => e.key)).toEqual(['Patient/x|Practitioner/a|first-access', 'Patient/y|PractitionerRole/r|first-access']);
+    expect(records.flatMap((r) => ACCESS_DERIVATION.derive(r)).filter((e) => e.sole).map((e) => e.key)).toEqual(['Patient/x|Practitioner/a|first-access', 'Patient/y|PractitionerRole/r|first-access']);
     const lookup = async (keys: string[]): Promise<LookupHit[]> => table.filter((e) => keys.includes(e.key));
-    const facts = await lookedUp(lookup, ['Patient/x', 'Patient/y', 'Patient/z'], ['Practitioner/a', 'PractitionerRole/r'], undefined);
-    expect(facts.seen.sort()).toEqual(['Patient/x|Practitioner/a', 'Patient/y|PractitionerRole/r']);
+    const facts = await lookedUp(lookup, ['Patient/x', 'Patient/y', 'Patient/z'], ['Practitioner/a', 'PractitionerRole/r'], undefined, NOW);
+    // The notices the notifier would look for: those naming the practitioner, whichever role the token names.
+    expect(facts.seen).toEqual(['Patient/x|Practitioner/a']);
     // The notice is not taken for a Consent naming the professional.
     expect(facts.naming).toHaveLength(1);
-    expect((await lookedUp(lookup, ['Patient/x'], ['Practitioner/b'], undefined)).seen).toEqual([]);
+    // A role with no practitioner is noticed as itself.
+    expect((await lookedUp(lookup, ['Patient/x', 'Patient/y'], ['PractitionerRole/r'], undefined, NOW)).seen).toEqual(['Patient/y|PractitionerRole/r']);
+    expect((await lookedUp(lookup, ['Patient/x'], ['Practitioner/b'], undefined, NOW)).seen).toEqual([]);
   });
 
-  it("one key per reference: a patient's message, the notices and the Consents under the same key each count for what they are", async () => {
+  it("one key per reference: a patient's message and the Consents under the same key, and the notice, each count for what they are", async () => {
     const message = {
       resourceType: 'Communication',
       status: 'completed',
@@ -122,14 +128,14 @@ describe('the access lookup entries (src/access/lookup.ts)', () => {
     const table = records.flatMap((r) => ACCESS_DERIVATION.derive(r).map(({ key, value }) => ({ key, type: r.type, id: r.id, value })));
     const asked: string[][] = [];
     const lookup = async (keys: string[]): Promise<LookupHit[]> => (asked.push(keys), table.filter((e) => keys.includes(e.key)));
-    const facts = await lookedUp(lookup, ['Patient/x'], ['Practitioner/a'], ['Practitioner/a', 'Organization/o']);
-    expect(asked).toEqual([['Patient/x|Practitioner/a', 'Patient/x|Organization/o', 'Patient/x|*']]);
-    expect(facts.naming.map((c) => c.provision)).toEqual([expect.objectContaining({ type: 'permit' })]);
+    const facts = await lookedUp(lookup, ['Patient/x'], ['Practitioner/a'], ['Practitioner/a', 'Organization/o'], NOW);
+    expect(asked).toEqual([['Patient/x|Practitioner/a', 'Patient/x|Organization/o', 'Patient/x|*', 'Patient/x|Practitioner/a|first-access']]);
+    expect(facts.naming.map((c) => c.provisions.map((p) => p.type))).toEqual([['permit']]);
     expect(facts.gp).toEqual(['Patient/x']);
     expect(facts.seen).toEqual(['Patient/x|Practitioner/a']);
     expect(facts.shared).toEqual([['Patient/x', 'DocumentReference/d1']]);
-    expect((await facts.denies(new Set(['Patient/x']))).map((c) => (c.provision as { type: string }).type).sort()).toEqual(['deny', 'permit']);
+    expect((await facts.denies(new Set(['Patient/x']))).map((c) => c.provisions[0]!.type).sort()).toEqual(['deny', 'permit']);
     // Without the messages (a request that reads no document), none are shared.
-    expect((await lookedUp(lookup, ['Patient/x'], ['Practitioner/a'], undefined)).shared).toEqual([]);
+    expect((await lookedUp(lookup, ['Patient/x'], ['Practitioner/a'], undefined, NOW)).shared).toEqual([]);
   });
 });

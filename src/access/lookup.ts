@@ -1,7 +1,6 @@
 import type { CurrentRecord, Derivation, LookupEntry, Store } from '../store/store.js';
-import type { Resource } from '../fhir/resource-types.js';
-import { firstAccessId, NOTIFICATION_SYSTEM } from '../notify/once-id.js';
-import { purposes, refs } from './consent.js';
+import { firstAccessId, noticedAs, NOTIFICATION_SYSTEM } from '../notify/once-id.js';
+import { holds, purposes, refs, type ConsentFacts, type Provision } from './consent.js';
 
 /**
  * The access facts of a request about a few named patients, read by key from the store's lookup
@@ -13,21 +12,23 @@ import { purposes, refs } from './consent.js';
  * process, with nothing cached.
  *
  * Keys, for a patient P ('Patient/<id>', each Patient compartment of the record), so that a
- * request reads one key per reference the professional acts or receives messages as, and one more:
+ * request reads one key per reference the professional acts or receives messages as, and two more:
  * - `P|<reference>` of a Consent: a Consent of P with a provision (at any depth) naming that actor;
- *   value: the Consent's status and provisions, packed (consentOf reads them back for readConsent);
+ *   value: the Consent's status and provisions, packed (consentFactsOf reads in them what readConsent reads in the Consent);
  * - `P|<reference>` of a Communication: a message in P's compartment addressed to that recipient,
  *   when the patient whose record holds it wrote it and it attaches documents (value: that patient
- *   and the documents); or the notice of that professional's first access to P's record, under the
- *   id the notifier gives it (value 'first-access'), so the read of a request's facts says whether
- *   the notice is stored, where the notifier would read it by id among all of the store's records;
+ *   and the documents);
+ * - `P|<professional>|first-access`: the notice of that professional's first access to P's record,
+ *   under the id the notifier gives it (value 'first-access'), so the read of a request's facts says
+ *   whether the notice is stored, where the notifier would read it by id among all of the store's
+ *   records. Only that notice gives the key (it is `sole`): the journal appends it without reading;
  * - `P|*` of a Consent: a Consent of P with a deny provision naming no actor (a mask or an
  *   opposition to emergency access for everyone); the same value as above;
  * - `P|*` of the Patient: P's médecin traitant, the references of its indexed `general-practitioner`.
  */
 export const ACCESS_DERIVATION: Derivation = {
   // Change it whenever derive() changes: stores derive every entry again at open.
-  version: 'access-5',
+  version: 'access-6',
   types: ['Consent', 'Patient', 'Communication'],
   derive: (record) =>
     record.type === 'Consent' ? consentEntries(record) : record.type === 'Patient' ? patientEntries(record) : [...messageEntries(record), ...firstAccessEntries(record)],
@@ -35,12 +36,12 @@ export const ACCESS_DERIVATION: Derivation = {
 
 /** What a request's facts are read from, whichever way: the Consents, médecin traitant and messages of the named patients. */
 export interface NamedFacts {
-  /** Active or not, the Consents of the named patients with a provision naming one of `self`. */
-  naming: Resource[];
+  /** What the active Consents of the named patients with a provision naming one of `self` say at the request's time. */
+  naming: ConsentFacts[];
   /** The named patients whose médecin traitant is one of `self`. */
   gp: string[];
-  /** The Consents of these patients that deny someone they name or deny everyone. */
-  denies(patients: Set<string>): Promise<Resource[]>;
+  /** What the active Consents of these patients that deny someone they name or deny everyone say. */
+  denies(patients: Set<string>): Promise<ConsentFacts[]>;
   /** The documents patients shared by message with these parties: [patient, 'DocumentReference/id']. */
   shared: Array<[string, string]>;
   /** 'Patient/x|<reference>': the first-access notices stored for these patients and one of `self` (none known when not read). */
@@ -84,27 +85,29 @@ function pack(provision: unknown, depth = 0): Packed | null {
   return out;
 }
 
-function unpack(packed: unknown): Record<string, unknown> | undefined {
-  if (!Array.isArray(packed)) return undefined;
+/** The provisions of a packed provision whose period holds at `now`, as readConsent reads them from the Consent. */
+function unpacked(packed: unknown, inherited: Provision['type'], out: Provision[], now: number): void {
+  if (!Array.isArray(packed)) return;
   const [type, period, actors, data, purposes, nested] = packed as [unknown, unknown, string[]?, string[]?, string[]?, unknown[]?];
-  return {
-    type,
-    period,
-    actor: (actors ?? []).map((reference) => ({ reference: { reference } })),
-    data: (data ?? []).map((reference) => ({ reference: { reference } })),
-    purpose: (purposes ?? []).map((code) => ({ code })),
-    provision: (nested ?? []).map(unpack),
-  };
+  if (!holds(period, now)) return;
+  const own = type === 'permit' || type === 'deny' ? type : inherited;
+  out.push({ type: own, actors: actors ?? [], data: data ?? [], purposes: purposes ?? [] });
+  for (const n of nested ?? []) unpacked(n, own, out, now);
 }
 
 /**
- * The Consent an entry of patient P stands for, as readConsent reads it: its status, its patient
- * (P unless the value names another) and its provisions.
+ * What the Consent an entry of patient P stands for says at `now`, as readConsent says it of the
+ * Consent itself: undefined unless active; its patient (P unless the value names another) and the
+ * provisions whose period holds.
  */
-export function consentOf(patient: string, value: unknown): Resource {
+export function consentFactsOf(patient: string, value: unknown, now: number): ConsentFacts | undefined {
   const [status, provision, other] = value as [unknown, unknown, (string | null)?];
+  if (status !== 'active') return undefined;
   const reference = (value as unknown[]).length > 2 ? (other ?? undefined) : patient;
-  return { resourceType: 'Consent', status, patient: { reference }, provision: unpack(provision) } as Resource;
+  const provisions: Provision[] = [];
+  // A provision without a type permits (readConsent).
+  unpacked(provision, 'permit', provisions, now);
+  return { ...(typeof reference === 'string' ? { patient: reference } : {}), provisions };
 }
 
 function consentEntries(record: CurrentRecord): LookupEntry[] {
@@ -137,6 +140,8 @@ function messageEntries(record: CurrentRecord): LookupEntry[] {
 }
 
 const FIRST_ACCESS = 'first-access';
+const NOTICE_SUFFIX = `|${FIRST_ACCESS}`;
+const noticeKey = (patient: string, professional: string) => `${patient}|${professional}${NOTICE_SUFFIX}`;
 const PROFESSIONAL = /^(?:Practitioner|PractitionerRole)\/[A-Za-z0-9\-.]{1,64}$/;
 
 function firstAccessEntries(record: CurrentRecord): LookupEntry[] {
@@ -146,17 +151,19 @@ function firstAccessEntries(record: CurrentRecord): LookupEntry[] {
   const patient = refOf(r?.subject);
   if (!patient || !record.comp.includes(patient) || !Array.isArray(r?.about)) return [];
   const professionals = r.about.map(refOf).filter((x): x is string => x !== undefined && PROFESSIONAL.test(x));
-  return professionals.filter((x) => record.id === firstAccessId(patient, x)).map((x) => ({ key: `${patient}|${x}`, value: FIRST_ACCESS }));
+  return professionals.filter((x) => record.id === firstAccessId(patient, x)).map((x) => ({ key: noticeKey(patient, x), value: FIRST_ACCESS, sole: true }));
 }
 
-/** The facts of the named patients, from one read of the lookup table: a key per patient and reference, and `P|*`. */
-export async function lookedUp(lookup: NonNullable<Store['lookup']>, names: string[], self: string[], parties: string[] | undefined): Promise<NamedFacts> {
+/** The facts of the named patients, from one read of the lookup table: per patient, a key per reference, `P|*` and the notice's. */
+export async function lookedUp(lookup: NonNullable<Store['lookup']>, names: string[], self: string[], parties: string[] | undefined, now: number): Promise<NamedFacts> {
   const patients = [...new Set(names.filter((n) => n.startsWith('Patient/')))];
   const references = [...new Set([...self, ...(parties ?? [])])];
-  const hits = await lookup(patients.flatMap((p) => [...references.map((r) => `${p}|${r}`), `${p}|*`]));
+  const noticed = noticedAs(self);
+  const hits = await lookup(patients.flatMap((p) => [...references.map((r) => `${p}|${r}`), `${p}|*`, noticeKey(p, noticed)]));
   const mine = new Set(self);
-  const naming = new Map<string, { patient: string; consent: Resource }>();
-  const everyone = new Map<string, { patient: string; consent: Resource }>();
+  // By id: a Consent naming two of the professional's references lies under both keys.
+  const naming = new Map<string, { patient: string; consent: ConsentFacts | undefined }>();
+  const everyone = new Map<string, { patient: string; consent: ConsentFacts | undefined }>();
   const gp: string[] = [];
   const shared = new Map<string, [string, string]>();
   const seen: string[] = [];
@@ -167,22 +174,26 @@ export async function lookedUp(lookup: NonNullable<Store['lookup']>, names: stri
     if (type === 'Patient') {
       if ((value as string[]).some((r) => mine.has(r))) gp.push(patient);
     } else if (type === 'Communication') {
-      if (value === FIRST_ACCESS) seen.push(key);
-      else if (parties) {
+      if (value === FIRST_ACCESS) {
+        if (key.endsWith(NOTICE_SUFFIX)) seen.push(key.slice(0, -NOTICE_SUFFIX.length));
+      } else if (parties) {
         const { patient: writer, documents } = value as { patient: string; documents: string[] };
         for (const d of documents) shared.set(`${writer} ${d}`, [writer, d]);
       }
-    } else if (what === '*') everyone.set(id, { patient, consent: consentOf(patient, value) });
+    } else if (what === '*') {
+      if (!everyone.has(id)) everyone.set(id, { patient, consent: consentFactsOf(patient, value, now) });
+    }
     // A Consent naming one of the organizations whose messages are read: not this professional.
-    else if (mine.has(what)) naming.set(id, { patient, consent: consentOf(patient, value) });
+    else if (mine.has(what) && !naming.has(id)) naming.set(id, { patient, consent: consentFactsOf(patient, value, now) });
   }
+  const active = (c: { consent: ConsentFacts | undefined }[]) => c.flatMap((x) => (x.consent ? [x.consent] : []));
   return {
-    naming: [...naming.values()].map((c) => c.consent),
+    naming: active([...naming.values()]),
     gp,
     denies: async (reached) => {
-      const out = new Map<string, Resource>();
-      for (const [id, c] of [...naming, ...everyone]) if (reached.has(c.patient)) out.set(id, c.consent);
-      return [...out.values()];
+      const out = new Map<string, { consent: ConsentFacts | undefined }>();
+      for (const [id, c] of [...naming, ...everyone]) if (reached.has(c.patient)) out.set(id, c);
+      return active([...out.values()]);
     },
     shared: [...shared.values()],
     seen,

@@ -43,8 +43,8 @@ describe("a professional's first access, told from the request's facts (src/noti
     expect(reads).toBe(1);
     expect(await s.exists('Communication', firstAccessId('Patient/x', 'Practitioner/a'))).toBe(true);
     // The store's lookup table now holds it beside the Consents naming the professional; another professional's is not there.
-    expect((await lookedUp(s.lookup!.bind(s), ['Patient/x', 'Patient/y'], ['Practitioner/a'], undefined)).seen).toEqual(['Patient/x|Practitioner/a']);
-    expect((await lookedUp(s.lookup!.bind(s), ['Patient/x'], ['Practitioner/b'], undefined)).seen).toEqual([]);
+    expect((await lookedUp(s.lookup!.bind(s), ['Patient/x', 'Patient/y'], ['Practitioner/a'], undefined, Date.now())).seen).toEqual(['Patient/x|Practitioner/a']);
+    expect((await lookedUp(s.lookup!.bind(s), ['Patient/x'], ['Practitioner/b'], undefined, Date.now())).seen).toEqual([]);
 
     // Known from the facts: neither read nor written (Patient/y has no notice, the facts say otherwise).
     reads = 0;

@@ -5,7 +5,7 @@ import { fhirError } from '../errors.js';
 import type { FhirRequest, FhirResult, Log } from '../interactions/types.js';
 import type { CurrentRecord, Store } from '../store/store.js';
 import { noticeRecord, onceId, TEXTS, type Notice, type RecordDeps } from './notice.js';
-import { firstAccessId } from './once-id.js';
+import { firstAccessId, noticedAs } from './once-id.js';
 
 export interface AccessNoticeDeps extends RecordDeps {
   store: Store;
@@ -74,8 +74,7 @@ export function createAccessNotifier(deps: AccessNoticeDeps): AccessNotifier {
     const reached = new Set([...facts.gp, ...facts.permitted]);
     if (emergency.size === 0 && reached.size === 0) return [];
     // One professional, whichever of their roles the token names.
-    const self = facts.actor.self;
-    const professional = self.find((s) => s.startsWith('Practitioner/')) ?? self[0];
+    const professional = noticedAs(facts.actor.self);
     const about = [...(event ? [event] : []), professional];
     const out: Notice[] = [];
     for (const patient of await patients()) {

@@ -10,3 +10,6 @@ export function onceId(...parts: string[]): string {
 
 /** The id of the notice of a professional's first access to a patient's record: one per professional and patient. */
 export const firstAccessId = (patient: string, professional: string) => onceId('first-access', patient, professional);
+
+/** Who a professional's notices name, whichever of their roles the token names: their Practitioner, else the first reference they act as. */
+export const noticedAs = (self: string[]): string => self.find((s) => s.startsWith('Practitioner/')) ?? self[0]!;

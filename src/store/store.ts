@@ -75,6 +75,11 @@ export interface Write {
 export interface LookupEntry {
   key: string;
   value: unknown;
+  /**
+   * No other record gives this key (it names the record, say): a store may write it without
+   * reading the entries the key holds (the embedded engine's appends).
+   */
+  sole?: boolean;
 }
 
 /**

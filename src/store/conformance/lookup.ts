@@ -6,15 +6,18 @@ import type { Suite } from './writes.js';
 /**
  * The Derivation the suite's stores are opened with: a Consent or Patient gives, for each of its
  * `actor` index entries, the key '<first compartment>|<actor>' with its `note` as the value; so its
- * entries rest on the resource and on the search data alike.
+ * entries rest on the resource and on the search data alike. One whose note is 'notice' also gives
+ * '<first compartment>|notice:<id>', a key no other record gives (`sole`).
  */
 export const TEST_DERIVATION: Derivation = {
   version: 'conformance-1',
   types: ['Consent', 'Patient'],
-  derive: (record: CurrentRecord) =>
-    record.idx
+  derive: (record: CurrentRecord) => [
+    ...record.idx
       .filter((e) => e.p === 'actor' && typeof e.r === 'string')
       .map((e) => ({ key: `${record.comp[0] ?? '-'}|${e.r}`, value: { note: record.resource?.note ?? null } })),
+    ...(record.resource?.note === 'notice' ? [{ key: `${record.comp[0] ?? '-'}|notice:${record.id}`, value: { note: 'notice' }, sole: true }] : []),
+  ],
 };
 
 const actor = (r: string) => ({ p: 'actor', r });
@@ -58,6 +61,23 @@ export function lookupTests({ test }: Suite): void {
     test('appended records give their entries', async (store) => {
       expect(await store.append([consent('c1', 1, 1, ['Practitioner/a'], 'appended')])).toBe(1);
       expect(brief(await store.lookup!(['Patient/p1|Practitioner/a']))).toEqual(['Patient/p1|Practitioner/a Consent/c1 appended']);
+    });
+    test("an appended record's entries lie beside those other records give under the same key; those only it gives, alone", async (store) => {
+      await store.commit([any(consent('c2', 1, 1, ['Practitioner/a'], 'committed'))]);
+      expect(await store.append([consent('c1', 1, 2, ['Practitioner/a'], 'appended'), consent('c3', 1, 2, ['Practitioner/b'], 'notice'), consent('c2', 1, 2, ['Practitioner/z'], 'again')])).toBe(2);
+      expect(brief(await store.lookup!(['Patient/p1|Practitioner/a', 'Patient/p1|Practitioner/b', 'Patient/p1|Practitioner/z', 'Patient/p1|notice:c3']))).toEqual([
+        'Patient/p1|Practitioner/a Consent/c1 appended',
+        'Patient/p1|Practitioner/a Consent/c2 committed',
+        'Patient/p1|Practitioner/b Consent/c3 notice',
+        'Patient/p1|notice:c3 Consent/c3 notice',
+      ]);
+      // Its later versions and its erasure move its entries as any record's.
+      await store.commit([{ record: consent('c1', 2, 3, ['Practitioner/b'], 'moved'), expect: { kind: 'version', versionId: 1 } }]);
+      expect(await store.erase([{ type: 'Consent', id: 'c3' }])).toBe(1);
+      expect(brief(await store.lookup!(['Patient/p1|Practitioner/a', 'Patient/p1|Practitioner/b', 'Patient/p1|notice:c3']))).toEqual([
+        'Patient/p1|Practitioner/a Consent/c2 committed',
+        'Patient/p1|Practitioner/b Consent/c1 moved',
+      ]);
     });
     test('new search data derives the entries again; erasure removes them', async (store) => {
       await store.commit([any(consent('c1', 1, 1, ['Practitioner/a'], 'first')), any(consent('c2', 1, 1, ['Practitioner/a'], 'second'))]);

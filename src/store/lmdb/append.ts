@@ -15,8 +15,9 @@ import { newTermWrites } from './terms.js';
  * (a notification's commit: about 270 µs of it per record, measured in a server). Nothing is read:
  * the keys are computed before, the postings of its compartment terms are given up (`false`, the
  * range is read instead, postings.ts) rather than read and extended, and its change marks take new
- * values (marks.ts). Any other record goes through `commitOne` (commit.ts), its conflict counted as
- * left out.
+ * values (marks.ts), and its lookup entries are written whole under keys no other record gives
+ * (lookup.ts). Any other record goes through `commitOne` (commit.ts), its conflict counted as left
+ * out.
  */
 export async function append(dbs: Dbs, records: CurrentRecord[], marked: ReadonlySet<string>, commitOne: (record: CurrentRecord) => Promise<void>): Promise<number> {
   // lmdb-js queues a put on a closed environment, then throws from a timer (the process ends) and
@@ -25,7 +26,9 @@ export async function append(dbs: Dbs, records: CurrentRecord[], marked: Readonl
   const written = await Promise.all(
     records.map((record) => {
       const { type, id, lastUpdated } = record;
-      if (record.deleted || record.versionId !== 1) {
+      // A record whose lookup keys other records may give too: their entries are read and written back.
+      const lookup = record.deleted ? undefined : newLookupWrites(dbs, record);
+      if (record.deleted || record.versionId !== 1 || !lookup) {
         return commitOne(record).then(
           () => true,
           (e: unknown) => {
@@ -36,7 +39,6 @@ export async function append(dbs: Dbs, records: CurrentRecord[], marked: Readonl
       }
       const { terms, compTerms, postings } = newTermWrites(record);
       const marks = marked.has(type) ? marksOf(record) : [];
-      const lookup = newLookupWrites(dbs, record);
       return dbs.current.ifNoExists(currentKey(type, id), () => {
         void dbs.current.put(currentKey(type, id), kept(dbs, record));
         for (const comp of new Set(record.comp)) void dbs.comp.put(compKey(comp, type, id), null);

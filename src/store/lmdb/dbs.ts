@@ -1,6 +1,7 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { CurrentRecord, Derivation, SearchDataOf, VersionRecord } from '../store.js';
 import type { Key } from './keys.js';
+import type { LookupEntries } from './lookup.js';
 import type { Posting } from './postings.js';
 
 /** The named databases of one LMDB environment (layout in keys.ts). */
@@ -18,7 +19,7 @@ export interface Dbs {
   /** Change marks (Store.readMarks): a number per key, new at each write that moves it (marks.ts). */
   marks: Database<number, string>;
   /** Entries derived from current records by the store's Derivation (lookup.ts). */
-  lookup: Database<unknown, Key>;
+  lookup: Database<LookupEntries, string>;
   /** What the lookup table derives from records (set at open, lookup.ts); none: no entries kept. */
   derivation?: Derivation;
   /** The search data of the types it is derived for on read (set at open, derived.ts); none: kept with every record. */
@@ -53,6 +54,6 @@ export function openDbs(path: string): Dbs {
     compPostings: root.openDB<Posting, Key>('comp-postings', {}),
     state: root.openDB<{ rev: number; value: unknown }, string>('state', {}),
     marks: root.openDB<number, string>('marks', {}),
-    lookup: root.openDB<unknown, Key>('lookup', {}),
+    lookup: root.openDB<LookupEntries, string>('lookup', {}),
   };
 }
