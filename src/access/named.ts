@@ -56,17 +56,30 @@ export async function namedPatients(req: FhirRequest, store: Store): Promise<str
   }
   if (WRITES_WITH_BODY.has(req.interaction) && req.body !== undefined) return patientsReferredBy(req.body);
   if (req.interaction !== 'search-type') return undefined;
-  const named: string[] = [];
-  for (const [param, raw] of Object.entries(req.query)) {
-    if (!PATIENT_PARAMS.has(param)) continue;
-    for (const value of (Array.isArray(raw) ? raw : [raw]).flatMap((v) => v.split(','))) {
+  return searchNames(req.query);
+}
+
+/** The patients a search's parameters name (each search asks twice: for its access facts and its AuditEvent). */
+const searched = new WeakMap<FhirRequest['query'], string[] | undefined>();
+
+function searchNames(query: FhirRequest['query']): string[] | undefined {
+  if (searched.has(query)) return searched.get(query);
+  let named: string[] | undefined;
+  for (const param of PATIENT_PARAMS) {
+    const raw = query[param];
+    if (raw === undefined) continue;
+    for (const value of Array.isArray(raw) ? raw.flatMap((v) => v.split(',')) : raw.split(',')) {
       const ref = patientRef(value, param);
       // One value naming something else (a chain, a Group) and the request names no patients after all.
-      if (!ref) return undefined;
-      named.push(ref);
+      if (!ref) {
+        searched.set(query, undefined);
+        return undefined;
+      }
+      if (!(named ??= []).includes(ref)) named.push(ref);
     }
   }
-  return named.length > 0 ? [...new Set(named)] : undefined;
+  searched.set(query, named);
+  return named;
 }
 
 /** Types whose visibility a document shared by message changes: the document, and its bytes. */
