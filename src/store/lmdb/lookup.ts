@@ -12,8 +12,9 @@ const versionOf = (derivation: Derivation) => `${LAYOUT}:${derivation.version}`;
 
 /**
  * lookup: key -> the entries of the current records that give it, [type, id, value], by type then
- * id. A request reads a key with one `get` (a range read per key cost about three times as much,
- * measured in a server); a write reads the key's entries and writes them back, in its transaction.
+ * id. A request reads a key with one `get` (a range read per key cost about twice as much in
+ * process, and its cursor positioning showed in a request's profile); a write reads the key's
+ * entries and writes them back, in its transaction.
  */
 export type LookupEntries = Array<[type: string, id: string, value: unknown]>;
 
